@@ -1,0 +1,183 @@
+//! The conformance kit: one suite every engine must pass, ours and outside ones alike.
+//!
+//! Parts (each a module, each test a function taking a [`Kit`]):
+//! * [`basic`]: put/get/delete/overwrite, binary keys and values, the size limits, 1 MiB and
+//!   16 MiB values, use after close;
+//! * [`scan`]: order, inclusive start, exclusive end, limit, empty and out-of-range ranges,
+//!   deleted keys skipped, newest versions shown, before and after compaction and reopen;
+//! * [`persist`]: close and reopen several times, 100,000 keys read back, foreign directories
+//!   refused;
+//! * [`concurrency`]: writer threads on disjoint keys with readers running alongside;
+//! * [`model`]: proptest sequences of put/get/delete/scan/sync/compact/reopen checked step by
+//!   step against the `memory` engine;
+//! * [`crash`]: a child process writes and acknowledges through a pipe, the parent SIGKILLs it
+//!   at a random moment and checks that the store reopens to a prefix of the writes that holds
+//!   every acknowledged one (sync, none and group modes);
+//! * [`corruption`]: bytes flipped and files truncated at many offsets of a closed store; every
+//!   read is then right or an error, never a panic or a wrong value;
+//! * [`faults`]: a full disk and a failed fsync, injected through the I/O layer.
+//!
+//! Use it from an integration test with one line per engine:
+//!
+//! ```ignore
+//! engines::conformance_suite!(bitcask, engines::conformance::Kit::for_kind(engines::EngineKind::Bitcask));
+//! ```
+//!
+//! An outside engine builds its kit with [`Kit::new`] and a function that opens it. Engines
+//! without files pass `no_files` as a third argument, which leaves out the parts about
+//! persistence, crashes, corruption and I/O faults.
+//!
+//! The crash tests re-run the test binary as the child (the `crash_child` test, ignored in
+//! normal runs). `KVBENCH_CRASH_CYCLES` sets the number of kill cycles (default 20).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::{Engine, EngineKind, Options, Result};
+
+pub mod basic;
+pub mod concurrency;
+pub mod corruption;
+pub mod crash;
+pub mod faults;
+mod history;
+pub mod model;
+pub mod persist;
+pub mod scan;
+
+/// Environment variable with the number of SIGKILL cycles each crash test runs.
+pub const CRASH_CYCLES_ENV: &str = "KVBENCH_CRASH_CYCLES";
+const DEFAULT_CRASH_CYCLES: usize = 20;
+
+type OpenFn = dyn Fn(&Path, &Options) -> Result<Box<dyn Engine>> + Send + Sync;
+
+/// An engine under test: how to open it and with which options.
+#[derive(Clone)]
+pub struct Kit {
+    pub name: String,
+    open: Arc<OpenFn>,
+    /// Options for every open; engines pass small sizes here (segments, memtables, caches)
+    /// so that rollover, flushes and compaction happen inside the kit's small workloads.
+    pub options: Options,
+    /// The engine keeps its data in files.
+    pub persistent: bool,
+    /// SIGKILL cycles per crash test.
+    pub crash_cycles: usize,
+}
+
+impl Kit {
+    /// A kit for an engine outside this crate.
+    pub fn new(
+        name: impl Into<String>,
+        persistent: bool,
+        open: impl Fn(&Path, &Options) -> Result<Box<dyn Engine>> + Send + Sync + 'static,
+    ) -> Self {
+        let crash_cycles = std::env::var(CRASH_CYCLES_ENV)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(DEFAULT_CRASH_CYCLES);
+        Kit {
+            name: name.into(),
+            open: Arc::new(open),
+            options: Options::default(),
+            persistent,
+            crash_cycles,
+        }
+    }
+
+    /// A kit for one of this crate's engines, opened with [`crate::open`].
+    pub fn for_kind(kind: EngineKind) -> Self {
+        Kit::new(kind.name(), kind.persistent(), move |dir, options| {
+            crate::open(kind, dir, options)
+        })
+    }
+
+    pub fn with_options(mut self, options: Options) -> Self {
+        self.options = options;
+        self
+    }
+
+    pub fn try_open(&self, dir: &Path, options: &Options) -> Result<Box<dyn Engine>> {
+        (self.open)(dir, options)
+    }
+
+    /// Opens with the kit's options; a failure fails the test.
+    pub fn open(&self, dir: &Path) -> Box<dyn Engine> {
+        self.open_with(dir, &self.options)
+    }
+
+    pub fn open_with(&self, dir: &Path, options: &Options) -> Box<dyn Engine> {
+        self.try_open(dir, options)
+            .unwrap_or_else(|e| panic!("{}: open {}: {e}", self.name, dir.display()))
+    }
+}
+
+/// A fresh temporary directory for one test.
+pub fn temp_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("kvbench-kit-")
+        .tempdir()
+        .expect("creating a temporary directory")
+}
+
+/// The libtest name of the crash child inside the suite module `module_path` (the crate
+/// segment dropped, as libtest names tests).
+pub fn child_test_name(module_path: &str) -> String {
+    let path = module_path.split_once("::").map_or("", |(_, rest)| rest);
+    if path.is_empty() {
+        "crash_child".to_string()
+    } else {
+        format!("{path}::crash_child")
+    }
+}
+
+/// Generates the kit's tests for one engine in a module named `$name`. See the module docs.
+#[macro_export]
+macro_rules! conformance_suite {
+    ($name:ident, $kit:expr, no_files) => {
+        mod $name {
+            $crate::conformance_suite!(@common $kit);
+        }
+    };
+    ($name:ident, $kit:expr) => {
+        mod $name {
+            $crate::conformance_suite!(@common $kit);
+            use $crate::conformance as kit_parts;
+            #[test] fn persist_reopen_cycles() { kit_parts::persist::reopen_cycles(&kit()) }
+            #[test] fn persist_100k_keys() { kit_parts::persist::hundred_thousand_keys(&kit()) }
+            #[test] fn persist_foreign_dirs_refused() { kit_parts::persist::foreign_dirs(&kit()) }
+            #[test] fn crash_cycles_sync() {
+                let child = kit_parts::child_test_name(module_path!());
+                kit_parts::crash::cycles(&kit(), &child, $crate::Durability::Sync)
+            }
+            #[test] fn crash_unsynced_loss_is_a_prefix() {
+                let child = kit_parts::child_test_name(module_path!());
+                kit_parts::crash::cycles(&kit(), &child, $crate::Durability::None)
+            }
+            #[test] fn crash_group_mode() {
+                let child = kit_parts::child_test_name(module_path!());
+                kit_parts::crash::cycles(&kit(), &child, $crate::Durability::Group)
+            }
+            #[test]
+            #[ignore = "the child process of the crash tests; they run it themselves"]
+            fn crash_child() { kit_parts::crash::child(&kit()) }
+            #[test] fn corruption_byte_flips() { kit_parts::corruption::byte_flips(&kit()) }
+            #[test] fn corruption_truncations() { kit_parts::corruption::truncations(&kit()) }
+            #[test] fn fault_disk_full() { kit_parts::faults::disk_full(&kit()) }
+            #[test] fn fault_fsync_failure() { kit_parts::faults::fsync_failure(&kit()) }
+        }
+    };
+    (@common $kit:expr) => {
+        #[allow(unused_imports)]
+        use super::*;
+        fn kit() -> $crate::conformance::Kit { $kit }
+        #[test] fn basic_ops() { $crate::conformance::basic::ops(&kit()) }
+        #[test] fn basic_binary_keys_and_values() { $crate::conformance::basic::binary(&kit()) }
+        #[test] fn basic_limits() { $crate::conformance::basic::limits(&kit()) }
+        #[test] fn basic_large_values() { $crate::conformance::basic::large_values(&kit()) }
+        #[test] fn basic_closed_engine() { $crate::conformance::basic::closed(&kit()) }
+        #[test] fn scan_semantics() { $crate::conformance::scan::semantics(&kit()) }
+        #[test] fn concurrency_writers_and_readers() { $crate::conformance::concurrency::writers_and_readers(&kit()) }
+        #[test] fn model_against_memory_engine() { $crate::conformance::model::against_memory(&kit()) }
+    };
+}

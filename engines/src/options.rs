@@ -1,0 +1,125 @@
+//! Options shared by every engine: the durability mode and each engine's typed settings.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// When a write reaches stable storage (design.md, "durability mode").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// The OS decides; data is forced to disk only by `sync()` and `close()`.
+    #[default]
+    None,
+    /// Every write is on stable storage before it returns. Concurrent writers share one
+    /// fsync (group commit), so the cost per write falls as writers are added.
+    Sync,
+    /// Writes return at once; the engine fsyncs at most every `GroupCommit::interval` or
+    /// after `GroupCommit::max_bytes` unsynced bytes, whichever comes first. A crash loses
+    /// at most that window, and only as a suffix.
+    Group,
+}
+
+impl Durability {
+    pub const ALL: [Durability; 3] = [Durability::None, Durability::Sync, Durability::Group];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Durability::None => "none",
+            Durability::Sync => "sync",
+            Durability::Group => "group",
+        }
+    }
+}
+
+impl fmt::Display for Durability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Durability {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Durability::ALL
+            .into_iter()
+            .find(|d| d.as_str() == s)
+            .ok_or_else(|| {
+                Error::InvalidInput(format!(
+                    "unknown durability mode '{s}': expected one of none, sync, group"
+                ))
+            })
+    }
+}
+
+/// The window of the `group` durability mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupCommit {
+    /// Longest time unsynced writes may wait for an fsync.
+    #[serde(with = "duration_ms")]
+    pub interval: Duration,
+    /// Unsynced bytes that trigger an fsync before the interval is up.
+    pub max_bytes: u64,
+}
+
+impl Default for GroupCommit {
+    fn default() -> Self {
+        GroupCommit {
+            interval: Duration::from_millis(10),
+            max_bytes: 1 << 20,
+        }
+    }
+}
+
+/// Everything `open` needs besides the engine kind and directory.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Options {
+    pub durability: Durability,
+    pub group_commit: GroupCommit,
+    pub bitcask: crate::bitcask::BitcaskOptions,
+    pub lsm: crate::lsm::LsmOptions,
+    pub btree: crate::btree::BtreeOptions,
+}
+
+impl Options {
+    /// Default options with the given durability mode.
+    pub fn with_durability(durability: Durability) -> Self {
+        Options {
+            durability,
+            ..Options::default()
+        }
+    }
+
+    /// Rejects settings no engine could honour.
+    pub fn validate(&self) -> Result<()> {
+        if self.group_commit.interval.is_zero() {
+            return Err(Error::InvalidInput(
+                "group_commit.interval must be greater than zero".into(),
+            ));
+        }
+        if self.group_commit.max_bytes == 0 {
+            return Err(Error::InvalidInput(
+                "group_commit.max_bytes must be greater than zero".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// (De)serialises a `Duration` as whole milliseconds.
+pub mod duration_ms {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_millis() as u64)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        Ok(Duration::from_millis(u64::deserialize(d)?))
+    }
+}
