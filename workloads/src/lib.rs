@@ -1,4 +1,12 @@
 //! Workload specs, key and value generators, the runner, and the result types the report
-//! reads. Built in issue 7; the foundation only re-exports the engine API it builds on.
+//! reads.
+//!
+//! * [`spec`]: the workload spec ([`WorkloadSpec`]), YCSB-compatible;
+//! * [`result`]: the result file schema ([`RunResult`]), versioned.
+
+pub mod result;
+pub mod spec;
 
 pub use engines;
+pub use result::{RunResult, SCHEMA_VERSION};
+pub use spec::{OpKind, WorkloadSpec};
