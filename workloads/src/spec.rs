@@ -313,9 +313,9 @@ impl WorkloadSpec {
             KeyDistribution::Zipfian { constant }
             | KeyDistribution::ScrambledZipfian { constant }
             | KeyDistribution::Latest { constant } => {
-                if !(constant > 0.0 && constant < 1.0) && !(constant > 1.0 && constant < 10.0) {
+                if !(constant > 0.0 && constant < 1.0) {
                     return Err(format!(
-                        "zipfian constant {constant}: must be in (0, 1) or (1, 10)"
+                        "zipfian constant {constant}: must be in (0, 1) (Gray et al.'s generator)"
                     ));
                 }
             }
