@@ -4,6 +4,7 @@
 //! * [`spec`]: the workload spec ([`WorkloadSpec`]), YCSB-compatible;
 //! * [`result`]: the result file schema ([`RunResult`]), versioned.
 
+pub mod generator;
 pub mod result;
 pub mod spec;
 

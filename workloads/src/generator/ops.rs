@@ -1,0 +1,381 @@
+//! The operation stream of one worker thread: a pure function of the spec, the seed and the
+//! thread number. Two engines given the same spec see the same operations in the same order
+//! per thread, which [`OpStream::digest`] lets a test (and a result file) show.
+//!
+//! Record numbers: the load phase inserts `0..record_count`, thread `t` taking
+//! `t, t + T, t + 2T, ...`. In the run phase thread `t`'s `j`-th insert creates record
+//! `record_count + j*T + t`, so threads never insert the same key and no shared counter
+//! makes the stream depend on timing. A thread assumes `record_count + j*T` records exist
+//! after its `j` inserts (the others insert at the same pace); a read of a record another
+//! thread has not inserted yet is a miss, counted as such.
+
+use super::chooser::KeyChooser;
+use super::rng::Rng;
+use super::zipfian::Zipfian;
+use crate::spec::{OpKind, ScanLengthDistribution, SizeSpec, WorkloadSpec, ZIPFIAN_CONSTANT};
+
+/// Random-stream ids, so the phases and the value pool draw from independent streams.
+const STREAM_RUN: u64 = 1 << 32;
+const STREAM_LOAD: u64 = 2 << 32;
+pub(crate) const STREAM_VALUES: u64 = 3 << 32;
+
+/// Values are cut from a pool this much longer than the largest value, at a random offset.
+pub const VALUE_SLACK: usize = 64 << 10;
+
+/// One operation to issue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Op {
+    pub kind: OpKind,
+    /// Record number of the key (see the module comment).
+    pub record: u64,
+    /// Items to scan (scans only).
+    pub scan_len: u32,
+    /// Value length (writes only).
+    pub value_len: u32,
+    /// Where in the value pool the value starts (writes only).
+    pub value_offset: u32,
+}
+
+/// Running FNV-1a-style digest over 64-bit words.
+#[derive(Debug, Clone, Copy)]
+pub struct Digest(u64);
+
+impl Default for Digest {
+    fn default() -> Self {
+        Digest(0xCBF2_9CE4_8422_2325)
+    }
+}
+
+impl Digest {
+    #[inline]
+    pub fn add(&mut self, word: u64) {
+        self.0 = (self.0 ^ word).wrapping_mul(0x0000_0100_0000_01B3);
+    }
+
+    #[inline]
+    pub fn add_op(&mut self, op: &Op) {
+        self.add(op.kind as u64);
+        self.add(op.record);
+        self.add(((op.scan_len as u64) << 32) | op.value_len as u64);
+    }
+
+    pub fn value(self) -> u64 {
+        self.0
+    }
+}
+
+#[derive(Debug, Clone)]
+enum ScanLen {
+    Fixed(u32),
+    Uniform(u32, u32),
+    Zipfian(u32, Zipfian),
+}
+
+/// The run-phase operations of one thread.
+#[derive(Debug, Clone)]
+pub struct OpStream {
+    rng: Rng,
+    cumulative: [f64; 6],
+    chooser: KeyChooser,
+    scan: ScanLen,
+    value_size: SizeSpec,
+    record_count: u64,
+    thread: u64,
+    threads: u64,
+    own_inserts: u64,
+    digest: Digest,
+}
+
+fn value_len(size: SizeSpec, rng: &mut Rng) -> u32 {
+    match size {
+        SizeSpec::Fixed { bytes } => bytes,
+        SizeSpec::Uniform { min, max } => rng.range_inclusive(min as u64, max as u64) as u32,
+    }
+}
+
+impl OpStream {
+    /// Thread `thread` of `spec.threads`.
+    pub fn new(spec: &WorkloadSpec, thread: u32) -> OpStream {
+        let mut cumulative = [0.0; 6];
+        let mut acc = 0.0;
+        for (c, w) in cumulative.iter_mut().zip(spec.mix.weights()) {
+            acc += w;
+            *c = acc;
+        }
+        let expected_new = (spec.operation_count as f64 * spec.mix.insert * 2.0) as u64;
+        let threads = spec.threads.max(1) as u64;
+        let start = spec.record_count * thread as u64 / threads;
+        let s = spec.scan_length;
+        let scan = match s.distribution {
+            ScanLengthDistribution::Fixed => ScanLen::Fixed(s.max),
+            ScanLengthDistribution::Uniform => ScanLen::Uniform(s.min, s.max),
+            ScanLengthDistribution::Zipfian => ScanLen::Zipfian(
+                s.min,
+                Zipfian::new((s.max - s.min) as u64 + 1, ZIPFIAN_CONSTANT),
+            ),
+        };
+        OpStream {
+            rng: Rng::new(spec.seed, STREAM_RUN + thread as u64),
+            cumulative,
+            chooser: KeyChooser::new(spec.distribution, spec.record_count, expected_new, start),
+            scan,
+            value_size: spec.value_size,
+            record_count: spec.record_count,
+            thread: thread as u64,
+            threads,
+            own_inserts: 0,
+            digest: Digest::default(),
+        }
+    }
+
+    /// Records this thread may assume exist.
+    pub fn known(&self) -> u64 {
+        self.record_count + self.own_inserts * self.threads
+    }
+
+    /// The next operation.
+    #[inline]
+    pub fn next_op(&mut self) -> Op {
+        let u = self.rng.next_f64();
+        let idx = self
+            .cumulative
+            .iter()
+            .position(|&c| u < c)
+            .unwrap_or_else(|| {
+                // Rounding left u above the last sum: take the last type with weight.
+                self.cumulative
+                    .iter()
+                    .rposition(|&c| c > 0.0)
+                    .map_or(0, |i| i.min(5))
+            });
+        let kind = OpKind::ALL[idx];
+        let mut op = Op {
+            kind,
+            record: 0,
+            scan_len: 0,
+            value_len: 0,
+            value_offset: 0,
+        };
+        if kind == OpKind::Insert {
+            op.record = self.record_count + self.own_inserts * self.threads + self.thread;
+            self.own_inserts += 1;
+        } else {
+            let known = self.known().max(1);
+            op.record = self.chooser.next(known, &mut self.rng);
+        }
+        match kind {
+            OpKind::Scan => {
+                op.scan_len = match &self.scan {
+                    ScanLen::Fixed(n) => *n,
+                    ScanLen::Uniform(lo, hi) => {
+                        self.rng.range_inclusive(*lo as u64, *hi as u64) as u32
+                    }
+                    ScanLen::Zipfian(lo, z) => lo + z.next(&mut self.rng) as u32,
+                }
+            }
+            OpKind::Update | OpKind::Insert | OpKind::ReadModifyWrite => {
+                op.value_len = value_len(self.value_size, &mut self.rng);
+                op.value_offset = self.rng.below(VALUE_SLACK as u64) as u32;
+            }
+            OpKind::Read | OpKind::Delete => {}
+        }
+        self.digest.add_op(&op);
+        op
+    }
+
+    /// Digest of every operation returned so far.
+    pub fn digest(&self) -> u64 {
+        self.digest.value()
+    }
+}
+
+/// The load-phase inserts of one thread: records `thread, thread + T, ...` below
+/// `record_count`.
+#[derive(Debug, Clone)]
+pub struct LoadStream {
+    rng: Rng,
+    next: u64,
+    step: u64,
+    end: u64,
+    value_size: SizeSpec,
+    digest: Digest,
+}
+
+impl LoadStream {
+    pub fn new(spec: &WorkloadSpec, thread: u32) -> LoadStream {
+        LoadStream {
+            rng: Rng::new(spec.seed, STREAM_LOAD + thread as u64),
+            next: thread as u64,
+            step: spec.threads.max(1) as u64,
+            end: spec.record_count,
+            value_size: spec.value_size,
+            digest: Digest::default(),
+        }
+    }
+
+    /// Inserts this thread will issue in total.
+    pub fn len(&self) -> u64 {
+        self.end.saturating_sub(self.next).div_ceil(self.step)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn digest(&self) -> u64 {
+        self.digest.value()
+    }
+}
+
+impl Iterator for LoadStream {
+    type Item = Op;
+
+    fn next(&mut self) -> Option<Op> {
+        if self.next >= self.end {
+            return None;
+        }
+        let op = Op {
+            kind: OpKind::Insert,
+            record: self.next,
+            scan_len: 0,
+            value_len: value_len(self.value_size, &mut self.rng),
+            value_offset: self.rng.below(VALUE_SLACK as u64) as u32,
+        };
+        self.next += self.step;
+        self.digest.add_op(&op);
+        Some(op)
+    }
+}
+
+/// The bytes values are cut from: `max value + VALUE_SLACK` random bytes made from the seed.
+#[derive(Debug, Clone)]
+pub struct ValuePool {
+    bytes: std::sync::Arc<[u8]>,
+}
+
+impl ValuePool {
+    pub fn new(spec: &WorkloadSpec) -> ValuePool {
+        let len = spec.value_size.max() as usize + VALUE_SLACK;
+        let mut rng = Rng::new(spec.seed, STREAM_VALUES);
+        let mut bytes = Vec::with_capacity(len + 8);
+        while bytes.len() < len {
+            bytes.extend_from_slice(&rng.next_u64().to_le_bytes());
+        }
+        bytes.truncate(len);
+        ValuePool {
+            bytes: bytes.into(),
+        }
+    }
+
+    /// The value of a write operation.
+    #[inline]
+    pub fn value(&self, op: &Op) -> &[u8] {
+        let start = (op.value_offset as usize).min(VALUE_SLACK);
+        &self.bytes[start..start + op.value_len as usize]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::OpMix;
+
+    fn spec(mix: OpMix) -> WorkloadSpec {
+        WorkloadSpec {
+            record_count: 1000,
+            operation_count: 100_000,
+            mix,
+            threads: 4,
+            ..WorkloadSpec::default()
+        }
+    }
+
+    /// Each operation type's share is within 1% (absolute) of its proportion over 100k ops.
+    #[test]
+    fn mix_matches_proportions() {
+        let mix = OpMix {
+            read: 0.4,
+            update: 0.2,
+            insert: 0.1,
+            read_modify_write: 0.1,
+            scan: 0.15,
+            delete: 0.05,
+        };
+        let mut s = OpStream::new(&spec(mix), 0);
+        let mut counts = [0u64; 6];
+        for _ in 0..100_000 {
+            counts[s.next_op().kind.index()] += 1;
+        }
+        for (k, (&c, w)) in counts.iter().zip(mix.weights()).enumerate() {
+            let got = c as f64 / 100_000.0;
+            assert!((got - w).abs() < 0.01, "{:?}: {got} vs {w}", OpKind::ALL[k]);
+        }
+    }
+
+    #[test]
+    fn same_seed_same_stream_other_seed_other_stream() {
+        let sp = spec(OpMix {
+            read: 0.5,
+            insert: 0.5,
+            ..OpMix::default()
+        });
+        let run = |sp: &WorkloadSpec, t| {
+            let mut s = OpStream::new(sp, t);
+            (0..1000).map(|_| s.next_op()).collect::<Vec<_>>()
+        };
+        assert_eq!(run(&sp, 1), run(&sp, 1));
+        assert_ne!(run(&sp, 1), run(&sp, 2), "threads differ");
+        let other = WorkloadSpec {
+            seed: 7,
+            ..sp.clone()
+        };
+        assert_ne!(run(&sp, 1), run(&other, 1));
+    }
+
+    #[test]
+    fn inserts_are_disjoint_across_threads_and_load_covers_records() {
+        let sp = spec(OpMix {
+            insert: 1.0,
+            ..OpMix::default()
+        });
+        let mut seen = std::collections::HashSet::new();
+        for t in 0..4 {
+            let mut s = OpStream::new(&sp, t);
+            for _ in 0..100 {
+                let r = s.next_op().record;
+                assert!(
+                    r >= 1000 && seen.insert(r),
+                    "record {r} twice or below the load"
+                );
+            }
+        }
+        let mut loaded: Vec<u64> = (0..4)
+            .flat_map(|t| LoadStream::new(&sp, t))
+            .map(|o| o.record)
+            .collect();
+        loaded.sort_unstable();
+        assert_eq!(loaded, (0..1000).collect::<Vec<_>>());
+        assert_eq!(LoadStream::new(&sp, 3).len(), 250);
+    }
+
+    #[test]
+    fn values_and_scans_stay_in_range() {
+        let mut sp = spec(OpMix {
+            scan: 0.5,
+            update: 0.5,
+            ..OpMix::default()
+        });
+        sp.value_size = SizeSpec::Uniform { min: 5, max: 50 };
+        sp.scan_length.max = 100;
+        sp.scan_length.distribution = ScanLengthDistribution::Zipfian;
+        let pool = ValuePool::new(&sp);
+        let mut s = OpStream::new(&sp, 0);
+        for _ in 0..10_000 {
+            let op = s.next_op();
+            match op.kind {
+                OpKind::Scan => assert!((1..=100).contains(&op.scan_len)),
+                _ => assert!((5..=50).contains(&pool.value(&op).len())),
+            }
+        }
+    }
+}
