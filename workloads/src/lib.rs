@@ -5,8 +5,10 @@
 //! * [`result`]: the result file schema ([`RunResult`]), versioned.
 
 pub mod generator;
+pub mod presets;
 pub mod result;
 pub mod spec;
+pub mod ycsb;
 
 pub use engines;
 pub use result::{RunResult, SCHEMA_VERSION};

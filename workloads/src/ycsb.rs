@@ -1,0 +1,523 @@
+//! YCSB property files, read unchanged: the core-workload format of YCSB's
+//! `workloads/workloada` .. `workloadf` (Java properties: `#`/`!` comments, blank lines,
+//! `key=value` or `key: value`, a trailing `\` continuing a line), plus `-p key=value`
+//! overrides, which win over the file as in YCSB.
+//!
+//! Core properties read: `recordcount`, `operationcount`, the proportions (`read`, `update`,
+//! `insert`, `scan`, `readmodifywrite` and our `delete`), `requestdistribution`,
+//! `minscanlength`, `maxscanlength`, `scanlengthdistribution`, `fieldcount`, `fieldlength`,
+//! `fieldlengthdistribution`, `insertorder`, `zeropadding`, `hotspotdatafraction`,
+//! `hotspotopnfraction`, `zipfianconstant` (our extension: YCSB hard-codes 0.99),
+//! `threadcount`, `target`, `maxexecutiontime`. The value of a record is `fieldcount` x
+//! `fieldlength` bytes (one value, since our engines have no fields). Unknown properties
+//! come back as warnings; a malformed line or an out-of-range value is an error naming the
+//! file, the line and the property; proportions must sum to 1.
+//!
+//! YCSB's `requestdistribution=zipfian` is its *scrambled* zipfian, and so it is here.
+
+use std::fmt;
+use std::path::Path;
+
+use crate::spec::{
+    InsertOrder, KeyDistribution, KeySpec, OpMix, ScanLength, ScanLengthDistribution, SizeSpec,
+    WorkloadSpec, ZIPFIAN_CONSTANT,
+};
+
+/// Where a property came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// Line (1-based) of the file.
+    Line(usize),
+    /// A `-p` override.
+    Override,
+}
+
+/// A parse or validation error: file, line and property where known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YcsbError {
+    pub file: String,
+    pub origin: Option<Origin>,
+    pub property: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for YcsbError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.origin {
+            Some(Origin::Line(n)) => write!(f, "{}:{n}: ", self.file)?,
+            Some(Origin::Override) => write!(f, "-p override: ")?,
+            None => write!(f, "{}: ", self.file)?,
+        }
+        if let Some(p) = &self.property {
+            write!(f, "property '{p}': ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for YcsbError {}
+
+/// The properties of a file plus overrides, in order; later entries win.
+#[derive(Debug, Clone, Default)]
+pub struct Properties {
+    pub file: String,
+    entries: Vec<(String, String, Origin)>,
+}
+
+/// Properties we read.
+const USED: &[&str] = &[
+    "recordcount",
+    "operationcount",
+    "readproportion",
+    "updateproportion",
+    "insertproportion",
+    "scanproportion",
+    "readmodifywriteproportion",
+    "deleteproportion",
+    "requestdistribution",
+    "minscanlength",
+    "maxscanlength",
+    "scanlengthdistribution",
+    "fieldcount",
+    "fieldlength",
+    "fieldlengthdistribution",
+    "insertorder",
+    "zeropadding",
+    "hotspotdatafraction",
+    "hotspotopnfraction",
+    "zipfianconstant",
+    "threadcount",
+    "target",
+    "maxexecutiontime",
+];
+
+/// YCSB properties that do not change what a key-value store sees (field handling, the
+/// workload class, reporting); accepted without a warning.
+const KNOWN_IGNORED: &[&str] = &[
+    "workload",
+    "readallfields",
+    "writeallfields",
+    "readallfieldsbyname",
+    "table",
+    "dataintegrity",
+    "measurementtype",
+    "measurement.interval",
+    "histogram.buckets",
+    "hdrhistogram.percentiles",
+    "fieldnameprefix",
+    "status.interval",
+];
+
+impl Properties {
+    /// Parses the text of a property file named `file` (for messages).
+    pub fn parse(file: &str, text: &str) -> Result<Properties, YcsbError> {
+        let mut props = Properties {
+            file: file.to_string(),
+            entries: Vec::new(),
+        };
+        let mut lines = text.lines().enumerate();
+        while let Some((i, raw)) = lines.next() {
+            let line_no = i + 1;
+            let mut line = raw.trim_start().to_string();
+            if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
+                continue;
+            }
+            // Java properties: an odd number of trailing backslashes continues the line.
+            while line.ends_with('\\') && (line.len() - line.trim_end_matches('\\').len()) % 2 == 1
+            {
+                line.pop();
+                match lines.next() {
+                    Some((_, next)) => line.push_str(next.trim_start()),
+                    None => break,
+                }
+            }
+            let (key, value) = split_pair(&line).ok_or_else(|| YcsbError {
+                file: file.to_string(),
+                origin: Some(Origin::Line(line_no)),
+                property: None,
+                message: format!("malformed line '{}': expected key=value", raw.trim()),
+            })?;
+            props.entries.push((key, value, Origin::Line(line_no)));
+        }
+        Ok(props)
+    }
+
+    /// Reads and parses a property file.
+    pub fn read(path: &Path) -> Result<Properties, YcsbError> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| YcsbError {
+            file: name.clone(),
+            origin: None,
+            property: None,
+            message: format!("cannot read: {e}"),
+        })?;
+        Properties::parse(&name, &text)
+    }
+
+    /// Adds a `-p key=value` override.
+    pub fn set_override(&mut self, pair: &str) -> Result<(), YcsbError> {
+        let (k, v) = pair
+            .split_once('=')
+            .map(|(k, v)| (k.trim(), v.trim()))
+            .filter(|(k, _)| !k.is_empty())
+            .ok_or_else(|| YcsbError {
+                file: self.file.clone(),
+                origin: Some(Origin::Override),
+                property: None,
+                message: format!("'{pair}' is not key=value"),
+            })?;
+        self.entries
+            .push((k.to_string(), v.to_string(), Origin::Override));
+        Ok(())
+    }
+
+    fn get(&self, key: &str) -> Option<(&str, &Origin)> {
+        self.entries
+            .iter()
+            .rev()
+            .find(|(k, _, _)| k == key)
+            .map(|(_, v, o)| (v.as_str(), o))
+    }
+
+    /// Property names neither read nor known to be irrelevant, for a warning.
+    pub fn unknown(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for (k, _, _) in &self.entries {
+            if !USED.contains(&k.as_str())
+                && !KNOWN_IGNORED.contains(&k.as_str())
+                && !out.contains(k)
+            {
+                out.push(k.clone());
+            }
+        }
+        out
+    }
+
+    fn err(&self, key: &str, origin: Option<&Origin>, message: String) -> YcsbError {
+        YcsbError {
+            file: self.file.clone(),
+            origin: origin.cloned(),
+            property: Some(key.to_string()),
+            message,
+        }
+    }
+
+    fn parse_num<T: std::str::FromStr>(
+        &self,
+        key: &str,
+        default: T,
+        what: &str,
+    ) -> Result<T, YcsbError> {
+        match self.get(key) {
+            None => Ok(default),
+            Some((v, o)) => v
+                .parse::<T>()
+                .map_err(|_| self.err(key, Some(o), format!("'{v}' is not {what}"))),
+        }
+    }
+
+    fn fraction(&self, key: &str, default: f64) -> Result<f64, YcsbError> {
+        let v = self.parse_num::<f64>(key, default, "a number")?;
+        if !(0.0..=1.0).contains(&v) {
+            let o = self.get(key).map(|(_, o)| o);
+            return Err(self.err(key, o, format!("{v} is out of range: must be 0 to 1")));
+        }
+        Ok(v)
+    }
+
+    fn positive(&self, key: &str, default: u64, max: u64) -> Result<u64, YcsbError> {
+        let v = self.parse_num::<u64>(key, default, "a whole number")?;
+        if v == 0 || v > max {
+            let o = self.get(key).map(|(_, o)| o);
+            return Err(self.err(key, o, format!("{v} is out of range: must be 1 to {max}")));
+        }
+        Ok(v)
+    }
+
+    fn choice<'a>(
+        &'a self,
+        key: &str,
+        default: &'a str,
+        valid: &[&str],
+    ) -> Result<&'a str, YcsbError> {
+        match self.get(key) {
+            None => Ok(default),
+            Some((v, _)) if valid.contains(&v) => Ok(v),
+            Some((v, o)) => Err(self.err(
+                key,
+                Some(o),
+                format!(
+                    "'{v}' is not supported: expected one of {}",
+                    valid.join(", ")
+                ),
+            )),
+        }
+    }
+
+    /// The workload these properties describe, with YCSB's defaults for what is not set.
+    pub fn to_spec(&self, name: &str) -> Result<WorkloadSpec, YcsbError> {
+        let mix = OpMix {
+            read: self.fraction("readproportion", 0.95)?,
+            update: self.fraction("updateproportion", 0.05)?,
+            insert: self.fraction("insertproportion", 0.0)?,
+            read_modify_write: self.fraction("readmodifywriteproportion", 0.0)?,
+            scan: self.fraction("scanproportion", 0.0)?,
+            delete: self.fraction("deleteproportion", 0.0)?,
+        };
+        if (mix.sum() - 1.0).abs() > 1e-9 {
+            return Err(YcsbError {
+                file: self.file.clone(),
+                origin: None,
+                property: None,
+                message: format!(
+                    "operation proportions sum to {} (read {}, update {}, insert {}, readmodifywrite {}, scan {}, delete {}); they must sum to 1",
+                    mix.sum(), mix.read, mix.update, mix.insert, mix.read_modify_write, mix.scan, mix.delete
+                ),
+            });
+        }
+        let theta = self.parse_num::<f64>("zipfianconstant", ZIPFIAN_CONSTANT, "a number")?;
+        if !(theta > 0.0 && theta < 1.0) {
+            let o = self.get("zipfianconstant").map(|(_, o)| o);
+            return Err(self.err(
+                "zipfianconstant",
+                o,
+                format!("{theta} is out of range: must be between 0 and 1 (exclusive)"),
+            ));
+        }
+        let distribution = match self.choice(
+            "requestdistribution",
+            "uniform",
+            &["uniform", "zipfian", "latest", "hotspot", "sequential"],
+        )? {
+            "uniform" => KeyDistribution::Uniform,
+            "zipfian" => KeyDistribution::ScrambledZipfian { constant: theta },
+            "latest" => KeyDistribution::Latest { constant: theta },
+            "sequential" => KeyDistribution::Sequential,
+            _ => KeyDistribution::Hotspot {
+                hot_data_fraction: self.fraction("hotspotdatafraction", 0.2)?,
+                hot_op_fraction: self.fraction("hotspotopnfraction", 0.8)?,
+            },
+        };
+        let min_scan = self.positive("minscanlength", 1, 1_000_000)? as u32;
+        let max_scan = self.positive("maxscanlength", 1000, 1_000_000)? as u32;
+        if min_scan > max_scan {
+            let o = self.get("minscanlength").map(|(_, o)| o);
+            return Err(self.err(
+                "minscanlength",
+                o,
+                format!("{min_scan} is above maxscanlength {max_scan}"),
+            ));
+        }
+        let scan_dist = match self.choice(
+            "scanlengthdistribution",
+            "uniform",
+            &["uniform", "zipfian", "constant"],
+        )? {
+            "uniform" => ScanLengthDistribution::Uniform,
+            "zipfian" => ScanLengthDistribution::Zipfian,
+            _ => ScanLengthDistribution::Fixed,
+        };
+        let field_count = self.positive("fieldcount", 10, 1 << 20)?;
+        let field_len = self.positive("fieldlength", 100, engines::MAX_VALUE_LEN as u64)?;
+        let value_len = field_count * field_len;
+        if value_len > engines::MAX_VALUE_LEN as u64 {
+            let o = self.get("fieldlength").map(|(_, o)| o);
+            return Err(self.err(
+                "fieldlength",
+                o,
+                format!(
+                    "fieldcount x fieldlength = {value_len} bytes is above the 16 MiB value limit"
+                ),
+            ));
+        }
+        let value_size = match self.choice(
+            "fieldlengthdistribution",
+            "constant",
+            &["constant", "uniform"],
+        )? {
+            "constant" => SizeSpec::Fixed {
+                bytes: value_len as u32,
+            },
+            // YCSB draws each field's length in 1..=fieldlength; one value of fieldcount fields
+            // then spans fieldcount..=fieldcount*fieldlength (we draw the total uniformly).
+            _ => SizeSpec::Uniform {
+                min: field_count as u32,
+                max: value_len as u32,
+            },
+        };
+        let insert_order = match self.choice("insertorder", "hashed", &["hashed", "ordered"])? {
+            "hashed" => InsertOrder::Hashed,
+            _ => InsertOrder::Ordered,
+        };
+        let padding = self.positive("zeropadding", 1, 100)? as u32;
+        let threads = self.positive("threadcount", 1, 1024)? as u32;
+        let target = self.parse_num::<f64>("target", 0.0, "a number")?;
+        if !(target.is_finite() && target >= 0.0) {
+            let o = self.get("target").map(|(_, o)| o);
+            return Err(self.err(
+                "target",
+                o,
+                format!("{target} is out of range: must be 0 or more"),
+            ));
+        }
+        let record_count = self.parse_num::<u64>("recordcount", 1000, "a whole number")?;
+        let operation_count = self.parse_num::<u64>("operationcount", 1000, "a whole number")?;
+        let duration = self.parse_num::<u64>("maxexecutiontime", 0, "a whole number of seconds")?;
+        let spec = WorkloadSpec {
+            name: name.to_string(),
+            description: format!("YCSB property file {}", self.file),
+            record_count,
+            operation_count,
+            duration_secs: duration as f64,
+            mix,
+            distribution,
+            key: KeySpec {
+                padding,
+                ..KeySpec::default()
+            },
+            value_size,
+            scan_length: ScanLength {
+                min: min_scan,
+                max: max_scan,
+                distribution: scan_dist,
+            },
+            insert_order,
+            threads,
+            target_rate: target,
+            ..WorkloadSpec::default()
+        };
+        spec.validate().map_err(|m| YcsbError {
+            file: self.file.clone(),
+            origin: None,
+            property: None,
+            message: m,
+        })?;
+        Ok(spec)
+    }
+}
+
+/// Splits a properties line at the first unescaped `=`, `:` or whitespace.
+fn split_pair(line: &str) -> Option<(String, String)> {
+    let idx = line.find(['=', ':', ' ', '\t'])?;
+    let key = line[..idx].trim();
+    let mut rest = line[idx..].trim_start();
+    if let Some(r) = rest.strip_prefix(['=', ':']) {
+        rest = r;
+    }
+    if key.is_empty() {
+        return None;
+    }
+    Some((key.to_string(), rest.trim().to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WORKLOAD_A: &str = "# Update heavy, as YCSB's workloada\n\
+        recordcount=1000\noperationcount=1000\n\
+        workload=site.ycsb.workloads.CoreWorkload\n\n\
+        readallfields=true\n\
+        readproportion=0.5\nupdateproportion=0.5\nscanproportion=0\ninsertproportion=0\n\
+        requestdistribution=zipfian\n";
+
+    #[test]
+    fn reads_workload_a() {
+        let p = Properties::parse("workloada", WORKLOAD_A).unwrap();
+        let s = p.to_spec("a").unwrap();
+        assert_eq!((s.record_count, s.operation_count), (1000, 1000));
+        assert_eq!((s.mix.read, s.mix.update), (0.5, 0.5));
+        assert_eq!(
+            s.distribution,
+            KeyDistribution::ScrambledZipfian { constant: 0.99 }
+        );
+        assert_eq!(s.value_size, SizeSpec::Fixed { bytes: 1000 });
+        assert!(p.unknown().is_empty());
+    }
+
+    #[test]
+    fn overrides_win_and_unknowns_are_listed() {
+        let mut p = Properties::parse(
+            "f",
+            &format!("{WORKLOAD_A}frobnicate = 3\nmaxscanlength: 50\n"),
+        )
+        .unwrap();
+        p.set_override("recordcount=77").unwrap();
+        p.set_override("fieldlength=10").unwrap();
+        let s = p.to_spec("a").unwrap();
+        assert_eq!(s.record_count, 77);
+        assert_eq!(s.value_size, SizeSpec::Fixed { bytes: 100 });
+        assert_eq!(s.scan_length.max, 50);
+        assert_eq!(p.unknown(), vec!["frobnicate".to_string()]);
+        assert!(p.set_override("novalue").is_err());
+    }
+
+    #[test]
+    fn errors_name_file_line_and_property() {
+        let e = Properties::parse("w.txt", "recordcount=10\njunkline\n").unwrap_err();
+        assert_eq!(e.origin, Some(Origin::Line(2)));
+        assert!(e.to_string().starts_with("w.txt:2: malformed line"), "{e}");
+
+        let p = Properties::parse("w.txt", "recordcount=10\nreadproportion=1.5\n").unwrap();
+        let e = p.to_spec("w").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "w.txt:2: property 'readproportion': 1.5 is out of range: must be 0 to 1"
+        );
+
+        let p = Properties::parse("w.txt", "\n\nrecordcount=ten\n").unwrap();
+        assert!(p
+            .to_spec("w")
+            .unwrap_err()
+            .to_string()
+            .starts_with("w.txt:3: property 'recordcount'"));
+
+        let p = Properties::parse("w.txt", "readproportion=0.5\nupdateproportion=0.4\n").unwrap();
+        let e = p.to_spec("w").unwrap_err().to_string();
+        assert!(e.contains("sum to 0.9"), "{e}");
+
+        let p = Properties::parse("w.txt", "requestdistribution=exponential\n").unwrap();
+        let e = p.to_spec("w").unwrap_err().to_string();
+        assert!(
+            e.starts_with(
+                "w.txt:1: property 'requestdistribution': 'exponential' is not supported"
+            ),
+            "{e}"
+        );
+
+        let mut p = Properties::parse("w.txt", "").unwrap();
+        p.set_override("maxscanlength=0").unwrap();
+        let e = p.to_spec("w").unwrap_err().to_string();
+        assert!(
+            e.starts_with("-p override: property 'maxscanlength'"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn continuation_and_separators() {
+        let p = Properties::parse("f", "! comment\nrecordcount \\\n  = 12\noperationcount 5\n")
+            .unwrap();
+        let s = p.to_spec("f").unwrap();
+        assert_eq!((s.record_count, s.operation_count), (12, 5));
+    }
+
+    /// Our YCSB-format files A to F parse without warnings and describe the same mixes and
+    /// distributions as the `ycsb-a` .. `ycsb-f` presets.
+    #[test]
+    fn shipped_files_match_presets() {
+        for letter in ['a', 'b', 'c', 'd', 'e', 'f'] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("ycsb/workload{letter}"));
+            let p = Properties::read(&path).unwrap();
+            assert!(p.unknown().is_empty(), "{letter}: {:?}", p.unknown());
+            let s = p.to_spec(&format!("workload{letter}")).unwrap();
+            let preset = crate::presets::preset(&format!("ycsb-{letter}")).unwrap();
+            assert_eq!(s.mix, preset.mix, "workload{letter}");
+            assert_eq!(s.distribution, preset.distribution, "workload{letter}");
+            assert_eq!(s.value_size, preset.value_size, "workload{letter}");
+            if letter == 'e' {
+                assert_eq!(s.scan_length, preset.scan_length);
+            }
+        }
+    }
+}
