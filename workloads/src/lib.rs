@@ -4,9 +4,13 @@
 //! * [`spec`]: the workload spec ([`WorkloadSpec`]), YCSB-compatible;
 //! * [`result`]: the result file schema ([`RunResult`]), versioned.
 
+pub mod environment;
 pub mod generator;
+pub mod output;
 pub mod presets;
+pub mod procfs;
 pub mod result;
+pub mod runner;
 pub mod spec;
 pub mod ycsb;
 

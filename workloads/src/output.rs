@@ -1,0 +1,128 @@
+//! Result files on disk: one pretty JSON file per run, named after its run id, written
+//! atomically; reading a results directory back; and the CSV summary.
+
+use std::fmt::Write as _;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::result::{RunResult, SCHEMA_VERSION};
+
+/// Writes `result` to `dir/<run_id>.json` (creating `dir`; `-2`, `-3`, ... appended when a
+/// file of that name exists) and returns the path.
+pub fn write_result(dir: &Path, result: &RunResult) -> io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let mut path = dir.join(format!("{}.json", result.run_id));
+    let mut n = 2;
+    while path.exists() {
+        path = dir.join(format!("{}-{n}.json", result.run_id));
+        n += 1;
+    }
+    let text = serde_json::to_string_pretty(result).map_err(io::Error::other)?;
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, &path)?;
+    Ok(path)
+}
+
+/// Reads one result file; a newer schema or malformed JSON is an error naming the file.
+pub fn read_result(path: &Path) -> Result<RunResult, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", path.display()))?;
+    match v.get("schema_version").and_then(|s| s.as_u64()) {
+        Some(s) if s <= SCHEMA_VERSION as u64 => {}
+        Some(s) => {
+            return Err(format!(
+                "{}: schema version {s} is newer than this build reads ({SCHEMA_VERSION})",
+                path.display()
+            ))
+        }
+        None => {
+            return Err(format!(
+                "{}: not a kvbench result (no schema_version)",
+                path.display()
+            ))
+        }
+    }
+    serde_json::from_value(v).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Results read from a directory, and one message per file that failed to read.
+pub type ReadResults = (Vec<(PathBuf, RunResult)>, Vec<String>);
+
+/// Every `*.json` result in `dir` (sorted by name), skipping files that are not results
+/// (e.g. a calibration), with the errors of those that failed to read.
+pub fn read_results(dir: &Path) -> io::Result<ReadResults> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .filter(|p| p.file_name().is_some_and(|n| n != "calibration.json"))
+        .collect();
+    paths.sort();
+    let (mut ok, mut bad) = (Vec::new(), Vec::new());
+    for p in paths {
+        match read_result(&p) {
+            Ok(r) => ok.push((p, r)),
+            Err(e) => bad.push(e),
+        }
+    }
+    Ok((ok, bad))
+}
+
+/// Header of [`csv_summary`].
+pub const CSV_HEADER: &str = "run_id,engine,workload,phase,op,count,ops_per_sec,mean_us,p50_us,p90_us,p99_us,p999_us,max_us,hits,misses,errors,threads,durability,cold_cache,partial,write_amp_engine,write_amp_proc,read_amp_bytes_per_read,space_amp,cpu_user_ns_per_op,cpu_sys_ns_per_op,peak_rss_bytes";
+
+fn opt(v: Option<f64>) -> String {
+    v.map_or(String::new(), |x| format!("{x:.4}"))
+}
+
+/// One CSV line per run, phase and operation type (plus `all`).
+pub fn csv_summary(results: &[RunResult]) -> String {
+    let mut out = String::from(CSV_HEADER);
+    out.push('\n');
+    for r in results {
+        for p in &r.phases {
+            let phase = match p.phase {
+                crate::result::PhaseKind::Load => "load",
+                crate::result::PhaseKind::Run => "run",
+            };
+            for l in &p.latency {
+                let s = &l.summary;
+                let us = |ns: u64| ns as f64 / 1000.0;
+                let a = &p.amplification;
+                let _ = writeln!(
+                    out,
+                    "{},{},{},{},{},{},{:.1},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{},{},{},{},{},{},{},{},{},{},{},{:.0},{:.0},{}",
+                    r.run_id,
+                    r.engine.name,
+                    r.spec.name,
+                    phase,
+                    l.label(),
+                    s.count,
+                    if l.op.is_none() { p.throughput.ops_per_sec } else { s.count as f64 / p.elapsed_secs.max(1e-9) },
+                    s.mean_ns / 1000.0,
+                    us(s.p50_ns),
+                    us(s.p90_ns),
+                    us(s.p99_ns),
+                    us(s.p999_ns),
+                    us(s.max_ns),
+                    l.hits,
+                    l.misses,
+                    p.errors,
+                    p.threads,
+                    r.durability,
+                    r.cold_cache,
+                    r.partial,
+                    opt(a.write_amp_engine),
+                    opt(a.write_amp_proc),
+                    opt(a.read_amp_bytes_per_read),
+                    opt(a.space_amp),
+                    p.cpu.user_ns_per_op,
+                    p.cpu.system_ns_per_op,
+                    p.peak_rss_bytes,
+                );
+            }
+        }
+    }
+    out
+}

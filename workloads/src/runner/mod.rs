@@ -1,0 +1,253 @@
+//! The runner: opens an engine in a data directory, runs the load phase and then the run
+//! phase of a workload with N worker threads, and returns a [`RunResult`].
+//!
+//! ```text
+//!  open engine ─ load phase (closed loop, record_count inserts) ─ [sync + drop page cache]
+//!      ─ run phase: warm-up ops ─ barrier ─ measured ops (closed loop, or open loop at the
+//!        target rate) ─ full scan for live bytes ─ close ─ RunResult
+//! ```
+//!
+//! Each phase is measured on its own: per-operation-type HDR histograms, a per-second
+//! timeline (with the engine's compactions), CPU time from `getrusage`, the engine's I/O
+//! counters and `/proc/self/io` for write amplification both ways, and the files on disk
+//! for space amplification. Ctrl-C (the `stop` flag) ends the current phase cleanly and the
+//! result is marked partial.
+
+mod amplification;
+mod latency;
+mod phase;
+mod worker;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use engines::{Engine, EngineKind, Options};
+
+pub use amplification::{live_data, MISMATCH_FLOOR_BYTES, MISMATCH_RATIO};
+pub use latency::{base64, new_histogram, spectrum, summary};
+
+use crate::environment;
+use crate::generator::{KeyBuilder, LoadStream, OpStream, ValuePool};
+use crate::result::{Calibration, EngineInfo, PhaseKind, RunResult, SCHEMA_VERSION};
+use crate::spec::WorkloadSpec;
+use phase::{run_phase, PhaseCtx, PhasePlan};
+use worker::Source;
+
+/// Opens the engine under test in a directory.
+pub type Opener = dyn Fn(&Path, &Options) -> engines::Result<Box<dyn Engine>> + Send + Sync;
+
+/// The engine to measure: its description and how to open it.
+pub struct EngineUnderTest {
+    pub info: EngineInfo,
+    pub open: Box<Opener>,
+}
+
+impl EngineUnderTest {
+    /// One of this build's engines.
+    pub fn builtin(kind: EngineKind, options: Options) -> EngineUnderTest {
+        EngineUnderTest {
+            info: EngineInfo {
+                name: kind.name().into(),
+                family: kind.family().to_string(),
+                description: kind.description().into(),
+                persistent: kind.persistent(),
+                options,
+            },
+            open: Box::new(move |dir, opts| engines::open(kind, dir, opts)),
+        }
+    }
+}
+
+/// Progress of a phase, reported about once a second.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub phase: PhaseKind,
+    pub elapsed_secs: f64,
+    pub ops_done: u64,
+    /// Operations the phase will issue, when it is bounded by count.
+    pub ops_total: Option<u64>,
+    /// The phase's time limit, when it has one.
+    pub duration_secs: Option<f64>,
+    /// Throughput over the last second.
+    pub ops_per_sec: f64,
+}
+
+/// How to run, beyond the workload itself.
+pub struct RunConfig<'a> {
+    /// Data directory to use and keep; `None` = a fresh temporary directory under
+    /// `temp_parent` (or the system's), removed afterwards.
+    pub dir: Option<PathBuf>,
+    pub temp_parent: Option<PathBuf>,
+    /// Drop the engine's files from the page cache between load and run.
+    pub cold_cache: bool,
+    /// Set (e.g. by Ctrl-C) to stop the run; the result is then partial.
+    pub stop: &'a AtomicBool,
+    /// Called about once a second during each phase, and at each phase's start and end.
+    pub progress: &'a (dyn Fn(&Progress) + Sync),
+    pub calibration: Option<Calibration>,
+}
+
+/// A run that could not produce a result at all.
+#[derive(Debug)]
+pub enum RunError {
+    /// The spec does not describe a runnable workload.
+    Spec(String),
+    /// The data directory could not be created.
+    Dir(std::io::Error),
+    /// The engine did not open.
+    Open(engines::Error),
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Spec(m) => write!(f, "invalid workload: {m}"),
+            RunError::Dir(e) => write!(f, "cannot create the data directory: {e}"),
+            RunError::Open(e) => write!(f, "the engine did not open: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+fn split(total: u64, threads: u32, t: u32) -> u64 {
+    let (q, r) = (total / threads as u64, total % threads as u64);
+    q + u64::from((t as u64) < r)
+}
+
+/// Runs `spec` on `engine` and returns what was measured.
+pub fn run(
+    spec: &WorkloadSpec,
+    engine: &EngineUnderTest,
+    cfg: &RunConfig<'_>,
+) -> Result<RunResult, RunError> {
+    spec.validate().map_err(RunError::Spec)?;
+    let temp;
+    let dir: PathBuf = match &cfg.dir {
+        Some(d) => {
+            std::fs::create_dir_all(d).map_err(RunError::Dir)?;
+            d.clone()
+        }
+        None => {
+            let mut b = tempfile::Builder::new();
+            b.prefix("kvbench-");
+            temp = match &cfg.temp_parent {
+                Some(p) => b.tempdir_in(p),
+                None => b.tempdir(),
+            }
+            .map_err(RunError::Dir)?;
+            temp.path().to_path_buf()
+        }
+    };
+    let mut options = engine.info.options.clone();
+    options.durability = spec.durability;
+    let environment = environment::capture(&dir);
+    let db = (engine.open)(&dir, &options).map_err(RunError::Open)?;
+
+    let keys = KeyBuilder::new(&spec.key, spec.insert_order);
+    let values = ValuePool::new(spec);
+    let ctx = PhaseCtx {
+        db: db.as_ref(),
+        keys: &keys,
+        values: &values,
+        stop: cfg.stop,
+        data_dir: &dir,
+        persistent: engine.info.persistent,
+        progress: cfg.progress,
+    };
+    let mut phases = Vec::new();
+    let mut notes = Vec::new();
+    let mut stopped: Option<String> = None;
+    let threads = spec.threads;
+
+    if spec.record_count > 0 {
+        let sources: Vec<Source> = (0..threads)
+            .map(|t| Source::Load(LoadStream::new(spec, t)))
+            .collect();
+        let end = run_phase(
+            &ctx,
+            PhasePlan {
+                kind: PhaseKind::Load,
+                sources,
+                warmup: vec![0; threads as usize],
+                limits: vec![None; threads as usize],
+                deadline: None,
+                target_rate: 0.0,
+                total: Some(spec.record_count),
+            },
+        );
+        phases.push(end.result);
+        notes.extend(end.notes.into_iter().map(|n| format!("load: {n}")));
+        stopped = end.stopped;
+    }
+
+    let mut cold_cache = false;
+    if stopped.is_none() && cfg.cold_cache {
+        match db.sync().and_then(|_| engines::io::drop_page_cache(&dir)) {
+            Ok(_) => cold_cache = true,
+            Err(e) => notes.push(format!(
+                "cold cache requested but the page cache could not be dropped: {e}"
+            )),
+        }
+    }
+
+    if stopped.is_none() {
+        let sources: Vec<Source> = (0..threads)
+            .map(|t| Source::Run(OpStream::new(spec, t)))
+            .collect();
+        let limits = (0..threads)
+            .map(|t| (spec.operation_count > 0).then(|| split(spec.operation_count, threads, t)))
+            .collect();
+        let warmup = (0..threads)
+            .map(|t| split(spec.warmup_ops, threads, t))
+            .collect();
+        let end = run_phase(
+            &ctx,
+            PhasePlan {
+                kind: PhaseKind::Run,
+                sources,
+                warmup,
+                limits,
+                deadline: spec
+                    .timed()
+                    .then(|| Duration::from_secs_f64(spec.duration_secs)),
+                target_rate: spec.target_rate,
+                total: (spec.operation_count > 0).then_some(spec.operation_count),
+            },
+        );
+        phases.push(end.result);
+        notes.extend(end.notes.into_iter().map(|n| format!("run: {n}")));
+        stopped = end.stopped;
+    }
+
+    if let Err(e) = db.close() {
+        notes.push(format!("closing the engine failed: {e}"));
+    }
+    drop(db);
+
+    let run_id = format!(
+        "{}-{}-{}",
+        engine.info.name,
+        spec.name,
+        environment::compact_time(environment.started_unix)
+    );
+    Ok(RunResult {
+        schema_version: SCHEMA_VERSION,
+        kvbench_version: env!("CARGO_PKG_VERSION").into(),
+        run_id,
+        spec: spec.clone(),
+        engine: EngineInfo {
+            options,
+            ..engine.info.clone()
+        },
+        durability: spec.durability,
+        cold_cache,
+        partial: stopped.is_some(),
+        partial_reason: stopped,
+        environment,
+        phases,
+        calibration: cfg.calibration.clone(),
+        notes,
+    })
+}

@@ -1,0 +1,251 @@
+//! One worker thread: draws operations from its stream, issues them to the engine, and
+//! records each one's latency in its own histograms (nothing shared on the hot path but two
+//! relaxed stores to its own cache line, which the sampler reads once a second).
+//!
+//! Closed loop: the next operation starts when the previous one returns; latency is measured
+//! from the actual start. Open loop (a target rate): operation `i` is *intended* to start at
+//! `start + i x interval`; if the engine stalled, the following operations start late and
+//! their latency counts from the intended time, so the stall shows in the tail instead of
+//! vanishing (coordinated omission). Service time (from the actual start) is kept apart.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+use engines::{Engine, Error};
+use hdrhistogram::Histogram;
+
+use super::latency::{new_histogram, record};
+use crate::generator::{KeyBuilder, LoadStream, Op, OpStream, ValuePool};
+use crate::spec::OpKind;
+
+/// Counters a worker publishes for the per-second timeline, on a cache line of its own.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub(crate) struct Slot {
+    pub ops: AtomicU64,
+    pub max_latency_ns: AtomicU64,
+}
+
+/// Where a worker's operations come from.
+pub(crate) enum Source {
+    Load(LoadStream),
+    Run(OpStream),
+}
+
+impl Source {
+    #[inline]
+    fn next_op(&mut self) -> Option<Op> {
+        match self {
+            Source::Load(s) => s.next(),
+            Source::Run(s) => Some(s.next_op()),
+        }
+    }
+
+    fn digest(&self) -> u64 {
+        match self {
+            Source::Load(s) => s.digest(),
+            Source::Run(s) => s.digest(),
+        }
+    }
+}
+
+/// What a worker is told to do.
+pub(crate) struct Task<'a> {
+    pub db: &'a dyn Engine,
+    pub keys: &'a KeyBuilder,
+    pub values: &'a ValuePool,
+    pub slot: &'a Slot,
+    pub stop: &'a AtomicBool,
+    pub barrier: &'a Barrier,
+    pub source: Source,
+    /// Operations to issue before the barrier, unmeasured.
+    pub warmup: u64,
+    /// Measured operations to issue; `None` = until the deadline or the stream ends.
+    pub limit: Option<u64>,
+    pub deadline: Option<Duration>,
+    /// Open loop: nanoseconds between intended starts for this thread.
+    pub interval_ns: Option<f64>,
+}
+
+/// What a worker measured.
+pub(crate) struct Outcome {
+    pub latency: Vec<Histogram<u64>>,
+    pub service: Option<Vec<Histogram<u64>>>,
+    pub hits: [u64; 6],
+    pub misses: [u64; 6],
+    pub ops: u64,
+    pub errors: u64,
+    pub error_samples: Vec<String>,
+    pub user_bytes_written: u64,
+    pub user_bytes_read: u64,
+    pub logical_reads: u64,
+    pub digest: u64,
+    /// An error after which the engine cannot go on (poisoned, closed).
+    pub fatal: Option<String>,
+    pub warmup_secs: f64,
+}
+
+/// What one operation did, for the counters.
+#[derive(Default)]
+struct Done {
+    found: Option<bool>,
+    items: u64,
+    written: u64,
+    read: u64,
+    reads: u64,
+}
+
+struct Exec<'a> {
+    db: &'a dyn Engine,
+    keys: &'a KeyBuilder,
+    values: &'a ValuePool,
+    key: Vec<u8>,
+}
+
+impl Exec<'_> {
+    #[inline]
+    fn run(&mut self, op: &Op) -> engines::Result<Done> {
+        self.keys.build(op.record, &mut self.key);
+        let key = &self.key[..];
+        let mut d = Done::default();
+        match op.kind {
+            OpKind::Read => {
+                let v = self.db.get(key)?;
+                d.reads = 1;
+                d.found = Some(v.is_some());
+                d.read = v.map_or(0, |v| (key.len() + v.len()) as u64);
+            }
+            OpKind::Update | OpKind::Insert => {
+                let v = self.values.value(op);
+                self.db.put(key, v)?;
+                d.written = (key.len() + v.len()) as u64;
+            }
+            OpKind::ReadModifyWrite => {
+                let old = self.db.get(key)?;
+                d.reads = 1;
+                d.found = Some(old.is_some());
+                d.read = old.map_or(0, |v| (key.len() + v.len()) as u64);
+                let v = self.values.value(op);
+                self.db.put(key, v)?;
+                d.written = (key.len() + v.len()) as u64;
+            }
+            OpKind::Scan => {
+                let items = self.db.scan(key, None, op.scan_len as usize)?;
+                d.reads = 1;
+                d.items = items.len() as u64;
+                d.read = items.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum();
+            }
+            OpKind::Delete => {
+                self.db.delete(key)?;
+                d.written = key.len() as u64;
+            }
+        }
+        Ok(d)
+    }
+}
+
+fn is_fatal(e: &Error) -> bool {
+    matches!(e, Error::Poisoned(_) | Error::Closed)
+}
+
+pub(crate) fn work(task: Task<'_>) -> Outcome {
+    let mut src = task.source;
+    let mut exec = Exec {
+        db: task.db,
+        keys: task.keys,
+        values: task.values,
+        key: Vec::with_capacity(64),
+    };
+    let mut out = Outcome {
+        latency: (0..6).map(|_| new_histogram()).collect(),
+        service: task
+            .interval_ns
+            .map(|_| (0..6).map(|_| new_histogram()).collect()),
+        hits: [0; 6],
+        misses: [0; 6],
+        ops: 0,
+        errors: 0,
+        error_samples: Vec::new(),
+        user_bytes_written: 0,
+        user_bytes_read: 0,
+        logical_reads: 0,
+        digest: 0,
+        fatal: None,
+        warmup_secs: 0.0,
+    };
+
+    let warm_start = Instant::now();
+    for _ in 0..task.warmup {
+        if task.stop.load(Relaxed) {
+            break;
+        }
+        let Some(op) = src.next_op() else { break };
+        if let Err(e) = exec.run(&op) {
+            if is_fatal(&e) {
+                out.fatal = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    out.warmup_secs = warm_start.elapsed().as_secs_f64();
+    task.barrier.wait();
+
+    let start = Instant::now();
+    let mut i: u64 = 0;
+    while out.fatal.is_none() && task.limit.is_none_or(|l| i < l) && !task.stop.load(Relaxed) {
+        let Some(op) = src.next_op() else { break };
+        let intended = task.interval_ns.map(|ns| {
+            let t = start + Duration::from_nanos((i as f64 * ns) as u64);
+            let now = Instant::now();
+            if t > now {
+                std::thread::sleep(t - now);
+            }
+            t
+        });
+        let t0 = Instant::now();
+        let res = exec.run(&op);
+        let t1 = Instant::now();
+        let latency = (t1 - intended.unwrap_or(t0)).as_nanos() as u64;
+        let k = op.kind.index();
+        record(&mut out.latency[k], latency);
+        if let Some(service) = out.service.as_mut() {
+            record(&mut service[k], (t1 - t0).as_nanos() as u64);
+        }
+        match res {
+            Ok(d) => {
+                match d.found {
+                    Some(true) => out.hits[k] += 1,
+                    Some(false) => out.misses[k] += 1,
+                    None => out.hits[k] += d.items,
+                }
+                out.user_bytes_written += d.written;
+                out.user_bytes_read += d.read;
+                out.logical_reads += d.reads;
+            }
+            Err(e) => {
+                out.errors += 1;
+                if out.error_samples.len() < 5 {
+                    let msg = format!("{}: {e}", op.kind.name());
+                    if !out.error_samples.contains(&msg) {
+                        out.error_samples.push(msg);
+                    }
+                }
+                if is_fatal(&e) {
+                    out.fatal = Some(e.to_string());
+                }
+            }
+        }
+        i += 1;
+        task.slot.ops.store(i, Relaxed);
+        if latency > task.slot.max_latency_ns.load(Relaxed) {
+            task.slot.max_latency_ns.fetch_max(latency, Relaxed);
+        }
+        if task.deadline.is_some_and(|d| t1 - start >= d) {
+            break;
+        }
+    }
+    out.ops = i;
+    out.digest = src.digest();
+    out
+}
