@@ -68,3 +68,145 @@ fn memory_run_is_complete() {
         "header, load (all, insert), run (all, read, update)"
     );
 }
+
+mod common;
+
+fn cfg<'a>(stop: &'a AtomicBool) -> RunConfig<'a> {
+    RunConfig {
+        dir: None,
+        temp_parent: None,
+        cold_cache: false,
+        stop,
+        progress: &quiet,
+        calibration: None,
+    }
+}
+
+/// The same spec and seed give the same operation stream, per thread, on two different
+/// engines (the digests of every operation issued in each phase are equal); another seed
+/// gives another stream.
+#[test]
+fn same_seed_same_operations_on_two_engines() {
+    let stop = AtomicBool::new(false);
+    let mut spec = preset("ycsb-d").unwrap();
+    spec.record_count = 1000;
+    spec.operation_count = 3000;
+    spec.threads = 3;
+    let a = run(
+        &spec,
+        &EngineUnderTest::builtin(EngineKind::Memory, Options::default()),
+        &cfg(&stop),
+    )
+    .unwrap();
+    let b = run(&spec, &common::log_engine(), &cfg(&stop)).unwrap();
+    for kind in [PhaseKind::Load, PhaseKind::Run] {
+        let (pa, pb) = (a.phase(kind).unwrap(), b.phase(kind).unwrap());
+        assert_eq!(pa.op_stream_digests.len(), 3);
+        assert_eq!(pa.op_stream_digests, pb.op_stream_digests, "{kind:?}");
+        assert_eq!(pa.operations, pb.operations);
+    }
+    // Equal streams on equal data give equal answers.
+    let (ra, rb) = (
+        a.phase(PhaseKind::Run).unwrap(),
+        b.phase(PhaseKind::Run).unwrap(),
+    );
+    assert_eq!(
+        ra.amplification.user_bytes_written,
+        rb.amplification.user_bytes_written
+    );
+    spec.seed += 1;
+    let c = run(
+        &spec,
+        &EngineUnderTest::builtin(EngineKind::Memory, Options::default()),
+        &cfg(&stop),
+    )
+    .unwrap();
+    assert_ne!(
+        c.phase(PhaseKind::Run).unwrap().op_stream_digests,
+        ra.op_stream_digests
+    );
+}
+
+/// An engine that stalls once for 100 ms. Open loop at 1000 ops/s: the ~100 operations
+/// intended during the stall start late and their latency (from the intended start) shows
+/// it, so p90 is above 30 ms. Closed loop: only the one stalled operation is slow, and p95
+/// stays far below 30 ms: the stall is hidden (coordinated omission).
+#[test]
+fn open_loop_records_a_stall_that_closed_loop_hides() {
+    let stop = AtomicBool::new(false);
+    let stall = std::time::Duration::from_millis(100);
+    let mut spec = preset("ycsb-c").unwrap();
+    spec.record_count = 100;
+    spec.operation_count = 500;
+    spec.threads = 1;
+    // Call 200 = the 100th run-phase operation (100 loads come first).
+    let engine = || common::sleepy_engine(200, stall);
+
+    spec.target_rate = 1000.0;
+    let open = run(&spec, &engine(), &cfg(&stop)).unwrap();
+    let p = open.phase(PhaseKind::Run).unwrap();
+    assert!(p.open_loop);
+    let all = p.latency_of(None).unwrap();
+    assert!(
+        all.summary.max_ns >= 100_000_000,
+        "max {}",
+        all.summary.max_ns
+    );
+    assert!(
+        all.summary.p90_ns > 30_000_000,
+        "open-loop p90 {} ns",
+        all.summary.p90_ns
+    );
+    let service = all.service.unwrap();
+    assert!(
+        service.p90_ns < 30_000_000,
+        "service time alone hides it: {}",
+        service.p90_ns
+    );
+
+    spec.target_rate = 0.0;
+    let closed = run(&spec, &engine(), &cfg(&stop)).unwrap();
+    let p = closed.phase(PhaseKind::Run).unwrap();
+    assert!(!p.open_loop);
+    let all = p.latency_of(None).unwrap();
+    assert!(all.summary.max_ns >= 100_000_000);
+    assert!(
+        all.summary.p90_ns < 30_000_000,
+        "closed-loop p90 {} ns",
+        all.summary.p90_ns
+    );
+}
+
+/// Setting the stop flag (what Ctrl-C does) ends the run early with a partial result.
+#[test]
+fn stop_flag_gives_partial_result() {
+    let stop = AtomicBool::new(true);
+    let mut spec = preset("read-heavy").unwrap();
+    spec.record_count = 1000;
+    let r = run(
+        &spec,
+        &EngineUnderTest::builtin(EngineKind::Memory, Options::default()),
+        &cfg(&stop),
+    )
+    .unwrap();
+    assert!(r.partial);
+    assert_eq!(r.partial_reason.as_deref(), Some("interrupted (Ctrl-C)"));
+    assert_eq!(
+        r.phases.len(),
+        1,
+        "the run phase does not start after an interrupted load"
+    );
+}
+
+/// Engines that do not open are an error, not a result.
+#[test]
+fn engine_that_fails_to_open_is_an_error() {
+    let stop = AtomicBool::new(false);
+    let spec = preset("read-heavy").unwrap();
+    let eut = EngineUnderTest {
+        open: Box::new(|_, _| Err(engines::Error::InvalidInput("not built yet".into()))),
+        ..EngineUnderTest::builtin(EngineKind::Memory, Options::default())
+    };
+    let e = run(&spec, &eut, &cfg(&stop)).unwrap_err().to_string();
+    assert!(e.contains("not built yet"), "{e}");
+}

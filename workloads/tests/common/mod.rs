@@ -1,0 +1,200 @@
+//! Test engines for the runner's own tests.
+//!
+//! * [`LogEngine`]: the memory engine's counterpart with files: every put and delete is
+//!   appended to one log through `engines::io` (so the engine's counters count it) and, in
+//!   `sync` mode, fsynced before it returns. An index in memory answers reads.
+//! * [`SleepyEngine`]: the memory engine, except that one chosen operation sleeps, to show
+//!   what open and closed loops make of a stall.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use engines::io::{File, Io};
+use engines::memory::MemoryEngine;
+use engines::{Durability, Engine, EngineStats, Options, Result};
+use workloads::result::EngineInfo;
+use workloads::runner::EngineUnderTest;
+
+pub struct LogEngine {
+    io: Io,
+    file: File,
+    sync: bool,
+    state: Mutex<(u64, BTreeMap<Vec<u8>, Vec<u8>>)>,
+    _dir: engines::store_dir::StoreDir,
+}
+
+impl LogEngine {
+    pub fn open(dir: &Path, options: &Options) -> Result<LogEngine> {
+        let io = Io::new();
+        let store = engines::store_dir::claim(&io, dir, "testlog", 1)?;
+        let file = io.create(&dir.join("log"))?;
+        io.sync_dir(dir)?;
+        Ok(LogEngine {
+            io,
+            file,
+            sync: options.durability == Durability::Sync,
+            state: Mutex::new((0, BTreeMap::new())),
+            _dir: store,
+        })
+    }
+
+    fn append(&self, key: &[u8], value: Option<&[u8]>) -> Result<()> {
+        let mut frame = Vec::with_capacity(key.len() + value.map_or(0, |v| v.len()) + 16);
+        engines::log::encode_with(&mut frame, |b| {
+            b.extend_from_slice(&(key.len() as u32).to_le_bytes());
+            b.extend_from_slice(key);
+            if let Some(v) = value {
+                b.extend_from_slice(v);
+            }
+        });
+        let mut st = self.state.lock().unwrap();
+        self.file.write_all_at(&frame, st.0)?;
+        st.0 += frame.len() as u64;
+        match value {
+            Some(v) => st.1.insert(key.to_vec(), v.to_vec()),
+            None => st.1.remove(key),
+        };
+        drop(st);
+        if self.sync {
+            self.file.sync()?;
+        }
+        Ok(())
+    }
+}
+
+impl Engine for LogEngine {
+    fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        engines::limits::check_put(key, value)?;
+        self.append(key, Some(value))
+    }
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.state.lock().unwrap().1.get(key).cloned())
+    }
+    fn delete(&self, key: &[u8]) -> Result<()> {
+        self.append(key, None)
+    }
+    fn scan(
+        &self,
+        start: &[u8],
+        end: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let st = self.state.lock().unwrap();
+        let upper = end.map_or(Bound::Unbounded, Bound::Excluded);
+        Ok(st
+            .1
+            .range::<[u8], _>((Bound::Included(start), upper))
+            .take(limit)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
+    }
+    fn sync(&self) -> Result<()> {
+        self.file.sync()
+    }
+    fn close(&self) -> Result<()> {
+        self.file.sync()
+    }
+    fn compact(&self) -> Result<()> {
+        Ok(())
+    }
+    fn stats(&self) -> EngineStats {
+        let st = self.state.lock().unwrap();
+        EngineStats {
+            io: self.io.snapshot(),
+            live_keys: Some(st.1.len() as u64),
+            disk_bytes: st.0,
+            ..EngineStats::default()
+        }
+    }
+}
+
+pub fn log_engine() -> EngineUnderTest {
+    EngineUnderTest {
+        info: EngineInfo {
+            name: "testlog".into(),
+            family: "log+hash".into(),
+            description: "test: append-only log, index in memory".into(),
+            persistent: true,
+            options: Options::default(),
+        },
+        open: Box::new(|dir, opts| Ok(Box::new(LogEngine::open(dir, opts)?))),
+    }
+}
+
+/// The memory engine, but operation number `stall_at` (counting every call) sleeps for
+/// `stall` first.
+pub struct SleepyEngine {
+    inner: MemoryEngine,
+    calls: AtomicU64,
+    stall_at: u64,
+    stall: Duration,
+}
+
+impl SleepyEngine {
+    fn tick(&self) {
+        if self.calls.fetch_add(1, Ordering::Relaxed) == self.stall_at {
+            std::thread::sleep(self.stall);
+        }
+    }
+}
+
+impl Engine for SleepyEngine {
+    fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.tick();
+        self.inner.put(key, value)
+    }
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.tick();
+        self.inner.get(key)
+    }
+    fn delete(&self, key: &[u8]) -> Result<()> {
+        self.tick();
+        self.inner.delete(key)
+    }
+    fn scan(
+        &self,
+        start: &[u8],
+        end: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.inner.scan(start, end, limit)
+    }
+    fn sync(&self) -> Result<()> {
+        self.inner.sync()
+    }
+    fn close(&self) -> Result<()> {
+        self.inner.close()
+    }
+    fn compact(&self) -> Result<()> {
+        self.inner.compact()
+    }
+    fn stats(&self) -> EngineStats {
+        self.inner.stats()
+    }
+}
+
+pub fn sleepy_engine(stall_at: u64, stall: Duration) -> EngineUnderTest {
+    EngineUnderTest {
+        info: EngineInfo {
+            name: "sleepy".into(),
+            family: "reference".into(),
+            description: "test: memory engine with one stall".into(),
+            persistent: false,
+            options: Options::default(),
+        },
+        open: Box::new(move |_, _| {
+            Ok(Box::new(SleepyEngine {
+                inner: MemoryEngine::new(),
+                calls: AtomicU64::new(0),
+                stall_at,
+                stall,
+            }))
+        }),
+    }
+}
