@@ -1,58 +1,41 @@
 //! The `kvbench` command line: argument parsing, subcommands and progress output. No engine
 //! logic lives here.
 
+mod cli;
+
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use engines::EngineKind;
-
-#[derive(Parser)]
-#[command(
-    name = "kvbench",
-    version,
-    about = "Compare storage-engine designs on the same work, with honest numbers"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// List the engines this build can run, with their design family.
-    Engines {
-        /// Show only this engine (fails with the list of valid names if it is unknown).
-        name: Option<String>,
-    },
-}
+use clap::error::ErrorKind;
+use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+    // A bug must still end in one line, not a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("kvbench: internal error: {info}");
+    }));
+    let args = match cli::Cli::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            return match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                    let _ = e.print();
+                    ExitCode::SUCCESS
+                }
+                _ => {
+                    let text = e.render().to_string();
+                    let first = text.lines().next().unwrap_or("invalid arguments");
+                    let first = first.strip_prefix("error: ").unwrap_or(first);
+                    eprintln!("kvbench: {first} (see kvbench --help)");
+                    ExitCode::from(2)
+                }
+            };
+        }
+    };
+    match cli::dispatch(args) {
+        Ok(code) => code,
         Err(e) => {
             eprintln!("kvbench: {e}");
             ExitCode::FAILURE
         }
     }
-}
-
-fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
-    match cli.command {
-        Command::Engines { name } => {
-            let kinds: Vec<EngineKind> = match name {
-                Some(n) => vec![n.parse()?],
-                None => EngineKind::ALL.to_vec(),
-            };
-            for k in kinds {
-                println!(
-                    "{:<8} {:<10} {}",
-                    k.name(),
-                    k.family().to_string(),
-                    k.description()
-                );
-            }
-        }
-    }
-    Ok(())
 }

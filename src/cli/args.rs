@@ -1,0 +1,191 @@
+//! Flags shared by `run` and `compare`, and how they change a workload spec.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use engines::Durability;
+use workloads::spec::{SizeSpec, WorkloadSpec};
+
+use super::CliResult;
+
+/// Size shortcuts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Scale {
+    /// 10,000 records, 50,000 operations: seconds per run.
+    Small,
+    /// 100,000 records, up to 1,000,000 operations or 10 s: the default of `compare`.
+    Medium,
+    /// 1,000,000 records, up to 10,000,000 operations or 60 s.
+    Large,
+}
+
+impl Scale {
+    /// (records, operations, duration seconds; 0 = none)
+    fn sizes(self) -> (u64, u64, f64) {
+        match self {
+            Scale::Small => (10_000, 50_000, 0.0),
+            Scale::Medium => (100_000, 1_000_000, 10.0),
+            Scale::Large => (1_000_000, 10_000_000, 60.0),
+        }
+    }
+}
+
+/// Flags that size and shape a workload.
+#[derive(Debug, Clone, Args)]
+pub struct SpecArgs {
+    /// Size shortcut; --records, --ops and --duration override its parts.
+    #[arg(long, value_enum)]
+    pub scale: Option<Scale>,
+    /// Records inserted by the load phase.
+    #[arg(long, value_name = "N")]
+    pub records: Option<u64>,
+    /// Operations of the run phase (0 = bounded by --duration only).
+    #[arg(long, value_name = "N")]
+    pub ops: Option<u64>,
+    /// Longest run phase, seconds (0 = bounded by --ops only).
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+    /// Unmeasured run-phase operations before measuring.
+    #[arg(long, value_name = "N")]
+    pub warmup: Option<u64>,
+    /// Worker threads.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<u32>,
+    /// Target operations per second (open loop; 0 = as fast as possible).
+    #[arg(long, value_name = "OPS")]
+    pub rate: Option<f64>,
+    /// Durability mode: none, sync or group.
+    #[arg(long, value_name = "MODE")]
+    pub durability: Option<String>,
+    /// Seed of every random choice.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Value size in bytes: N, or MIN..MAX for a uniform range.
+    #[arg(long, value_name = "BYTES")]
+    pub value_size: Option<String>,
+    /// Minimum key size in bytes: N, or MIN..MAX.
+    #[arg(long, value_name = "BYTES")]
+    pub key_size: Option<String>,
+}
+
+/// Flags of where things go.
+#[derive(Debug, Clone, Args)]
+pub struct PlaceArgs {
+    /// Directory for result files.
+    #[arg(long, default_value = "kvbench-results", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Data directory to use and keep (default: a fresh temporary directory, removed after).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Drop the engine's files from the page cache between load and run.
+    #[arg(long)]
+    pub cold_cache: bool,
+    /// Calibration file to embed (default: OUT/calibration.json when it exists).
+    #[arg(long, value_name = "FILE")]
+    pub calibration: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Engine to run (see `kvbench engines`).
+    #[arg(long, short)]
+    pub engine: String,
+    /// Named workload (see `kvbench workloads`).
+    #[arg(long, short, conflicts_with = "workload_file")]
+    pub workload: Option<String>,
+    /// A YCSB core-workload property file.
+    #[arg(long, value_name = "FILE")]
+    pub workload_file: Option<PathBuf>,
+    /// Override a YCSB property, as YCSB's -p (repeatable).
+    #[arg(short = 'p', value_name = "KEY=VALUE")]
+    pub props: Vec<String>,
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    #[command(flatten)]
+    pub place: PlaceArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompareArgs {
+    /// Engines, comma-separated (default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub engines: Vec<String>,
+    /// Workloads, comma-separated (default: read-heavy,write-heavy,range-scan).
+    #[arg(long, value_delimiter = ',')]
+    pub workloads: Vec<String>,
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    #[command(flatten)]
+    pub place: PlaceArgs,
+}
+
+fn parse_size(flag: &str, text: &str) -> CliResult<SizeSpec> {
+    let num = |s: &str| {
+        s.trim()
+            .parse::<u32>()
+            .map_err(|_| format!("--{flag} '{text}': expected N or MIN..MAX in bytes"))
+    };
+    match text.split_once("..") {
+        Some((lo, hi)) => Ok(SizeSpec::Uniform {
+            min: num(lo)?,
+            max: num(hi)?,
+        }),
+        None => Ok(SizeSpec::Fixed { bytes: num(text)? }),
+    }
+}
+
+impl SpecArgs {
+    /// Applies the flags to `spec` (scale first, then the explicit flags) and validates.
+    pub fn apply(&self, spec: &mut WorkloadSpec) -> CliResult<()> {
+        if let Some(scale) = self.scale {
+            let (records, ops, duration) = scale.sizes();
+            // Fill phases start empty: keep their record count at 0.
+            if spec.record_count > 0 {
+                spec.record_count = records;
+            }
+            spec.operation_count = ops;
+            spec.duration_secs = duration;
+        }
+        if let Some(n) = self.records {
+            spec.record_count = n;
+        }
+        if let Some(n) = self.ops {
+            spec.operation_count = n;
+            if self.duration.is_none() && self.scale.is_some() {
+                spec.duration_secs = 0.0;
+            }
+        }
+        if let Some(d) = self.duration {
+            if !d.is_finite() || d < 0.0 {
+                return Err(format!("--duration {d}: must be 0 or more seconds"));
+            }
+            spec.duration_secs = d;
+            if self.ops.is_none() && d > 0.0 {
+                spec.operation_count = 0;
+            }
+        }
+        if let Some(n) = self.warmup {
+            spec.warmup_ops = n;
+        }
+        if let Some(n) = self.threads {
+            spec.threads = n;
+        }
+        if let Some(r) = self.rate {
+            spec.target_rate = r;
+        }
+        if let Some(d) = &self.durability {
+            spec.durability = d.parse::<Durability>().map_err(|e| e.to_string())?;
+        }
+        if let Some(s) = self.seed {
+            spec.seed = s;
+        }
+        if let Some(v) = &self.value_size {
+            spec.value_size = parse_size("value-size", v)?;
+        }
+        if let Some(k) = &self.key_size {
+            spec.key.size = Some(parse_size("key-size", k)?);
+        }
+        spec.validate()
+            .map_err(|e| format!("workload {}: {e}", spec.name))
+    }
+}

@@ -1,0 +1,98 @@
+//! `kvbench compare`: engines x workloads into one results directory, a CSV summary, and
+//! the summary table. Engines that fail to open are reported on one line each and skipped;
+//! the exit code is then non-zero.
+
+use std::process::ExitCode;
+
+use engines::EngineKind;
+use workloads::runner::RunError;
+
+use super::args::{CompareArgs, Scale};
+use super::run::{load_calibration, run_one, sub_dir};
+use super::{signal, table, CliResult};
+
+/// Workloads of a `compare` with no `--workloads`.
+const DEFAULT_WORKLOADS: [&str; 3] = ["read-heavy", "write-heavy", "range-scan"];
+
+pub fn cmd_compare(mut a: CompareArgs) -> CliResult<ExitCode> {
+    let kinds: Vec<EngineKind> = if a.engines.is_empty() {
+        EngineKind::ALL.to_vec()
+    } else {
+        a.engines
+            .iter()
+            .map(|e| e.parse().map_err(|e: engines::Error| e.to_string()))
+            .collect::<CliResult<_>>()?
+    };
+    let names: Vec<String> = if a.workloads.is_empty() {
+        DEFAULT_WORKLOADS.iter().map(|s| s.to_string()).collect()
+    } else {
+        a.workloads.clone()
+    };
+    // Sized so the default (4 engines x 3 workloads) takes about 3 minutes here.
+    if a.spec.scale.is_none()
+        && a.spec.records.is_none()
+        && a.spec.ops.is_none()
+        && a.spec.duration.is_none()
+    {
+        a.spec.scale = Some(Scale::Medium);
+    }
+    let mut specs = Vec::new();
+    for n in &names {
+        let mut s = workloads::presets::preset(n)?;
+        a.spec.apply(&mut s)?;
+        specs.push(s);
+    }
+    let calibration = load_calibration(&a.place)?;
+    signal::install();
+
+    let started = std::time::Instant::now();
+    let (mut results, mut failed) = (Vec::new(), Vec::new());
+    'engines: for &kind in &kinds {
+        for spec in &specs {
+            if signal::interrupted() {
+                break 'engines;
+            }
+            let dir = a.place.dir.as_ref().map(|d| sub_dir(d, kind, spec));
+            match run_one(spec, kind, &a.place, dir, calibration.clone()) {
+                Ok((r, path)) => {
+                    eprintln!("{} {}: wrote {}", kind.name(), spec.name, path.display());
+                    results.push(r);
+                }
+                Err(RunError::Open(e)) => {
+                    eprintln!("kvbench: {}: skipped, it did not open: {e}", kind.name());
+                    failed.push(kind.name());
+                    continue 'engines;
+                }
+                Err(e) => {
+                    eprintln!("kvbench: {} {}: {e}", kind.name(), spec.name);
+                    failed.push(kind.name());
+                }
+            }
+        }
+    }
+    if !results.is_empty() {
+        let csv = a.place.out.join("summary.csv");
+        std::fs::write(&csv, workloads::output::csv_summary(&results))
+            .map_err(|e| format!("{}: {e}", csv.display()))?;
+        println!();
+        table::print(&results, calibration.as_ref());
+        println!(
+            "{} results in {} ({} s); CSV summary: {}",
+            results.len(),
+            a.place.out.display(),
+            started.elapsed().as_secs(),
+            csv.display()
+        );
+    }
+    let partial = results.iter().any(|r| r.partial) || signal::interrupted();
+    if !failed.is_empty() {
+        failed.dedup();
+        eprintln!("kvbench: failed engines: {}", failed.join(", "));
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(if partial {
+        ExitCode::from(130)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,93 @@
+//! Subcommands: `run`, `compare`, `workloads`, `engines`, `calibrate`, `csv`.
+
+mod args;
+mod calibrate;
+mod compare;
+mod progress;
+mod run;
+mod signal;
+mod table;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use engines::EngineKind;
+
+pub use args::{CompareArgs, RunArgs};
+
+/// Errors of the CLI are one line of text.
+pub type CliResult<T> = Result<T, String>;
+
+#[derive(Parser)]
+#[command(
+    name = "kvbench",
+    version,
+    about = "Compare storage-engine designs on the same work, with honest numbers"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one workload on one engine and write a result file.
+    Run(RunArgs),
+    /// Run engines x workloads into a results directory (default: every engine on
+    /// read-heavy, write-heavy and range-scan, about 3 minutes).
+    Compare(CompareArgs),
+    /// List the named workloads, one line each.
+    Workloads,
+    /// List the engines this build can run, with their design family.
+    Engines {
+        /// Show only this engine (fails with the list of valid names if it is unknown).
+        name: Option<String>,
+    },
+    /// Measure the device under the data directory and the harness floor.
+    Calibrate(calibrate::CalibrateArgs),
+    /// Print the CSV summary of every result file in a directory.
+    Csv {
+        /// Results directory.
+        #[arg(default_value = "kvbench-results")]
+        dir: std::path::PathBuf,
+    },
+}
+
+pub fn dispatch(cli: Cli) -> CliResult<ExitCode> {
+    match cli.command {
+        Command::Run(a) => run::cmd_run(a),
+        Command::Compare(a) => compare::cmd_compare(a),
+        Command::Workloads => {
+            for p in workloads::presets::PRESETS {
+                println!("{:<13} {}", p.name, p.summary);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Engines { name } => {
+            let kinds: Vec<EngineKind> = match name {
+                Some(n) => vec![n.parse().map_err(|e: engines::Error| e.to_string())?],
+                None => EngineKind::ALL.to_vec(),
+            };
+            for k in kinds {
+                println!(
+                    "{:<8} {:<10} {}",
+                    k.name(),
+                    k.family().to_string(),
+                    k.description()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Calibrate(a) => calibrate::cmd_calibrate(a),
+        Command::Csv { dir } => {
+            let (results, bad) = workloads::output::read_results(&dir)
+                .map_err(|e| format!("{}: {e}", dir.display()))?;
+            for b in &bad {
+                eprintln!("kvbench: skipped {b}");
+            }
+            let results: Vec<_> = results.into_iter().map(|(_, r)| r).collect();
+            print!("{}", workloads::output::csv_summary(&results));
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! The summary table printed at the end of `run` and `compare`.
+
+use workloads::result::{Calibration, PhaseKind, RunResult};
+
+fn us(ns: u64) -> String {
+    let v = ns as f64 / 1000.0;
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+fn amp(v: Option<f64>) -> String {
+    v.map_or("-".into(), |x| format!("{x:.2}"))
+}
+
+fn rate(v: f64) -> String {
+    if v >= 10_000.0 {
+        format!("{:.0}k", v / 1000.0)
+    } else {
+        format!("{v:.0}")
+    }
+}
+
+/// One line per run phase of each result.
+pub fn print(results: &[RunResult], calibration: Option<&Calibration>) {
+    println!(
+        "{:<8} {:<12} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>6} {:>6} {:>8} {:>6}  notes",
+        "engine",
+        "workload",
+        "ops",
+        "ops/s",
+        "p50 us",
+        "p99 us",
+        "p99.9",
+        "max us",
+        "WA",
+        "WA os",
+        "RA B/op",
+        "SA"
+    );
+    for r in results {
+        let Some(p) = r.phase(PhaseKind::Run) else {
+            println!(
+                "{:<8} {:<12} (no run phase: {})",
+                r.engine.name,
+                r.spec.name,
+                r.partial_reason.as_deref().unwrap_or("?")
+            );
+            continue;
+        };
+        let s = p.latency_of(None).map(|l| l.summary).unwrap_or_default();
+        let a = &p.amplification;
+        let mut notes = Vec::new();
+        if r.partial {
+            notes.push("PARTIAL".to_string());
+        }
+        if p.errors > 0 {
+            notes.push(format!("{} errors", p.errors));
+        }
+        if a.write_amp_mismatch {
+            notes.push("WA figures disagree".into());
+        }
+        if let Some(c) = calibration.filter(|c| c.memory_engine_ops_per_sec > 0.0) {
+            let per_thread = p.throughput.ops_per_sec / p.threads.max(1) as f64;
+            notes.push(format!(
+                "{:.0}% of floor",
+                100.0 * per_thread / c.memory_engine_ops_per_sec
+            ));
+        }
+        println!(
+            "{:<8} {:<12} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>6} {:>6} {:>8} {:>6}  {}",
+            r.engine.name,
+            r.spec.name,
+            p.operations,
+            rate(p.throughput.ops_per_sec),
+            us(s.p50_ns),
+            us(s.p99_ns),
+            us(s.p999_ns),
+            us(s.max_ns),
+            amp(a.write_amp_engine),
+            amp(a.write_amp_proc),
+            a.read_amp_bytes_per_read
+                .map_or("-".into(), |x| format!("{x:.0}")),
+            amp(a.space_amp),
+            notes.join(", ")
+        );
+    }
+}
