@@ -1,6 +1,7 @@
 //! YCSB property files, read unchanged: the core-workload format of YCSB's
 //! `workloads/workloada` .. `workloadf` (Java properties: `#`/`!` comments, blank lines,
-//! `key=value` or `key: value`, a trailing `\` continuing a line), plus `-p key=value`
+//! `key=value` or `key: value`, a trailing `\` continuing a line; unlike Java, a line with
+//! only whitespace between key and value is malformed, so typos do not pass silently), plus `-p key=value`
 //! overrides, which win over the file as in YCSB.
 //!
 //! Core properties read: `recordcount`, `operationcount`, the proportions (`read`, `update`,
@@ -396,18 +397,16 @@ impl Properties {
     }
 }
 
-/// Splits a properties line at the first unescaped `=`, `:` or whitespace.
+/// Splits a line at the first `=` or `:` (YCSB's files use `=`). Java would also take
+/// whitespace as the separator, but then any stray line parses as some property; we call a
+/// line without `=` or `:`, or with a key containing spaces, malformed instead.
 fn split_pair(line: &str) -> Option<(String, String)> {
-    let idx = line.find(['=', ':', ' ', '\t'])?;
+    let idx = line.find(['=', ':'])?;
     let key = line[..idx].trim();
-    let mut rest = line[idx..].trim_start();
-    if let Some(r) = rest.strip_prefix(['=', ':']) {
-        rest = r;
-    }
-    if key.is_empty() {
+    if key.is_empty() || key.contains(char::is_whitespace) {
         return None;
     }
-    Some((key.to_string(), rest.trim().to_string()))
+    Some((key.to_string(), line[idx + 1..].trim().to_string()))
 }
 
 #[cfg(test)]
@@ -454,7 +453,7 @@ mod tests {
 
     #[test]
     fn errors_name_file_line_and_property() {
-        let e = Properties::parse("w.txt", "recordcount=10\njunkline\n").unwrap_err();
+        let e = Properties::parse("w.txt", "recordcount=10\njunk line here\n").unwrap_err();
         assert_eq!(e.origin, Some(Origin::Line(2)));
         assert!(e.to_string().starts_with("w.txt:2: malformed line"), "{e}");
 
@@ -496,8 +495,11 @@ mod tests {
 
     #[test]
     fn continuation_and_separators() {
-        let p = Properties::parse("f", "! comment\nrecordcount \\\n  = 12\noperationcount 5\n")
-            .unwrap();
+        let p = Properties::parse(
+            "f",
+            "! comment\nrecordcount \\\n  = 12\noperationcount: 5\n",
+        )
+        .unwrap();
         let s = p.to_spec("f").unwrap();
         assert_eq!((s.record_count, s.operation_count), (12, 5));
     }

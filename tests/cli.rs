@@ -1,0 +1,273 @@
+//! The `kvbench` binary end to end: listings, one-line errors, YCSB files, compare,
+//! Ctrl-C. Runs use the memory engine and small sizes.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn kvbench(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kvbench"))
+        .args(args)
+        .output()
+        .expect("run kvbench")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn results_in(dir: &Path) -> Vec<workloads::RunResult> {
+    let (ok, bad) = workloads::output::read_results(dir).unwrap();
+    assert!(bad.is_empty(), "{bad:?}");
+    ok.into_iter().map(|(_, r)| r).collect()
+}
+
+#[test]
+fn workloads_lists_every_preset_on_one_line() {
+    let o = kvbench(&["workloads"]);
+    assert!(o.status.success());
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(text.lines().count(), workloads::presets::PRESETS.len());
+    for name in [
+        "read-heavy",
+        "write-heavy",
+        "range-scan",
+        "ycsb-a",
+        "ycsb-f",
+        "fillseq",
+        "deleterandom",
+    ] {
+        assert!(text.lines().any(|l| l.starts_with(name)), "{name} missing");
+    }
+}
+
+#[test]
+fn bad_flags_and_files_are_one_line_errors() {
+    let bad_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(bad_file.path(), "recordcount=10\nnot a property\n").unwrap();
+    let out_of_range = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(out_of_range.path(), "# c\nreadproportion=2\n").unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["run", "--engine", "memory", "--bogus"],
+            "unexpected argument",
+        ),
+        (
+            vec!["run", "--engine", "nosuch", "-w", "ycsb-a"],
+            "valid engines are",
+        ),
+        (
+            vec!["run", "--engine", "memory", "-w", "nosuch"],
+            "valid workloads are",
+        ),
+        (
+            vec![
+                "run",
+                "--engine",
+                "memory",
+                "-w",
+                "ycsb-a",
+                "--records",
+                "abc",
+            ],
+            "invalid value",
+        ),
+        (
+            vec![
+                "run",
+                "--engine",
+                "memory",
+                "-w",
+                "ycsb-a",
+                "--durability",
+                "maybe",
+            ],
+            "durability",
+        ),
+        (
+            vec![
+                "run",
+                "--engine",
+                "memory",
+                "-w",
+                "ycsb-a",
+                "--value-size",
+                "5..x",
+            ],
+            "--value-size",
+        ),
+        (
+            vec![
+                "run",
+                "--engine",
+                "memory",
+                "-w",
+                "ycsb-a",
+                "--threads",
+                "0",
+            ],
+            "threads",
+        ),
+        (
+            vec![
+                "run",
+                "--engine",
+                "memory",
+                "--workload-file",
+                "/no/such/file",
+            ],
+            "cannot read",
+        ),
+        (
+            vec![
+                "run",
+                "--engine",
+                "memory",
+                "--workload-file",
+                bad_file.path().to_str().unwrap(),
+            ],
+            ":2: malformed line",
+        ),
+        (
+            vec![
+                "run",
+                "--engine",
+                "memory",
+                "--workload-file",
+                out_of_range.path().to_str().unwrap(),
+            ],
+            ":2: property 'readproportion'",
+        ),
+        (
+            vec!["compare", "--engines", "memory,nosuch"],
+            "valid engines are",
+        ),
+        (vec!["engines", "nosuch"], "valid engines are"),
+    ];
+    for (args, want) in cases {
+        let o = kvbench(&args);
+        let err = stderr(&o);
+        assert!(!o.status.success(), "{args:?} succeeded");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.starts_with("kvbench: ") && err.contains(want),
+            "{args:?}: {err}"
+        );
+        assert!(
+            !err.contains("panicked") && !err.contains("backtrace"),
+            "{err}"
+        );
+    }
+}
+
+/// Our YCSB workload files A to F run as given (sizes overridden with -p as in YCSB).
+#[test]
+fn runs_ycsb_workload_files_a_to_f() {
+    let out = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for letter in ["a", "b", "c", "d", "e", "f"] {
+        let file = root.join(format!("workloads/ycsb/workload{letter}"));
+        let o = kvbench(&[
+            "run",
+            "--engine",
+            "memory",
+            "--workload-file",
+            file.to_str().unwrap(),
+            "-p",
+            "recordcount=500",
+            "-p",
+            "operationcount=1000",
+            "--out",
+            out.path().to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "workload{letter}: {}", stderr(&o));
+        assert!(String::from_utf8_lossy(&o.stdout).contains("wrote "));
+    }
+    let results = results_in(out.path());
+    assert_eq!(results.len(), 6);
+    for r in &results {
+        let run = r.phase(workloads::result::PhaseKind::Run).unwrap();
+        assert_eq!(
+            (r.spec.record_count, run.operations),
+            (500, 1000),
+            "{}",
+            r.spec.name
+        );
+        assert!(!r.partial);
+    }
+}
+
+#[test]
+fn compare_writes_one_file_per_engine_and_workload() {
+    let out = tempfile::tempdir().unwrap();
+    let o = kvbench(&[
+        "compare",
+        "--engines",
+        "memory",
+        "--workloads",
+        "read-heavy,ycsb-e",
+        "--records",
+        "1000",
+        "--ops",
+        "2000",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let results = results_in(out.path());
+    let mut names: Vec<_> = results
+        .iter()
+        .map(|r| (r.engine.name.clone(), r.spec.name.clone()))
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            ("memory".into(), "read-heavy".into()),
+            ("memory".into(), "ycsb-e".into())
+        ]
+    );
+    let csv = std::fs::read_to_string(out.path().join("summary.csv")).unwrap();
+    assert!(csv.starts_with(workloads::output::CSV_HEADER));
+    // Summary table on stdout names both workloads.
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        table.contains("read-heavy") && table.contains("ycsb-e"),
+        "{table}"
+    );
+}
+
+/// Ctrl-C stops the run cleanly: exit code 130, a result file marked partial.
+#[test]
+fn ctrl_c_writes_a_partial_result() {
+    let out = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kvbench"))
+        .args([
+            "run",
+            "--engine",
+            "memory",
+            "-w",
+            "read-heavy",
+            "--records",
+            "1000",
+            "--duration",
+            "60",
+            "--out",
+            out.path().to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let results = results_in(out.path());
+    assert_eq!(results.len(), 1);
+    assert!(results[0].partial);
+    assert_eq!(
+        results[0].partial_reason.as_deref(),
+        Some("interrupted (Ctrl-C)")
+    );
+}
