@@ -210,3 +210,53 @@ fn engine_that_fails_to_open_is_an_error() {
     let e = run(&spec, &eut, &cfg(&stop)).unwrap_err().to_string();
     assert!(e.contains("not built yet"), "{e}");
 }
+
+/// A cold-cache run on an engine with files syncs and drops its files from the page cache
+/// between load and run, and says so in the result.
+#[test]
+fn cold_cache_is_recorded() {
+    let stop = AtomicBool::new(false);
+    let mut spec = preset("readrandom").unwrap();
+    spec.record_count = 2000;
+    spec.operation_count = 1000;
+    let mut c = cfg(&stop);
+    c.cold_cache = true;
+    let r = run(&spec, &common::log_engine(), &c).unwrap();
+    assert!(r.cold_cache, "{:?}", r.notes);
+    assert_eq!(
+        r.phase(PhaseKind::Run)
+            .unwrap()
+            .latency_of(Some(OpKind::Read))
+            .unwrap()
+            .misses,
+        0
+    );
+}
+
+/// A duration-bound run stops near its deadline and reports a timeline point per second.
+#[test]
+fn duration_bound_run_has_a_timeline() {
+    let stop = AtomicBool::new(false);
+    let mut spec = preset("ycsb-b").unwrap();
+    spec.record_count = 1000;
+    spec.operation_count = 0;
+    spec.duration_secs = 2.2;
+    spec.target_rate = 2000.0;
+    let r = run(
+        &spec,
+        &EngineUnderTest::builtin(EngineKind::Memory, Options::default()),
+        &cfg(&stop),
+    )
+    .unwrap();
+    let p = r.phase(PhaseKind::Run).unwrap();
+    assert!(
+        p.elapsed_secs >= 2.2 && p.elapsed_secs < 4.0,
+        "{}",
+        p.elapsed_secs
+    );
+    let t = &p.throughput.timeline;
+    assert_eq!(t.len(), 3, "points at 1 s, 2 s and the end");
+    assert_eq!(t.iter().map(|x| x.ops).sum::<u64>(), p.operations);
+    // Open loop at 2000/s: each full second holds about 2000 operations.
+    assert!((1800..=2200).contains(&t[0].ops), "{}", t[0].ops);
+}

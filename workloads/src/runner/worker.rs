@@ -145,6 +145,22 @@ impl Exec<'_> {
     }
 }
 
+/// Sleeps until shortly before `t`, then yields until `t`: a plain sleep overshoots by
+/// tens of microseconds, which would count as latency at high target rates.
+fn wait_until(t: Instant) {
+    const SPIN: Duration = Duration::from_micros(60);
+    let now = Instant::now();
+    if t <= now {
+        return;
+    }
+    if t - now > SPIN {
+        std::thread::sleep(t - now - SPIN);
+    }
+    while Instant::now() < t {
+        std::thread::yield_now();
+    }
+}
+
 fn is_fatal(e: &Error) -> bool {
     matches!(e, Error::Poisoned(_) | Error::Closed)
 }
@@ -197,10 +213,7 @@ pub(crate) fn work(task: Task<'_>) -> Outcome {
         let Some(op) = src.next_op() else { break };
         let intended = task.interval_ns.map(|ns| {
             let t = start + Duration::from_nanos((i as f64 * ns) as u64);
-            let now = Instant::now();
-            if t > now {
-                std::thread::sleep(t - now);
-            }
+            wait_until(t);
             t
         });
         let t0 = Instant::now();
