@@ -105,6 +105,19 @@ fn same_seed_same_operations_on_two_engines() {
         assert_eq!(pa.op_stream_digests, pb.op_stream_digests, "{kind:?}");
         assert_eq!(pa.operations, pb.operations);
     }
+    // The file engine's (pretend) compactions are marked on the timeline.
+    let pb = b.phase(PhaseKind::Run).unwrap();
+    let before = b.phase(PhaseKind::Load).unwrap().engine_stats.compactions;
+    let marked: u64 = pb.throughput.events.iter().map(|e| e.count).sum();
+    assert!(marked > 0 && marked == pb.engine_stats.compactions - before);
+    assert_eq!(
+        marked,
+        pb.throughput
+            .timeline
+            .iter()
+            .map(|t| t.compactions)
+            .sum::<u64>()
+    );
     // Equal streams on equal data give equal answers.
     let (ra, rb) = (
         a.phase(PhaseKind::Run).unwrap(),

@@ -146,18 +146,25 @@ impl Exec<'_> {
 }
 
 /// Sleeps until shortly before `t`, then yields until `t`: a plain sleep overshoots by
-/// tens of microseconds, which would count as latency at high target rates.
-fn wait_until(t: Instant) {
+/// tens of microseconds, which would count as latency at high target rates. Long waits
+/// sleep in slices so a stop request is seen; returns false when stopped.
+fn wait_until(t: Instant, stop: &AtomicBool) -> bool {
     const SPIN: Duration = Duration::from_micros(60);
-    let now = Instant::now();
-    if t <= now {
-        return;
-    }
-    if t - now > SPIN {
-        std::thread::sleep(t - now - SPIN);
-    }
-    while Instant::now() < t {
-        std::thread::yield_now();
+    const SLICE: Duration = Duration::from_millis(50);
+    loop {
+        let now = Instant::now();
+        if t <= now {
+            return true;
+        }
+        if stop.load(Relaxed) {
+            return false;
+        }
+        let left = t - now;
+        if left > SPIN {
+            std::thread::sleep((left - SPIN).min(SLICE));
+        } else {
+            std::thread::yield_now();
+        }
     }
 }
 
@@ -210,12 +217,21 @@ pub(crate) fn work(task: Task<'_>) -> Outcome {
     let start = Instant::now();
     let mut i: u64 = 0;
     while out.fatal.is_none() && task.limit.is_none_or(|l| i < l) && !task.stop.load(Relaxed) {
+        let intended = match task.interval_ns {
+            Some(ns) => {
+                let offset = Duration::from_nanos((i as f64 * ns) as u64);
+                if task.deadline.is_some_and(|d| offset >= d) {
+                    break; // the next operation is due after the phase ends
+                }
+                let t = start + offset;
+                if !wait_until(t, task.stop) {
+                    break;
+                }
+                Some(t)
+            }
+            None => None,
+        };
         let Some(op) = src.next_op() else { break };
-        let intended = task.interval_ns.map(|ns| {
-            let t = start + Duration::from_nanos((i as f64 * ns) as u64);
-            wait_until(t);
-            t
-        });
         let t0 = Instant::now();
         let res = exec.run(&op);
         let t1 = Instant::now();
