@@ -2,7 +2,8 @@
 //! phase of a workload with N worker threads, and returns a [`RunResult`].
 //!
 //! ```text
-//!  open engine ─ load phase (closed loop, record_count inserts) ─ [sync + drop page cache]
+//!  open engine ─ load phase (closed loop, record_count inserts; into a fresh directory its
+//!      live bytes are the bytes it wrote) ─ [sync + drop page cache]
 //!      ─ run phase: warm-up ops ─ barrier ─ measured ops (closed loop, or open loop at the
 //!        target rate) ─ full scan for live bytes ─ close ─ RunResult
 //! ```
@@ -175,6 +176,7 @@ pub fn run(
                 deadline: None,
                 target_rate: 0.0,
                 total: Some(spec.record_count),
+                live_is_written: cfg.dir.is_none(),
             },
         );
         phases.push(end.result);
@@ -214,6 +216,7 @@ pub fn run(
                     .then(|| Duration::from_secs_f64(spec.duration_secs)),
                 target_rate: spec.target_rate,
                 total: (spec.operation_count > 0).then_some(spec.operation_count),
+                live_is_written: false,
             },
         );
         phases.push(end.result);

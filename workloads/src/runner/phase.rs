@@ -41,6 +41,10 @@ pub(crate) struct PhasePlan {
     pub target_rate: f64,
     /// Operations expected in total, for progress.
     pub total: Option<u64>,
+    /// The live data at the end is exactly what the phase wrote (a load into a fresh
+    /// store): no scan is needed. Otherwise a full scan counts it, which also warms caches,
+    /// so it is kept for the end of the run.
+    pub live_is_written: bool,
 }
 
 /// The phase's result, and whether it stopped early (and why).
@@ -217,6 +221,7 @@ pub(crate) fn run_phase(ctx: &PhaseCtx<'_>, plan: PhasePlan) -> PhaseEnd {
         plan.kind,
         threads,
         plan.target_rate,
+        plan.live_is_written,
         outcomes,
         elapsed,
         sampler,
@@ -246,6 +251,7 @@ fn finish(
     kind: PhaseKind,
     threads: usize,
     target_rate: f64,
+    live_is_written: bool,
     outcomes: Vec<Result<Outcome, String>>,
     elapsed: f64,
     sampler: Sampler,
@@ -333,7 +339,11 @@ fn finish(
 
     let engine_io = k.stats_after.io.since(&k.stats_before.io);
     let disk_bytes = engines::store_dir::dir_size(ctx.data_dir);
-    let live = amplification::live_data(ctx.db).ok();
+    let live = if live_is_written {
+        Some((user.written, ops - errors))
+    } else {
+        amplification::live_data(ctx.db).ok()
+    };
     let (amp, note) = amplification::compute(
         user,
         &engine_io,
