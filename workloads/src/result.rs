@@ -530,4 +530,88 @@ mod tests {
         let back: RunResult = serde_json::from_value(v).unwrap();
         assert!(back.calibration.is_none() && back.notes.is_empty());
     }
+
+    /// The field names the report reads are part of the schema: renaming one breaks old
+    /// files. This pins them (adding fields is fine).
+    #[test]
+    fn field_names_are_stable() {
+        let v = serde_json::to_value(sample()).unwrap();
+        let keys = |v: &serde_json::Value| -> Vec<String> {
+            let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            k
+        };
+        for name in [
+            "schema_version",
+            "kvbench_version",
+            "run_id",
+            "spec",
+            "engine",
+            "durability",
+            "cold_cache",
+            "partial",
+            "partial_reason",
+            "environment",
+            "phases",
+            "calibration",
+            "notes",
+        ] {
+            assert!(keys(&v).contains(&name.to_string()), "{name}");
+        }
+        let phase = &v["phases"][0];
+        for name in [
+            "phase",
+            "elapsed_secs",
+            "warmup_secs",
+            "threads",
+            "target_rate",
+            "open_loop",
+            "operations",
+            "errors",
+            "error_samples",
+            "throughput",
+            "latency",
+            "amplification",
+            "cpu",
+            "peak_rss_bytes",
+            "engine_stats",
+            "engine_io",
+            "proc_io",
+            "op_stream_digests",
+        ] {
+            assert!(keys(phase).contains(&name.to_string()), "phase.{name}");
+        }
+        let lat = &phase["latency"][0];
+        assert_eq!(
+            keys(&lat["summary"]),
+            [
+                "count", "max_ns", "mean_ns", "min_ns", "p50_ns", "p90_ns", "p999_ns", "p99_ns",
+                "stdev_ns"
+            ]
+        );
+        assert_eq!(
+            keys(&lat["histogram"]),
+            ["hdr_v2_base64", "significant_figures", "spectrum"]
+        );
+        for name in [
+            "write_amp_engine",
+            "write_amp_proc",
+            "write_amp_mismatch",
+            "read_amp",
+            "read_amp_bytes_per_read",
+            "space_amp",
+            "user_bytes_written",
+            "disk_bytes",
+            "live_bytes",
+        ] {
+            assert!(
+                keys(&phase["amplification"]).contains(&name.to_string()),
+                "amplification.{name}"
+            );
+        }
+        assert_eq!(
+            keys(&phase["throughput"]),
+            ["events", "ops_per_sec", "timeline"]
+        );
+    }
 }

@@ -522,4 +522,25 @@ mod tests {
             }
         }
     }
+
+    proptest::proptest! {
+        /// Any text, with any overrides, parses to a spec or to an error: never a panic.
+        #[test]
+        fn never_panics(text in "(?s).{0,400}", over in "[a-z=0-9.]{0,30}") {
+            if let Ok(mut p) = Properties::parse("fuzz", &text) {
+                let _ = p.set_override(&over);
+                let _ = p.to_spec("fuzz");
+            }
+        }
+
+        /// Lines of known properties with arbitrary values: errors always name the line.
+        #[test]
+        fn value_errors_name_the_line(key in proptest::sample::select(USED.to_vec()), value in "[ -~]{0,12}") {
+            let text = format!("# header\n{key}={value}\n");
+            if let Err(e) = Properties::parse("f", &text).and_then(|p| p.to_spec("f")) {
+                let msg = e.to_string();
+                proptest::prop_assert!(msg.starts_with("f:2: ") || msg.starts_with("f: "), "{}", msg);
+            }
+        }
+    }
 }
