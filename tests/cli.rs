@@ -271,3 +271,46 @@ fn ctrl_c_writes_a_partial_result() {
         Some("interrupted (Ctrl-C)")
     );
 }
+
+/// `--dir` keeps the data directory; `csv` prints one line per run, phase and operation.
+#[test]
+fn dir_is_kept_and_csv_exports() {
+    let out = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let keep = data.path().join("store");
+    let o = kvbench(&[
+        "run",
+        "--engine",
+        "memory",
+        "-w",
+        "fillseq",
+        "--scale",
+        "small",
+        "--ops",
+        "3000",
+        "--dir",
+        keep.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(keep.is_dir(), "the data directory is kept");
+    let r = &results_in(out.path())[0];
+    assert_eq!(
+        r.spec.record_count, 0,
+        "fill phases start empty even with --scale"
+    );
+    assert_eq!(r.phases.len(), 1);
+    assert_eq!(r.environment.data_dir, keep.display().to_string());
+
+    let o = kvbench(&["csv", out.path().to_str().unwrap()]);
+    assert!(o.status.success());
+    let csv = String::from_utf8(o.stdout).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 3, "header, run/all, run/insert: {csv}");
+    assert!(
+        lines[1].contains(",memory,fillseq,run,all,3000,"),
+        "{}",
+        lines[1]
+    );
+}
