@@ -273,3 +273,31 @@ fn duration_bound_run_has_a_timeline() {
     // Open loop at 2000/s: each full second holds about 2000 operations.
     assert!((1800..=2200).contains(&t[0].ops), "{}", t[0].ops);
 }
+
+/// An engine that panics during warm-up or during the measured part ends the phase with a
+/// partial result naming the panic: no hang at the barrier, no crash of the runner.
+#[test]
+fn engine_panic_gives_partial_result() {
+    let stop = AtomicBool::new(false);
+    let mut spec = preset("ycsb-c").unwrap();
+    spec.record_count = 100;
+    spec.operation_count = 10_000;
+    spec.warmup_ops = 100;
+    spec.threads = 2;
+    // 30: both threads panic in warm-up (50 gets each); 500: in the measured part.
+    for after in [30, 500] {
+        let r = run(&spec, &common::panicky_engine(after), &cfg(&stop)).unwrap();
+        assert!(r.partial, "{after}");
+        let reason = r.partial_reason.clone().unwrap();
+        assert!(
+            reason.contains("panicked") && reason.contains("deliberate"),
+            "{reason}"
+        );
+        let p = r.phase(PhaseKind::Run).unwrap();
+        assert!(
+            p.operations <= after.saturating_sub(100),
+            "{after}: {}",
+            p.operations
+        );
+    }
+}

@@ -224,10 +224,13 @@ pub fn run(
         stopped = end.stopped;
     }
 
-    if let Err(e) = db.close() {
-        notes.push(format!("closing the engine failed: {e}"));
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| db.close())) {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => notes.push(format!("closing the engine failed: {e}")),
+        Err(_) => notes.push("closing the engine panicked".into()),
     }
-    drop(db);
+    // Dropping a panicked engine may panic again; the result matters more than its drop.
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(db)));
 
     let run_id = format!(
         "{}-{}-{}",

@@ -11,7 +11,7 @@ use hdrhistogram::Histogram;
 
 use super::amplification::{self, UserBytes};
 use super::latency::{new_histogram, summary, to_result};
-use super::worker::{work, Outcome, Slot, Source, Task};
+use super::worker::{panic_message, work, Outcome, Slot, Source, Task};
 use super::Progress;
 use crate::generator::{KeyBuilder, ValuePool};
 use crate::procfs;
@@ -196,14 +196,8 @@ pub(crate) fn run_phase(ctx: &PhaseCtx<'_>, plan: PhasePlan) -> PhaseEnd {
         let outcomes: Vec<Result<Outcome, String>> = handles
             .into_iter()
             .map(|h| {
-                h.join().map_err(|p| {
-                    let msg = p
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_else(|| "unknown panic".into());
-                    format!("a worker thread panicked: {msg}")
-                })
+                h.join()
+                    .map_err(|p| format!("a worker thread panicked: {}", panic_message(p)))
             })
             .collect();
         let end = Instant::now();
@@ -342,7 +336,12 @@ fn finish(
     let live = if live_is_written {
         Some((user.written, ops - errors))
     } else {
-        amplification::live_data(ctx.db).ok()
+        // A broken engine may panic here too; the result still gets written.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            amplification::live_data(ctx.db)
+        }))
+        .ok()
+        .and_then(|r| r.ok())
     };
     let (amp, note) = amplification::compute(
         user,

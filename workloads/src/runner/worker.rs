@@ -8,6 +8,7 @@
 //! their latency counts from the intended time, so the stall shows in the tail instead of
 //! vanishing (coordinated omission). Service time (from the actual start) is kept apart.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
@@ -31,6 +32,8 @@ pub(crate) struct Slot {
 pub(crate) enum Source {
     Load(LoadStream),
     Run(OpStream),
+    /// Placeholder while a worker owns the real source.
+    Empty,
 }
 
 impl Source {
@@ -39,6 +42,7 @@ impl Source {
         match self {
             Source::Load(s) => s.next(),
             Source::Run(s) => Some(s.next_op()),
+            Source::Empty => None,
         }
     }
 
@@ -46,6 +50,7 @@ impl Source {
         match self {
             Source::Load(s) => s.digest(),
             Source::Run(s) => s.digest(),
+            Source::Empty => 0,
         }
     }
 }
@@ -172,8 +177,8 @@ fn is_fatal(e: &Error) -> bool {
     matches!(e, Error::Poisoned(_) | Error::Closed)
 }
 
-pub(crate) fn work(task: Task<'_>) -> Outcome {
-    let mut src = task.source;
+pub(crate) fn work(mut task: Task<'_>) -> Outcome {
+    let mut src = std::mem::replace(&mut task.source, Source::Empty);
     let mut exec = Exec {
         db: task.db,
         keys: task.keys,
@@ -198,6 +203,38 @@ pub(crate) fn work(task: Task<'_>) -> Outcome {
         warmup_secs: 0.0,
     };
 
+    // An engine that panics must not leave the other workers waiting at the barrier: the
+    // panic is caught, the barrier is still reached, and the phase ends with the message.
+    let warm = catch_unwind(AssertUnwindSafe(|| {
+        warm_up(&task, &mut src, &mut exec, &mut out)
+    }));
+    if let Err(p) = warm {
+        out.fatal = Some(panic_message(p));
+    }
+    task.barrier.wait();
+    if out.fatal.is_none() {
+        let done = catch_unwind(AssertUnwindSafe(|| {
+            measure(&task, &mut src, &mut exec, &mut out)
+        }));
+        if let Err(p) = done {
+            out.fatal = Some(panic_message(p));
+        }
+    }
+    out.digest = src.digest();
+    out
+}
+
+/// Text of a caught panic.
+pub(crate) fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
+    let msg = p
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into());
+    format!("the engine panicked: {msg}")
+}
+
+fn warm_up(task: &Task<'_>, src: &mut Source, exec: &mut Exec<'_>, out: &mut Outcome) {
     let warm_start = Instant::now();
     for _ in 0..task.warmup {
         if task.stop.load(Relaxed) {
@@ -212,8 +249,9 @@ pub(crate) fn work(task: Task<'_>) -> Outcome {
         }
     }
     out.warmup_secs = warm_start.elapsed().as_secs_f64();
-    task.barrier.wait();
+}
 
+fn measure(task: &Task<'_>, src: &mut Source, exec: &mut Exec<'_>, out: &mut Outcome) {
     let start = Instant::now();
     let mut i: u64 = 0;
     while out.fatal.is_none() && task.limit.is_none_or(|l| i < l) && !task.stop.load(Relaxed) {
@@ -266,6 +304,7 @@ pub(crate) fn work(task: Task<'_>) -> Outcome {
             }
         }
         i += 1;
+        out.ops = i;
         task.slot.ops.store(i, Relaxed);
         if latency > task.slot.max_latency_ns.load(Relaxed) {
             task.slot.max_latency_ns.fetch_max(latency, Relaxed);
@@ -274,7 +313,4 @@ pub(crate) fn work(task: Task<'_>) -> Outcome {
             break;
         }
     }
-    out.ops = i;
-    out.digest = src.digest();
-    out
 }

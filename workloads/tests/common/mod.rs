@@ -202,3 +202,64 @@ pub fn sleepy_engine(stall_at: u64, stall: Duration) -> EngineUnderTest {
         }),
     }
 }
+
+/// The memory engine, but every get after the first `after` panics.
+pub struct PanickyEngine {
+    inner: MemoryEngine,
+    gets: AtomicU64,
+    after: u64,
+}
+
+impl Engine for PanickyEngine {
+    fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.inner.put(key, value)
+    }
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        if self.gets.fetch_add(1, Ordering::Relaxed) >= self.after {
+            panic!("deliberate test panic in get");
+        }
+        self.inner.get(key)
+    }
+    fn delete(&self, key: &[u8]) -> Result<()> {
+        self.inner.delete(key)
+    }
+    fn scan(
+        &self,
+        start: &[u8],
+        end: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.inner.scan(start, end, limit)
+    }
+    fn sync(&self) -> Result<()> {
+        self.inner.sync()
+    }
+    fn close(&self) -> Result<()> {
+        self.inner.close()
+    }
+    fn compact(&self) -> Result<()> {
+        self.inner.compact()
+    }
+    fn stats(&self) -> EngineStats {
+        self.inner.stats()
+    }
+}
+
+pub fn panicky_engine(after: u64) -> EngineUnderTest {
+    EngineUnderTest {
+        info: EngineInfo {
+            name: "panicky".into(),
+            family: "reference".into(),
+            description: "test: memory engine whose gets panic".into(),
+            persistent: false,
+            options: Options::default(),
+        },
+        open: Box::new(move |_, _| {
+            Ok(Box::new(PanickyEngine {
+                inner: MemoryEngine::new(),
+                gets: AtomicU64::new(0),
+                after,
+            }))
+        }),
+    }
+}
