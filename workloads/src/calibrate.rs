@@ -94,12 +94,19 @@ pub fn calibrate(dir: &Path, cfg: &CalibrateConfig, say: &dyn Fn(&str)) -> io::R
         return Err(io::Error::from_raw_os_error(rc));
     }
     let blocks = total / 4096;
+    // Visit blocks in a random permutation (i -> a*i + b mod blocks, a coprime to blocks),
+    // so no block is read twice and every read misses the cache.
     let mut rng = Rng::new(2, 2);
+    let mut a = rng.below(blocks.max(2)) | 1;
+    while gcd(a, blocks) != 1 {
+        a += 2;
+    }
+    let b = rng.below(blocks.max(1));
     let mut buf = vec![0u8; 4096];
     let (t, mut reads) = (Instant::now(), 0u64);
-    // Each block at most once (a re-read would hit the cache): at most blocks / 2 reads.
-    while t.elapsed() < cfg.read_time && reads < blocks / 2 {
-        file.read_exact_at(&mut buf, rng.below(blocks) * 4096)?;
+    while t.elapsed() < cfg.read_time && reads < blocks {
+        let block = ((a as u128 * reads as u128 + b as u128) % blocks as u128) as u64;
+        file.read_exact_at(&mut buf, block * 4096)?;
         reads += 1;
     }
     let random_read_4k_per_sec = reads as f64 / t.elapsed().as_secs_f64();
@@ -141,6 +148,13 @@ pub fn calibrate(dir: &Path, cfg: &CalibrateConfig, say: &dyn Fn(&str)) -> io::R
             0.0
         },
     })
+}
+
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
 }
 
 #[cfg(test)]
