@@ -134,7 +134,8 @@ impl OpKind {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum KeyDistribution {
-    /// Every existing record equally likely (over the loaded records, as YCSB does).
+    /// Every existing record equally likely (loaded and inserted so far; YCSB draws from
+    /// the loaded records only).
     Uniform,
     /// Gray et al.'s zipfian over the record numbers: record 0 is the most popular.
     Zipfian { constant: f64 },
