@@ -142,6 +142,14 @@ fn bad_flags_and_files_are_one_line_errors() {
             "valid engines are",
         ),
         (vec!["engines", "nosuch"], "valid engines are"),
+        (
+            vec!["run"],
+            "required arguments were not provided: --engine",
+        ),
+        (
+            vec!["compare", "--scale", "huge"],
+            "possible values: small, medium, large",
+        ),
     ];
     for (args, want) in cases {
         let o = kvbench(&args);
