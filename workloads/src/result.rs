@@ -179,6 +179,15 @@ pub struct TimelinePoint {
     pub ops_per_sec: f64,
     /// Largest latency of an operation completed in the interval, ns.
     pub max_latency_ns: u64,
+    /// Latency percentiles of the operations completed in the interval, ns, from coarse
+    /// log buckets (each value is its bucket's upper end: at most 12.5% above the exact
+    /// value). 0 when the interval had no operations.
+    #[serde(default)]
+    pub p50_ns: u64,
+    #[serde(default)]
+    pub p99_ns: u64,
+    #[serde(default)]
+    pub p999_ns: u64,
     /// Bytes the engine wrote in the interval (its I/O counters).
     pub engine_bytes_written: u64,
     /// Compactions / merges the engine completed in the interval.
@@ -422,6 +431,9 @@ mod tests {
                     ops: 4,
                     ops_per_sec: 4.0,
                     max_latency_ns: 3200,
+                    p50_ns: 1400,
+                    p99_ns: 3000,
+                    p999_ns: 3100,
                     engine_bytes_written: 100,
                     compactions: 1,
                     disk_bytes: 4096,

@@ -170,6 +170,8 @@ fn open_loop_records_a_stall_that_closed_loop_hides() {
         "open-loop p90 {} ns",
         all.summary.p90_ns
     );
+    // The per-interval percentiles of the timeline show it too.
+    assert!(p.throughput.timeline.iter().any(|t| t.p99_ns >= 30_000_000));
     let service = all.service.unwrap();
     assert!(
         service.p90_ns < 30_000_000,
@@ -183,6 +185,7 @@ fn open_loop_records_a_stall_that_closed_loop_hides() {
     assert!(!p.open_loop);
     let all = p.latency_of(None).unwrap();
     assert!(all.summary.max_ns >= 100_000_000);
+    assert!(p.throughput.timeline.iter().all(|t| t.p99_ns < 30_000_000));
     assert!(
         all.summary.p90_ns < 30_000_000,
         "closed-loop p90 {} ns",

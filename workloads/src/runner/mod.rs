@@ -15,6 +15,7 @@
 //! result is marked partial.
 
 mod amplification;
+mod interval;
 mod latency;
 mod phase;
 mod worker;

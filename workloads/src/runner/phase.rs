@@ -10,6 +10,7 @@ use engines::{Engine, EngineStats};
 use hdrhistogram::Histogram;
 
 use super::amplification::{self, UserBytes};
+use super::interval;
 use super::latency::{new_histogram, summary, to_result};
 use super::worker::{panic_message, work, Outcome, Slot, Source, Task};
 use super::Progress;
@@ -56,6 +57,8 @@ pub(crate) struct PhaseEnd {
 }
 
 struct Sampler {
+    /// Per worker: interval bucket counts at the last sample.
+    last_buckets: Vec<Vec<u64>>,
     start: Instant,
     last: Instant,
     last_ops: u64,
@@ -72,6 +75,10 @@ impl Sampler {
             .map(|s| s.max_latency_ns.swap(0, Relaxed))
             .max()
             .unwrap_or(0);
+        let mut acc = vec![0u64; interval::BUCKETS];
+        for (s, last) in slots.iter().zip(self.last_buckets.iter_mut()) {
+            s.interval.drain_into(last, &mut acc);
+        }
         let interval = (now - self.last).as_secs_f64();
         let t = (now - self.start).as_secs_f64();
         let mut point = TimelinePoint {
@@ -84,6 +91,9 @@ impl Sampler {
                 0.0
             },
             max_latency_ns: max,
+            p50_ns: interval::quantile(&acc, 0.50),
+            p99_ns: interval::quantile(&acc, 0.99),
+            p999_ns: interval::quantile(&acc, 0.999),
             ..TimelinePoint::default()
         };
         // The memory engine's stats walk its whole map under its lock: sampling it would
@@ -168,6 +178,7 @@ pub(crate) fn run_phase(ctx: &PhaseCtx<'_>, plan: PhasePlan) -> PhaseEnd {
         barrier.wait();
         let start = Instant::now();
         let mut sampler = Sampler {
+            last_buckets: vec![vec![0; interval::BUCKETS]; threads],
             start,
             last: start,
             last_ops: 0,

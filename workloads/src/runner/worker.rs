@@ -16,16 +16,19 @@ use std::time::{Duration, Instant};
 use engines::{Engine, Error};
 use hdrhistogram::Histogram;
 
+use super::interval::IntervalCounts;
 use super::latency::{new_histogram, record};
 use crate::generator::{KeyBuilder, LoadStream, Op, OpStream, ValuePool};
 use crate::spec::OpKind;
 
-/// Counters a worker publishes for the per-second timeline, on a cache line of its own.
+/// Counters a worker publishes for the per-second timeline, on a cache line of its own
+/// (the interval buckets are a separate allocation per worker).
 #[derive(Debug, Default)]
 #[repr(align(128))]
 pub(crate) struct Slot {
     pub ops: AtomicU64,
     pub max_latency_ns: AtomicU64,
+    pub interval: IntervalCounts,
 }
 
 /// Where a worker's operations come from.
@@ -276,6 +279,7 @@ fn measure(task: &Task<'_>, src: &mut Source, exec: &mut Exec<'_>, out: &mut Out
         let latency = (t1 - intended.unwrap_or(t0)).as_nanos() as u64;
         let k = op.kind.index();
         record(&mut out.latency[k], latency);
+        task.slot.interval.record(latency);
         if let Some(service) = out.service.as_mut() {
             record(&mut service[k], (t1 - t0).as_nanos() as u64);
         }
