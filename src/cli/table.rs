@@ -62,6 +62,17 @@ pub fn print(results: &[RunResult], calibration: Option<&Calibration>) {
         if a.write_amp_mismatch {
             notes.push("WA figures disagree".into());
         }
+        if let Some(c) = calibration.filter(|c| c.fsync_latency.p50_ns > 0) {
+            if r.durability == engines::Durability::Sync && r.engine.persistent {
+                // One fsync per write at the device's median fsync latency; group commit
+                // can beat it with several writers.
+                let fsync_rate = 1e9 / c.fsync_latency.p50_ns as f64;
+                notes.push(format!(
+                    "{:.0}% of one-fsync-per-op rate",
+                    100.0 * p.throughput.ops_per_sec / fsync_rate
+                ));
+            }
+        }
         if let Some(c) = calibration.filter(|c| c.memory_engine_ops_per_sec > 0.0) {
             let per_thread = p.throughput.ops_per_sec / p.threads.max(1) as f64;
             notes.push(format!(
