@@ -322,3 +322,46 @@ fn dir_is_kept_and_csv_exports() {
         lines[1]
     );
 }
+
+/// `calibrate` measures and saves calibration.json; later runs in that results directory
+/// embed it.
+#[test]
+fn calibrate_then_run_embeds_the_calibration() {
+    let out = tempfile::tempdir().unwrap();
+    let dev = tempfile::tempdir().unwrap();
+    let o = kvbench(&[
+        "calibrate",
+        "--dir",
+        dev.path().to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+        "--size-mib",
+        "2",
+        "--harness-ops",
+        "20000",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("fsync") && text.contains("harness floor"),
+        "{text}"
+    );
+    let o = kvbench(&[
+        "run",
+        "--engine",
+        "memory",
+        "-w",
+        "ycsb-b",
+        "--records",
+        "500",
+        "--ops",
+        "1000",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("% of floor"));
+    let r = &results_in(out.path())[0];
+    let c = r.calibration.as_ref().expect("embedded calibration");
+    assert!(c.memory_engine_ops_per_sec > 0.0 && c.fsync_latency.count > 0);
+}
