@@ -21,11 +21,14 @@ use engines::{Durability, Engine, EngineStats, Options, Result};
 use workloads::result::EngineInfo;
 use workloads::runner::EngineUnderTest;
 
+/// The log's end offset and the index of live pairs.
+type LogState = (u64, BTreeMap<Vec<u8>, Vec<u8>>);
+
 pub struct LogEngine {
     io: Io,
     file: File,
     sync: bool,
-    state: Mutex<(u64, BTreeMap<Vec<u8>, Vec<u8>>)>,
+    state: Mutex<LogState>,
     _dir: engines::store_dir::StoreDir,
 }
 
