@@ -32,8 +32,9 @@ pub fn load_calibration(place: &PlaceArgs) -> CliResult<Option<Calibration>> {
     if !required && !path.exists() {
         return Ok(None);
     }
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    serde_json::from_str(&text)
+    // A calibration is under 2 KiB; cap the read so a wrong path cannot read forever.
+    let file = std::fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_reader(std::io::Read::take(file, 1 << 20))
         .map(Some)
         .map_err(|e| format!("{}: not a calibration file: {e}", path.display()))
 }
