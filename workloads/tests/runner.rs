@@ -127,6 +127,11 @@ fn same_seed_same_operations_on_two_engines() {
         ra.amplification.user_bytes_written,
         rb.amplification.user_bytes_written
     );
+    // Reads never miss a key another thread has not inserted yet (ycsb-d reads the latest).
+    for r in [ra, rb] {
+        let reads = r.latency_of(Some(OpKind::Read)).unwrap();
+        assert_eq!((reads.misses, reads.hits), (0, reads.summary.count));
+    }
     spec.seed += 1;
     let c = run(
         &spec,
