@@ -263,12 +263,18 @@ fn ctrl_c_writes_a_partial_result() {
             out.path().to_str().unwrap(),
         ])
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // The handler is installed before the run prints "starting" (stderr is not a terminal).
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut err, &mut line).unwrap();
+    assert!(line.contains("starting"), "{line}");
+    std::thread::sleep(std::time::Duration::from_millis(500));
     // SAFETY: kill(2) on our own child's pid.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
     let results = results_in(out.path());
