@@ -27,13 +27,12 @@ fn engine_and_kernel_write_figures_agree() {
     spec.threads = 2;
     let cfg = RunConfig {
         dir: None,
-        temp_parent: Some(std::env::current_dir().unwrap().join("target").join("tmp")),
+        temp_parent: None,
         cold_cache: false,
         stop: &stop,
         progress: &|_| {},
         calibration: None,
     };
-    std::fs::create_dir_all(cfg.temp_parent.as_ref().unwrap()).unwrap();
     let r = run(&spec, &common::log_engine(), &cfg).unwrap();
     for kind in [PhaseKind::Load, PhaseKind::Run] {
         let p = r.phase(kind).unwrap();
