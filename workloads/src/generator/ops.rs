@@ -420,4 +420,61 @@ mod tests {
             }
         }
     }
+
+    fn dist(i: u8) -> crate::spec::KeyDistribution {
+        use crate::spec::KeyDistribution as D;
+        match i % 6 {
+            0 => D::Uniform,
+            1 => D::Zipfian { constant: 0.9 },
+            2 => D::ScrambledZipfian { constant: 0.99 },
+            3 => D::Latest { constant: 0.5 },
+            4 => D::Sequential,
+            _ => D::Hotspot {
+                hot_data_fraction: 0.1,
+                hot_op_fraction: 0.9,
+            },
+        }
+    }
+
+    proptest::proptest! {
+        /// For any mix, distribution, size and thread count: the stream is reproducible,
+        /// inserts create new records of this thread only, and every other operation names
+        /// a loaded record or one this thread inserted.
+        #[test]
+        fn streams_are_reproducible_and_in_range(
+            w in proptest::array::uniform6(0u8..10),
+            d in 0u8..6,
+            records in 0u64..500,
+            threads in 1u32..5,
+            seed in proptest::num::u64::ANY,
+        ) {
+            let total: u32 = w.iter().map(|&x| x as u32).sum();
+            proptest::prop_assume!(total > 0);
+            let f = |x: u8| x as f64 / total as f64;
+            let mut sp = spec(OpMix {
+                read: f(w[0]), update: f(w[1]), insert: f(w[2]),
+                read_modify_write: f(w[3]), scan: f(w[4]), delete: f(w[5]),
+            });
+            sp.record_count = records;
+            sp.threads = threads;
+            sp.seed = seed;
+            sp.distribution = dist(d);
+            for t in 0..threads {
+                let (mut a, mut b) = (OpStream::new(&sp, t), OpStream::new(&sp, t));
+                let mut inserted = std::collections::HashSet::new();
+                for _ in 0..300 {
+                    let op = a.next_op();
+                    proptest::prop_assert_eq!(op, b.next_op());
+                    if op.kind == OpKind::Insert {
+                        proptest::prop_assert!(op.record >= records);
+                        proptest::prop_assert_eq!((op.record - records) % threads as u64, t as u64);
+                        inserted.insert(op.record);
+                    } else if records > 0 || !inserted.is_empty() {
+                        proptest::prop_assert!(op.record < records || inserted.contains(&op.record));
+                    }
+                }
+                proptest::prop_assert_eq!(a.digest(), b.digest());
+            }
+        }
+    }
 }
