@@ -15,6 +15,9 @@
 //! file, the line and the property; proportions must sum to 1.
 //!
 //! YCSB's `requestdistribution=zipfian` is its *scrambled* zipfian, and so it is here.
+//! Defaults are YCSB's CoreWorkload defaults, except `recordcount` and `operationcount`,
+//! which default to 1000 (YCSB's own files always set both). `exponential` request
+//! distributions and `zipfian` field lengths are not supported and are errors.
 
 use std::fmt;
 use std::path::Path;
