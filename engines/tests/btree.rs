@@ -15,161 +15,413 @@ fn btree_kit() -> Kit {
 
 engines::conformance_suite!(btree, btree_kit());
 
+/// The btree engine's own tests: tree shape, free-page reuse, overflow chains, the buffer
+/// pool, torn pages and a crash at each step of a checkpoint.
 mod own {
     use std::collections::BTreeMap;
+    use std::path::Path;
+    use std::process::Command;
 
-    use engines::{Engine, Options};
+    use engines::{Engine, EngineKind, EngineStats, Error, Options};
     use rand::{Rng, SeedableRng};
+
+    type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
     fn small() -> Options {
         super::btree_kit().options
     }
 
-    fn open(dir: &std::path::Path, o: &Options) -> Box<dyn Engine> {
-        engines::open(engines::EngineKind::Btree, dir, o).unwrap()
+    fn open(dir: &Path, o: &Options) -> Box<dyn Engine> {
+        engines::open(EngineKind::Btree, dir, o).unwrap()
     }
 
-    fn check(db: &dyn Engine, model: &BTreeMap<Vec<u8>, Vec<u8>>) {
+    fn stat(s: &EngineStats, name: &str) -> f64 {
+        *s.extra
+            .get(name)
+            .unwrap_or_else(|| panic!("stat {name} missing"))
+    }
+
+    /// Every page is a node, an overflow page, free, or the meta page.
+    fn check_page_accounting(db: &dyn Engine) {
+        let s = db.stats();
+        let parts = [
+            "leaf_pages",
+            "internal_pages",
+            "overflow_pages",
+            "free_pages",
+        ]
+        .iter()
+        .map(|n| stat(&s, n))
+        .sum::<f64>();
+        assert_eq!(parts + 1.0, stat(&s, "page_count"), "{:?}", s.extra);
+    }
+
+    /// A full scan and point reads agree with the model; the leaf chain is in key order.
+    fn check(db: &dyn Engine, model: &Model) {
         let all = db.scan(b"", None, usize::MAX).unwrap();
-        let want: Vec<(Vec<u8>, Vec<u8>)> =
-            model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        assert_eq!(all.len(), want.len());
-        assert!(all == want, "scan differs from the model");
+        assert!(
+            all.windows(2).all(|w| w[0].0 < w[1].0),
+            "leaf chain out of order"
+        );
+        assert_eq!(all.len(), model.len());
+        assert!(
+            all.iter()
+                .zip(model)
+                .all(|(a, b)| a.0 == *b.0 && a.1 == *b.1),
+            "scan differs from the model"
+        );
         for (k, v) in model {
             assert_eq!(db.get(k).unwrap().as_ref(), Some(v));
         }
+        assert_eq!(db.stats().live_keys, Some(model.len() as u64));
+        check_page_accounting(db);
     }
 
-    fn random_writes(
-        db: &dyn Engine,
-        model: &mut BTreeMap<Vec<u8>, Vec<u8>>,
-        rng: &mut rand::rngs::StdRng,
-        n: usize,
-    ) {
-        for _ in 0..n {
-            let k = format!("key{:05}", rng.gen_range(0..400)).into_bytes();
-            if rng.gen_range(0..10) == 0 {
-                db.delete(&k).unwrap();
-                model.remove(&k);
-            } else {
-                let len = match rng.gen_range(0..100) {
-                    0 => 0,
-                    1 | 2 => rng.gen_range(3000..20000),
-                    _ => rng.gen_range(8..300),
-                };
-                let v: Vec<u8> = (0..len).map(|_| rng.gen()).collect();
-                db.put(&k, &v).unwrap();
-                model.insert(k, v);
+    fn big_key(i: u32) -> Vec<u8> {
+        let mut k = format!("{i:08}").into_bytes();
+        k.resize(1000, b'k');
+        k
+    }
+
+    /// Keys of 1000 bytes leave three or four per page, so a few hundred keys build a tree
+    /// of height 4; deleting them shrinks it back to a single leaf through merges at every
+    /// level, and the leaf chain stays in order throughout.
+    #[test]
+    fn splits_to_height_four_and_merges_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(dir.path(), &small());
+        let mut model = Model::new();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(4);
+        let mut order: Vec<u32> = (0..600).collect();
+        for i in (1..order.len()).rev() {
+            order.swap(i, rng.gen_range(0..=i));
+        }
+        let mut heights = vec![];
+        for (n, &i) in order.iter().enumerate() {
+            let v = vec![i as u8; (i % 50) as usize];
+            db.put(&big_key(i), &v).unwrap();
+            model.insert(big_key(i), v);
+            let h = stat(&db.stats(), "tree_height");
+            if heights.last() != Some(&h) {
+                heights.push(h);
+                check(&*db, &model);
+            }
+            if n % 97 == 0 {
+                check(&*db, &model);
             }
         }
-    }
-
-    /// The data file alone (WAL emptied) holds exactly the state of the last checkpoint.
-    #[test]
-    fn data_file_alone_is_the_last_checkpoint() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut o = small();
-        o.btree.checkpoint_wal_bytes = u64::MAX;
-        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-        let mut model = BTreeMap::new();
-        let db = open(dir.path(), &o);
-        for _ in 0..3 {
-            random_writes(&*db, &mut model, &mut rng, 250);
-            db.compact().unwrap();
-        }
-        let at_checkpoint = model.clone();
+        assert_eq!(
+            heights[..4],
+            [1.0, 2.0, 3.0, 4.0],
+            "grows one level at a time"
+        );
         check(&*db, &model);
-        random_writes(&*db, &mut model, &mut rng, 100);
-        db.sync().unwrap();
-        assert_eq!(db.stats().compactions, 3);
+        let full_leaves = stat(&db.stats(), "leaf_pages");
         db.close().unwrap();
-        drop(db);
-        let wal = dir.path().join("btree.wal");
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(&wal)
-            .unwrap()
-            .set_len(0)
-            .unwrap();
-        let db = open(dir.path(), &o);
-        check(&*db, &at_checkpoint);
+        let db = open(dir.path(), &small());
+        check(&*db, &model);
+        for (n, &i) in order.iter().enumerate() {
+            db.delete(&big_key(i)).unwrap();
+            model.remove(&big_key(i));
+            if n % 53 == 0 {
+                check(&*db, &model);
+            }
+        }
+        check(&*db, &model);
+        let s = db.stats();
+        assert_eq!(
+            stat(&s, "tree_height"),
+            1.0,
+            "merges shrink the tree to a root leaf"
+        );
+        assert_eq!(
+            (stat(&s, "leaf_pages"), stat(&s, "internal_pages")),
+            (1.0, 0.0)
+        );
+        assert!(stat(&s, "free_pages") >= full_leaves);
+        db.close().unwrap();
     }
-}
 
-mod replica {
-    use std::collections::BTreeMap;
-
-    use engines::Engine;
-
-    fn mix(mut x: u64) -> u64 {
-        x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        x ^ (x >> 31)
-    }
-
-    fn apply(db: &dyn Engine, model: &mut BTreeMap<Vec<u8>, Vec<u8>>, i: u64) {
-        let h = mix(i);
-        let k = format!("key{:05}", h % 400).into_bytes();
-        if (h >> 32) % 10 == 0 {
+    /// Deleting three keys in four leaves every leaf touched at least a quarter full: the
+    /// underfull ones merged with or borrowed from a sibling.
+    #[test]
+    fn merges_and_borrowing_keep_leaves_filled() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(dir.path(), &small());
+        let mut model = Model::new();
+        for i in 0..6000u32 {
+            let (k, v) = (format!("k{i:06}").into_bytes(), vec![7u8; 40]);
+            db.put(&k, &v).unwrap();
+            model.insert(k, v);
+        }
+        let before = db.stats();
+        for i in (0..6000u32).filter(|i| i % 4 != 0) {
+            let k = format!("k{i:06}").into_bytes();
             db.delete(&k).unwrap();
             model.remove(&k);
-            return;
         }
-        let len = match (h >> 40) % 100 {
-            0 => 0,
-            1 | 2 => 3000 + (h >> 48) as usize % 17_000,
-            _ => 8 + (h >> 48) as usize % 300,
-        };
-        let tag = i.to_le_bytes();
-        let v: Vec<u8> = (0..len).map(|j| tag[j % 8] ^ (j / 8) as u8).collect();
-        db.put(&k, &v).unwrap();
-        model.insert(k, v);
+        check(&*db, &model);
+        let after = db.stats();
+        assert!(stat(&after, "leaf_pages") < stat(&before, "leaf_pages") * 0.5);
+        let fill = stat(&after, "leaf_fill_factor");
+        assert!(fill >= 0.25, "leaf fill factor {fill} after deletes");
+        db.close().unwrap();
     }
 
+    /// Fill, delete everything, fill again: the second fill reuses the freed pages.
     #[test]
-    fn kit_stream_truncated_wal() {
+    fn free_pages_are_reused() {
         let dir = tempfile::tempdir().unwrap();
-        let o = super::btree_kit().options;
-        let db = engines::open(engines::EngineKind::Btree, dir.path(), &o).unwrap();
-        let mut model = BTreeMap::new();
-        let mut snap = model.clone();
-        let mut ck = 0;
-        for i in 0..1500 {
-            apply(&*db, &mut model, i);
-            if i == 750 {
-                db.compact().unwrap();
+        let db = open(dir.path(), &small());
+        let fill = |db: &dyn Engine, round: u8| {
+            for i in 0..3000u32 {
+                let len = if i % 50 == 0 { 30_000 } else { 100 };
+                db.put(format!("k{i:06}").as_bytes(), &vec![round; len])
+                    .unwrap();
             }
-            if db.stats().compactions != ck {
-                ck = db.stats().compactions;
-                snap = model.clone();
-                eprintln!("checkpoint {ck} after write {i}");
-            }
+        };
+        fill(&*db, 1);
+        db.compact().unwrap();
+        let pages_full = stat(&db.stats(), "page_count");
+        let file_full = std::fs::metadata(dir.path().join("btree.db"))
+            .unwrap()
+            .len();
+        for i in 0..3000u32 {
+            db.delete(format!("k{i:06}").as_bytes()).unwrap();
         }
-        db.sync().unwrap();
+        let s = db.stats();
+        assert_eq!(s.live_keys, Some(0));
+        assert!(stat(&s, "free_pages") >= pages_full - 3.0, "{:?}", s.extra);
+        check_page_accounting(&*db);
+        fill(&*db, 2);
+        db.compact().unwrap();
+        let pages_again = stat(&db.stats(), "page_count");
+        let file_again = std::fs::metadata(dir.path().join("btree.db"))
+            .unwrap()
+            .len();
+        assert!(
+            pages_again <= pages_full * 1.03,
+            "{pages_full} pages after the first fill, {pages_again} after the second"
+        );
+        assert!(file_again as f64 <= file_full as f64 * 1.03);
+        assert_eq!(db.get(b"k000050").unwrap().unwrap(), vec![2u8; 30_000]);
+        check_page_accounting(&*db);
         db.close().unwrap();
-        drop(db);
-        let data = std::fs::read(dir.path().join("btree.db")).unwrap();
-        let walb = std::fs::read(dir.path().join("btree.wal")).unwrap();
-        std::fs::write(dir.path().join("btree.db"), &data[..4096]).unwrap();
-        if let Ok(db) = engines::open(engines::EngineKind::Btree, dir.path(), &o) {
-            let _ = db.scan(b"", None, usize::MAX);
-            let _ = db.close();
+    }
+
+    /// Values that need overflow chains of every length up to 16 MiB, replaced and deleted
+    /// (their chains freed), across a reopen and a checkpoint.
+    #[test]
+    fn overflow_chains() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(dir.path(), &small());
+        let mut model = Model::new();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+        for (i, len) in [1200usize, 1300, 4076, 4077, 8152, 8153, 100_000, 16 << 20]
+            .into_iter()
+            .enumerate()
+        {
+            let v: Vec<u8> = (0..len).map(|_| rng.gen()).collect();
+            let k = format!("big{i}").into_bytes();
+            db.put(&k, &v).unwrap();
+            assert_eq!(db.get(&k).unwrap().as_ref(), Some(&v), "len {len}");
+            model.insert(k, v);
         }
-        std::fs::write(dir.path().join("btree.db"), &data).unwrap();
-        std::fs::write(dir.path().join("btree.wal"), &walb[..0]).unwrap();
-        let db = engines::open(engines::EngineKind::Btree, dir.path(), &o).unwrap();
-        let all = db.scan(b"", None, usize::MAX).unwrap();
-        let want: Vec<_> = snap.into_iter().collect();
-        assert_eq!(all.len(), want.len());
-        assert!(all == want);
-        for (k, v) in &want {
-            assert_eq!(
-                db.get(k).unwrap().as_ref(),
-                Some(v),
-                "get {:?}",
-                String::from_utf8_lossy(k)
+        assert!(stat(&db.stats(), "overflow_pages") >= 4096.0);
+        check(&*db, &model);
+        db.close().unwrap();
+        let db = open(dir.path(), &small());
+        check(&*db, &model);
+        db.put(b"big7", b"small now").unwrap();
+        model.insert(b"big7".to_vec(), b"small now".to_vec());
+        db.delete(b"big6").unwrap();
+        model.remove(&b"big6".to_vec());
+        check(&*db, &model);
+        assert!(stat(&db.stats(), "overflow_pages") < 20.0);
+        assert!(stat(&db.stats(), "free_pages") >= 4096.0);
+        db.compact().unwrap();
+        check(&*db, &model);
+        db.close().unwrap();
+    }
+
+    /// A pool of 16 frames under a tree of thousands of pages: reads evict and miss, and
+    /// every value still comes back right.
+    #[test]
+    fn buffer_pool_smaller_than_the_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut o = small();
+        o.btree.buffer_pool_bytes = 16 * 4096;
+        let db = open(dir.path(), &o);
+        let mut model = Model::new();
+        for i in 0..20_000u32 {
+            let (k, v) = (
+                format!("key{i:08}").into_bytes(),
+                i.to_le_bytes().repeat(20),
             );
+            db.put(&k, &v).unwrap();
+            model.insert(k, v);
+        }
+        db.close().unwrap();
+        let db = open(dir.path(), &o);
+        check(&*db, &model);
+        let s = db.stats();
+        assert!(stat(&s, "leaf_pages") > 16.0 * 20.0);
+        assert!(stat(&s, "buffer_pool_used_pages") <= 16.0);
+        assert!(stat(&s, "buffer_pool_evictions") > 1000.0);
+        assert!(stat(&s, "buffer_pool_misses") > 1000.0);
+        assert!(stat(&s, "buffer_pool_hits") > 1000.0);
+        db.close().unwrap();
+    }
+
+    fn flip(path: &Path, at: u64) {
+        let mut b = std::fs::read(path).unwrap();
+        b[at as usize] ^= 0x20;
+        std::fs::write(path, b).unwrap();
+    }
+
+    /// A damaged data page is repaired from the WAL when the WAL holds its image, and is
+    /// `Error::Corruption` when it does not, never data.
+    #[test]
+    fn torn_data_pages_repaired_from_the_wal_or_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(dir.path(), &small());
+        for i in 0..500u32 {
+            db.put(format!("k{i:04}").as_bytes(), &[1u8; 100]).unwrap();
+        }
+        db.compact().unwrap();
+        db.put(b"k0000", b"newer").unwrap();
+        db.close().unwrap();
+        // The meta page is in every commit, so the WAL repairs it.
+        let data = dir.path().join("btree.db");
+        flip(&data, 100);
+        let db = open(dir.path(), &small());
+        assert_eq!(db.get(b"k0000").unwrap().as_deref(), Some(&b"newer"[..]));
+        assert_eq!(db.scan(b"", None, usize::MAX).unwrap().len(), 500);
+        db.compact().unwrap();
+        db.close().unwrap();
+        // After a checkpoint the WAL is empty: damage is reported, never read as data.
+        flip(&data, 100);
+        assert!(matches!(
+            engines::open(EngineKind::Btree, dir.path(), &small()).err(),
+            Some(Error::Corruption { .. })
+        ));
+        flip(&data, 100);
+        let pages = std::fs::metadata(&data).unwrap().len() / 4096;
+        for page in 1..pages {
+            flip(&data, page * 4096 + 2000);
+            let db = open(dir.path(), &small());
+            let r = db.scan(b"", None, usize::MAX);
+            match r {
+                Ok(all) => assert_eq!(all.len(), 500, "page {page} damage went unnoticed"),
+                Err(Error::Corruption { file, offset, .. }) => {
+                    assert_eq!((file, offset), (data.clone(), page * 4096))
+                }
+                Err(e) => panic!("{e}"),
+            }
+            db.close().unwrap();
+            flip(&data, page * 4096 + 2000);
+        }
+    }
+
+    const CHILD_DIR: &str = "BTREE_TEST_CHILD_DIR";
+
+    /// Child of `crash_at_each_checkpoint_step`: writes, syncs, and checkpoints with
+    /// `KVBENCH_CRASH_AT` set, so it dies at that step.
+    #[test]
+    #[ignore = "run by crash_at_each_checkpoint_step"]
+    fn checkpoint_crash_child() {
+        let Ok(dir) = std::env::var(CHILD_DIR) else {
+            return;
+        };
+        let mut o = small();
+        o.btree.checkpoint_wal_bytes = u64::MAX;
+        let db = open(dir.as_ref(), &o);
+        let round: u32 = std::env::var("BTREE_TEST_ROUND").unwrap().parse().unwrap();
+        write_round(&*db, round);
+        db.sync().unwrap();
+        db.compact().unwrap();
+        db.close().unwrap();
+    }
+
+    fn write_round(db: &dyn Engine, round: u32) {
+        for i in 0..1500u32 {
+            let k = format!("k{:05}", (i * 7 + round) % 1000).into_bytes();
+            if i % 11 == 0 {
+                db.delete(&k).unwrap();
+            } else {
+                let len = if i % 97 == 0 {
+                    9000
+                } else {
+                    50 + (i % 200) as usize
+                };
+                db.put(&k, &vec![(round * 31 + i) as u8; len]).unwrap();
+            }
+        }
+    }
+
+    fn model_round(model: &mut Model, round: u32) {
+        for i in 0..1500u32 {
+            let k = format!("k{:05}", (i * 7 + round) % 1000).into_bytes();
+            if i % 11 == 0 {
+                model.remove(&k);
+            } else {
+                let len = if i % 97 == 0 {
+                    9000
+                } else {
+                    50 + (i % 200) as usize
+                };
+                model.insert(k, vec![(round * 31 + i) as u8; len]);
+            }
+        }
+    }
+
+    /// SIGKILL at every step of a checkpoint (each step twice, on a store that already went
+    /// through earlier checkpoints): the store reopens with every synced write, checkpoints
+    /// again and takes writes.
+    #[test]
+    fn crash_at_each_checkpoint_step() {
+        let steps = [
+            "start",
+            "wal_synced",
+            "half_written",
+            "pages_written",
+            "data_synced",
+            "wal_reset",
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let exe = std::env::current_exe().unwrap();
+        let mut model = Model::new();
+        let mut round = 0;
+        for step in steps.iter().chain(steps.iter()) {
+            round += 1;
+            let out = Command::new(&exe)
+                .args([
+                    "own::checkpoint_crash_child",
+                    "--exact",
+                    "--ignored",
+                    "--nocapture",
+                ])
+                .env(CHILD_DIR, dir.path())
+                .env("BTREE_TEST_ROUND", round.to_string())
+                .env("KVBENCH_CRASH_AT", format!("btree.checkpoint.{step}"))
+                .output()
+                .unwrap();
+            assert!(
+                out.status.code().is_none(),
+                "the child was to die at {step}: {}\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+            model_round(&mut model, round);
+            let db = open(dir.path(), &small());
+            check(&*db, &model);
+            if round % 2 == 0 {
+                db.compact().unwrap();
+                check(&*db, &model);
+            }
+            db.put(b"~probe", step.as_bytes()).unwrap();
+            db.delete(b"~probe").unwrap();
+            db.close().unwrap();
         }
     }
 }

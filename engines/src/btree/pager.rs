@@ -48,6 +48,8 @@ pub struct Pager {
     pub pool: BufferPool,
     dirty: HashMap<PageId, Arc<Page>>,
     spilled: HashMap<PageId, u64>,
+    /// Frames the open transaction has spilled to the WAL so far.
+    spilled_frames: u64,
     pub wal_index: HashMap<PageId, u64>,
     /// End of the WAL's frames (committed and spilled).
     pub wal_end: u64,
@@ -79,6 +81,7 @@ impl Pager {
             pool,
             dirty: HashMap::new(),
             spilled: HashMap::new(),
+            spilled_frames: 0,
             wal_index: HashMap::new(),
             wal_end: 0,
             committed_end: 0,
@@ -214,6 +217,7 @@ impl Pager {
         r?;
         self.stats.wal_pages_written += at.len() as u64;
         self.stats.spills += 1;
+        self.spilled_frames += at.len() as u64;
         self.spilled.extend(at);
         self.dirty.clear();
         Ok(())
@@ -235,7 +239,7 @@ impl Pager {
             at.push((id, self.wal_end + buf.len() as u64));
             wal::encode_page(&mut buf, txn, page);
         }
-        let frames = (at.len() + self.spilled.len()) as u32;
+        let frames = (at.len() as u64 + self.spilled_frames) as u32;
         wal::encode_commit(&mut buf, txn, self.seq, frames);
         let r = self.append(&buf);
         let cap = buf.capacity();
@@ -256,6 +260,7 @@ impl Pager {
         for (id, page) in self.dirty.drain() {
             self.pool.insert(id, page);
         }
+        self.spilled_frames = 0;
         self.committed_end = self.wal_end;
         self.committed_meta = self.meta.clone();
         self.pending_writes = 0;
@@ -266,6 +271,7 @@ impl Pager {
     pub fn rollback(&mut self) {
         self.dirty.clear();
         self.spilled.clear();
+        self.spilled_frames = 0;
         self.meta = self.committed_meta.clone();
         self.seq = self.meta.lsn.max(self.seq);
         self.pending_writes = 0;
