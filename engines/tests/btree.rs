@@ -235,7 +235,7 @@ mod own {
         db.put(b"big7", b"small now").unwrap();
         model.insert(b"big7".to_vec(), b"small now".to_vec());
         db.delete(b"big6").unwrap();
-        model.remove(&b"big6".to_vec());
+        model.remove(b"big6".as_slice());
         check(&*db, &model);
         assert!(stat(&db.stats(), "overflow_pages") < 20.0);
         assert!(stat(&db.stats(), "free_pages") >= 4096.0);
