@@ -7,11 +7,10 @@
 //! (see `pager.rs`). When every frame is pinned a page is served without being cached,
 //! so readers never wait for a frame.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::page::{Page, PageId};
+use super::page::{IdMap, Page, PageId};
 
 struct Frame {
     id: PageId,
@@ -21,7 +20,7 @@ struct Frame {
 
 struct Frames {
     frames: Vec<Frame>,
-    map: HashMap<PageId, usize>,
+    map: IdMap<usize>,
     hand: usize,
 }
 
@@ -41,7 +40,7 @@ impl BufferPool {
             capacity,
             inner: Mutex::new(Frames {
                 frames: Vec::with_capacity(capacity),
-                map: HashMap::with_capacity(capacity),
+                map: IdMap::with_capacity_and_hasher(capacity, Default::default()),
                 hand: 0,
             }),
             hits: AtomicU64::new(0),

@@ -19,10 +19,12 @@ use crate::durability::Committer;
 use crate::io::crash_point;
 use crate::Result;
 
-/// Runs a checkpoint. The caller holds the writer lock and has committed everything pending.
-pub fn run(p: &mut Pager, committer: &Committer) -> Result<()> {
+/// Steps 1 to 3. The caller holds the writer lock (no commit can run) and has committed
+/// everything pending; readers may go on, since nothing they read changes here. Returns the
+/// pages written.
+pub fn copy(p: &Pager, committer: &Committer) -> Result<u64> {
     if p.wal_index.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     crash_point("btree.checkpoint.start");
     p.wal.sync()?;
@@ -31,7 +33,6 @@ pub fn run(p: &mut Pager, committer: &Committer) -> Result<()> {
     let mut ids: Vec<(PageId, u64)> = p.wal_index.iter().map(|(&id, &off)| (id, off)).collect();
     ids.sort_unstable();
     let half = ids.len() / 2;
-    let mut bytes = 0u64;
     for (n, &(id, off)) in ids.iter().enumerate() {
         if n == half {
             crash_point("btree.checkpoint.half_written");
@@ -42,11 +43,18 @@ pub fn run(p: &mut Pager, committer: &Committer) -> Result<()> {
         };
         p.data
             .write_all_at(page.bytes(), id as u64 * PAGE_SIZE as u64)?;
-        bytes += PAGE_SIZE as u64;
     }
     crash_point("btree.checkpoint.pages_written");
     p.data.sync()?;
     crash_point("btree.checkpoint.data_synced");
+    Ok(ids.len() as u64)
+}
+
+/// Step 4, under the pager's write lock: the WAL starts over.
+pub fn reset(p: &mut Pager, pages: u64) -> Result<()> {
+    if p.wal_end == 0 && p.wal_index.is_empty() {
+        return Ok(());
+    }
     p.wal.set_len(0)?;
     p.wal.sync()?;
     crash_point("btree.checkpoint.wal_reset");
@@ -54,7 +62,7 @@ pub fn run(p: &mut Pager, committer: &Committer) -> Result<()> {
     p.wal_end = 0;
     p.committed_end = 0;
     p.stats.checkpoints += 1;
-    p.stats.checkpoint_pages_written += ids.len() as u64;
-    p.stats.checkpoint_bytes_written += bytes;
+    p.stats.checkpoint_pages_written += pages;
+    p.stats.checkpoint_bytes_written += pages * PAGE_SIZE as u64;
     Ok(())
 }

@@ -227,14 +227,20 @@ impl Inner {
         self.wal.sync()
     }
 
+    /// Commits what has gathered and checkpoints. Readers wait only for the commit and the
+    /// final reset of the WAL, not while pages are copied.
     fn checkpoint(&self) -> Result<()> {
         let _w = lock(&self.writer);
         self.committer.check()?;
+        {
+            let mut p = self.write();
+            if let Err(e) = p.commit() {
+                return Err(self.fail(&mut p, e));
+            }
+        }
+        let copied = checkpoint::copy(&self.read(), &self.committer);
         let mut p = self.write();
-        let r = p
-            .commit()
-            .and_then(|()| checkpoint::run(&mut p, &self.committer));
-        if let Err(e) = r {
+        if let Err(e) = copied.and_then(|pages| checkpoint::reset(&mut p, pages)) {
             return Err(self.fail(&mut p, e));
         }
         self.wal_len.store(p.wal_end, Ordering::Relaxed);

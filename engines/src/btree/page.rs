@@ -15,6 +15,28 @@ pub const BODY: usize = PAGE_SIZE - HEADER;
 
 pub type PageId = u32;
 
+/// Hashes page ids with one multiplication (Fibonacci hashing); the maps keyed by page id
+/// sit on every page lookup, where SipHash would cost more than the lookup itself.
+#[derive(Default, Clone, Copy)]
+pub struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.0 = (self.0 ^ n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// A map keyed by page id.
+pub type IdMap<V> = std::collections::HashMap<PageId, V, std::hash::BuildHasherDefault<IdHasher>>;
+
 /// Page types (header byte 4).
 pub const META: u8 = 1;
 pub const INTERNAL: u8 = 2;
@@ -64,6 +86,13 @@ impl Page {
         p.buf[4] = kind;
         p.buf[8..12].copy_from_slice(&id.to_le_bytes());
         p
+    }
+
+    /// A zeroed page to read into.
+    pub fn zeroed() -> Page {
+        Page {
+            buf: Box::new([0u8; PAGE_SIZE]),
+        }
     }
 
     /// A page from exactly `PAGE_SIZE` bytes (as read from a file).

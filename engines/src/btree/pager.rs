@@ -14,14 +14,13 @@
 //! buffer pool). After any failure in the middle of a change, `rollback` forgets everything
 //! uncommitted so that readers see the last committed tree.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::buffer_pool::BufferPool;
 use super::freelist;
 use super::meta::Meta;
 use super::node::Node;
-use super::page::{Page, PageId, PAGE_SIZE};
+use super::page::{IdMap, Page, PageId, PAGE_SIZE};
 use super::wal;
 use crate::io::File;
 use crate::{Error, Result};
@@ -46,11 +45,11 @@ pub struct Pager {
     pub data: File,
     pub wal: Arc<File>,
     pub pool: BufferPool,
-    dirty: HashMap<PageId, Arc<Page>>,
-    spilled: HashMap<PageId, u64>,
+    dirty: IdMap<Arc<Page>>,
+    spilled: IdMap<u64>,
     /// Frames the open transaction has spilled to the WAL so far.
     spilled_frames: u64,
-    pub wal_index: HashMap<PageId, u64>,
+    pub wal_index: IdMap<u64>,
     /// End of the WAL's frames (committed and spilled).
     pub wal_end: u64,
     /// End of the last commit frame.
@@ -79,10 +78,10 @@ impl Pager {
             data,
             wal,
             pool,
-            dirty: HashMap::new(),
-            spilled: HashMap::new(),
+            dirty: IdMap::default(),
+            spilled: IdMap::default(),
             spilled_frames: 0,
-            wal_index: HashMap::new(),
+            wal_index: IdMap::default(),
             wal_end: 0,
             committed_end: 0,
             pending_writes: 0,
@@ -103,12 +102,13 @@ impl Pager {
 
     /// Reads page `id` from the data file and checks it.
     pub fn read_data_page(&self, id: PageId) -> Result<Page> {
-        let mut buf = [0u8; PAGE_SIZE];
-        let n = self.data.read_at(&mut buf, id as u64 * PAGE_SIZE as u64)?;
+        let mut page = Page::zeroed();
+        let n = self
+            .data
+            .read_at(page.bytes_mut(), id as u64 * PAGE_SIZE as u64)?;
         if n != PAGE_SIZE {
             return Err(self.corrupt(id, "page lies past the end of the data file"));
         }
-        let page = Page::from_bytes(&buf).map_err(|d| self.corrupt(id, d))?;
         page.verify(id).map_err(|d| self.corrupt(id, d))?;
         Ok(page)
     }

@@ -1,9 +1,7 @@
 //! The write-ahead log of page images: frames in `engines::log` framing, and its recovery
 //! scan. The byte layout is drawn in `mod.rs`.
 
-use std::collections::HashMap;
-
-use super::page::{Page, PageId, PAGE_SIZE};
+use super::page::{IdMap, Page, PageId, PAGE_SIZE};
 use crate::io::File;
 use crate::log::{self, Scanner, Tail};
 use crate::{Error, Result};
@@ -73,7 +71,7 @@ pub fn read_page(wal: &File, offset: u64, id: PageId) -> Result<Page> {
 #[derive(Debug, Default)]
 pub struct Recovered {
     /// Latest committed frame offset of each page.
-    pub index: HashMap<PageId, u64>,
+    pub index: IdMap<u64>,
     pub first_txn: Option<u64>,
     pub last_txn: u64,
     pub last_lsn: u64,
