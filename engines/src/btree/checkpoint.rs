@@ -56,11 +56,12 @@ pub fn reset(p: &mut Pager, pages: u64) -> Result<()> {
         return Ok(());
     }
     p.wal.set_len(0)?;
-    p.wal.sync()?;
-    crash_point("btree.checkpoint.wal_reset");
+    // The data file holds every page now, whether or not the truncation reaches the disk.
     p.wal_index.clear();
     p.wal_end = 0;
     p.committed_end = 0;
+    p.wal.sync()?;
+    crash_point("btree.checkpoint.wal_reset");
     p.stats.checkpoints += 1;
     p.stats.checkpoint_pages_written += pages;
     p.stats.checkpoint_bytes_written += pages * PAGE_SIZE as u64;

@@ -277,7 +277,9 @@ impl Pager {
         self.pending_writes = 0;
         self.wal_end = self.committed_end;
         // Frames past the last commit would be mistaken for part of the next transaction.
-        let _ = self.wal.set_len(self.committed_end);
+        if self.wal.len().is_ok_and(|len| len > self.committed_end) {
+            let _ = self.wal.set_len(self.committed_end);
+        }
     }
 
     /// Appends the clean-shutdown marker, so that the last commit is never the log's last
