@@ -15,6 +15,38 @@ fn btree_kit() -> Kit {
 
 engines::conformance_suite!(btree, btree_kit());
 
+/// A second configuration for SIGKILL cycles only: a checkpoint every few commits and a
+/// tiny pool, so that many kills land inside checkpoints, spills and evictions.
+fn busy_kit() -> Kit {
+    let mut o = Options::default();
+    o.btree.buffer_pool_bytes = 16 * 4096;
+    o.btree.checkpoint_wal_bytes = 48 * 1024;
+    o.btree.commit_every_writes = 4;
+    o.btree.max_dirty_pages = 8;
+    Kit::for_kind(EngineKind::Btree).with_options(o)
+}
+
+mod busy {
+    use engines::conformance::crash;
+    use engines::Durability;
+
+    #[test]
+    #[ignore = "the child process of the busy crash tests"]
+    fn crash_child() {
+        crash::child(&super::busy_kit())
+    }
+
+    #[test]
+    fn crash_with_frequent_checkpoints_sync() {
+        crash::cycles(&super::busy_kit(), "busy::crash_child", Durability::Sync)
+    }
+
+    #[test]
+    fn crash_with_frequent_checkpoints_none() {
+        crash::cycles(&super::busy_kit(), "busy::crash_child", Durability::None)
+    }
+}
+
 /// The btree engine's own tests: tree shape, free-page reuse, overflow chains, the buffer
 /// pool, torn pages and a crash at each step of a checkpoint.
 mod own {

@@ -87,7 +87,10 @@
 //!
 //! Readers share a read lock on the pager and run in parallel (the buffer pool has its own
 //! short lock); writers are serialised by a writer lock and take the pager's write lock
-//! while they change pages. No lock is held across the WAL fsync. A checkpoint holds both.
+//! while they change pages, so a reader sees a tree between two writes, never a torn page.
+//! No lock is held across the WAL fsync of a commit. A checkpoint holds the writer lock
+//! throughout (writers wait) but only a read lock while it copies pages and fsyncs the data
+//! file (readers go on); it takes the write lock for the final reset of the WAL.
 
 mod buffer_pool;
 mod checkpoint;
