@@ -28,13 +28,105 @@ pub struct Entry {
 impl Entry {
     /// Bytes the entry takes in a page, slot included.
     pub fn size(&self) -> usize {
-        2 + 7
-            + self.key.len()
-            + match &self.val {
-                Val::Inline(v) => v.len(),
-                Val::Overflow { .. } => 4,
-            }
+        entry_size(&self.key, &self.val)
     }
+}
+
+/// Writes a leaf cell below `end` and points slot `slot` at it.
+fn put_leaf_cell(p: &mut Page, slot: usize, end: &mut usize, key: &[u8], val: &Val) {
+    let b = p.bytes_mut();
+    let cell = entry_size(key, val) - 2;
+    *end -= cell;
+    let c = &mut b[*end..*end + cell];
+    c[0..2].copy_from_slice(&(key.len() as u16).to_le_bytes());
+    let k = 7 + key.len();
+    c[7..k].copy_from_slice(key);
+    match val {
+        Val::Inline(v) => {
+            c[2] = 0;
+            c[3..7].copy_from_slice(&(v.len() as u32).to_le_bytes());
+            c[k..].copy_from_slice(v);
+        }
+        Val::Overflow { first, len } => {
+            c[2] = FLAG_OVERFLOW;
+            c[3..7].copy_from_slice(&len.to_le_bytes());
+            c[k..].copy_from_slice(&first.to_le_bytes());
+        }
+    }
+    put_slot(b, slot, *end);
+}
+
+/// Copies a raw cell below `end` and points slot `slot` at it.
+fn put_raw_cell(p: &mut Page, slot: usize, end: &mut usize, cell: &[u8]) {
+    let b = p.bytes_mut();
+    *end -= cell.len();
+    b[*end..*end + cell.len()].copy_from_slice(cell);
+    put_slot(b, slot, *end);
+}
+
+fn put_slot(b: &mut [u8], slot: usize, off: usize) {
+    b[HEADER + 2 * slot..HEADER + 2 * slot + 2].copy_from_slice(&(off as u16).to_le_bytes());
+}
+
+/// Bytes an entry takes in a page, slot included.
+pub fn entry_size(key: &[u8], val: &Val) -> usize {
+    2 + 7
+        + key.len()
+        + match val {
+            Val::Inline(v) => v.len(),
+            Val::Overflow { .. } => 4,
+        }
+}
+
+/// A change to one leaf entry, for [`edit_leaf`].
+#[derive(Clone, Copy)]
+pub enum Edit<'a> {
+    Insert(&'a [u8], &'a Val),
+    Replace(&'a [u8], &'a Val),
+    Remove,
+}
+
+/// The leaf page `old` with entry `i` inserted, replaced or removed, copied cell by cell
+/// without decoding (the write fast path). Returns the page with its used bytes before and
+/// after, or `None` when the result does not fit in one page (the caller splits).
+pub fn edit_leaf(old: &Page, i: usize, edit: Edit<'_>) -> PageResult<Option<(Page, usize, usize)>> {
+    let n = old.count();
+    let skip = !matches!(edit, Edit::Insert(..));
+    if i > n || (skip && i >= n) {
+        return Err("leaf edit past the last entry");
+    }
+    let mut old_size = 0;
+    for j in 0..n {
+        old_size += 2 + old.cell(j)?.len();
+    }
+    let new_size = old_size - if skip { 2 + old.cell(i)?.len() } else { 0 }
+        + match edit {
+            Edit::Insert(k, v) | Edit::Replace(k, v) => entry_size(k, v),
+            Edit::Remove => 0,
+        };
+    if new_size > BODY {
+        return Ok(None);
+    }
+    let mut p = Page::new(LEAF, old.id());
+    p.set_next(old.next());
+    let (mut end, mut slot) = (PAGE_SIZE, 0);
+    for j in 0..=n {
+        if j == i {
+            if let Edit::Insert(k, v) | Edit::Replace(k, v) = edit {
+                put_leaf_cell(&mut p, slot, &mut end, k, v);
+                slot += 1;
+            }
+            if skip {
+                continue;
+            }
+        }
+        if j < n {
+            put_raw_cell(&mut p, slot, &mut end, old.cell(j)?);
+            slot += 1;
+        }
+    }
+    p.set_count(slot);
+    Ok(Some((p, old_size, new_size)))
 }
 
 /// True when a value of `vlen` bytes under `key_len` fits inline.
@@ -87,36 +179,13 @@ impl Leaf {
         self.entries.iter().map(Entry::size).sum()
     }
 
-    pub fn search(&self, key: &[u8]) -> Result<usize, usize> {
-        self.entries.binary_search_by(|e| e.key.as_slice().cmp(key))
-    }
-
     pub fn encode(&self, id: PageId) -> Page {
         let mut p = Page::new(LEAF, id);
         p.set_next(self.next);
         p.set_count(self.entries.len());
-        let b = p.bytes_mut();
         let mut end = PAGE_SIZE;
         for (i, e) in self.entries.iter().enumerate() {
-            let cell = e.size() - 2;
-            end -= cell;
-            let c = &mut b[end..end + cell];
-            c[0..2].copy_from_slice(&(e.key.len() as u16).to_le_bytes());
-            let k = 7 + e.key.len();
-            c[7..k].copy_from_slice(&e.key);
-            match &e.val {
-                Val::Inline(v) => {
-                    c[2] = 0;
-                    c[3..7].copy_from_slice(&(v.len() as u32).to_le_bytes());
-                    c[k..].copy_from_slice(v);
-                }
-                Val::Overflow { first, len } => {
-                    c[2] = FLAG_OVERFLOW;
-                    c[3..7].copy_from_slice(&len.to_le_bytes());
-                    c[k..].copy_from_slice(&first.to_le_bytes());
-                }
-            }
-            b[HEADER + 2 * i..HEADER + 2 * i + 2].copy_from_slice(&(end as u16).to_le_bytes());
+            put_leaf_cell(&mut p, i, &mut end, &e.key, &e.val);
         }
         p
     }
@@ -303,6 +372,49 @@ mod tests {
             }
         );
         assert_eq!(p.used(), l.size());
+    }
+
+    #[test]
+    fn edit_leaf_matches_decode_and_encode() {
+        let l = leaf(0..20, 30);
+        let p = l.encode(4);
+        let v = Val::Inline(b"new".to_vec());
+        for i in 0..=20 {
+            let mut want = l.clone();
+            want.entries.insert(
+                i,
+                Entry {
+                    key: format!("k{i:06}x").into_bytes(),
+                    val: v.clone(),
+                },
+            );
+            let key = want.entries[i].key.clone();
+            let (got, before, after) = edit_leaf(&p, i, Edit::Insert(&key, &v)).unwrap().unwrap();
+            assert_eq!(Leaf::decode(&got).unwrap(), want);
+            assert_eq!((before, after), (l.size(), want.size()));
+            if i < 20 {
+                let mut want = l.clone();
+                want.entries[i].val = v.clone();
+                let key = want.entries[i].key.clone();
+                let (got, ..) = edit_leaf(&p, i, Edit::Replace(&key, &v)).unwrap().unwrap();
+                assert_eq!(Leaf::decode(&got).unwrap(), want);
+                let mut want = l.clone();
+                want.entries.remove(i);
+                let (got, ..) = edit_leaf(&p, i, Edit::Remove).unwrap().unwrap();
+                assert_eq!(Leaf::decode(&got).unwrap(), want);
+            }
+        }
+        let full = leaf(0..100, 300);
+        let mut fits = full.clone();
+        while fits.size() > BODY {
+            fits.entries.pop();
+        }
+        let p = fits.encode(1);
+        let big = Val::Inline(vec![0; 1000]);
+        assert!(edit_leaf(&p, 0, Edit::Insert(b"a", &big))
+            .unwrap()
+            .is_none());
+        assert!(edit_leaf(&p, 99, Edit::Remove).is_err());
     }
 
     #[test]

@@ -228,6 +228,12 @@ impl Page {
         self.child(i)
     }
 
+    /// The raw bytes of cell `i` of a leaf or internal page.
+    pub fn cell(&self, i: usize) -> PageResult<&[u8]> {
+        let off = self.cell_at(i)?;
+        self.slice(off, cell_len_at(self, off)?)
+    }
+
     /// Bytes in use by cells and slots (for the fill factor).
     #[cfg(test)]
     pub fn used(&self) -> usize {
@@ -242,7 +248,6 @@ impl Page {
     }
 }
 
-#[cfg(test)]
 fn cell_len_at(p: &Page, off: usize) -> PageResult<usize> {
     let b = p.bytes();
     if p.kind() == LEAF {

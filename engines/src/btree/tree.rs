@@ -2,7 +2,7 @@
 //! deletes on decoded nodes along the root-to-leaf path, with splits growing the tree and
 //! merges or redistribution shrinking it.
 
-use super::node::{self, Entry, Internal, Node, Rebalanced, Val, UNDERFLOW};
+use super::node::{self, Edit, Entry, Internal, Node, Rebalanced, Val, UNDERFLOW};
 use super::overflow;
 use super::page::{Page, PageId, ValueRef, BODY, INTERNAL, LEAF};
 use super::pager::Pager;
@@ -98,9 +98,7 @@ pub fn insert(p: &mut Pager, key: &[u8], value: &[u8]) -> Result<bool> {
     let mut path = Vec::with_capacity(8);
     let page = descend(p, key, Some(&mut path))?;
     let id = page.id();
-    let mut leaf = node::Leaf::decode(&page).map_err(|d| p.corrupt(id, d))?;
-    let old_size = leaf.size();
-    drop(page);
+    let found = page.search(key).map_err(|d| p.corrupt(id, d))?;
     let val = if node::fits_inline(key.len(), value.len()) {
         Val::Inline(value.to_vec())
     } else {
@@ -110,29 +108,56 @@ pub fn insert(p: &mut Pager, key: &[u8], value: &[u8]) -> Result<bool> {
             len: value.len() as u32,
         }
     };
-    let new = match leaf.search(key) {
-        Ok(i) => {
-            let old = std::mem::replace(&mut leaf.entries[i].val, val);
-            if let Val::Overflow { first, len } = old {
-                overflow::free_chain(p, first, len)?;
-            }
-            false
+    let (i, new) = match found {
+        Ok(i) => (i, false),
+        Err(i) => (i, true),
+    };
+    let old_chain = match found {
+        Ok(i) => match page.value(i).map_err(|d| p.corrupt(id, d))? {
+            ValueRef::Overflow { first, len } => Some((first, len)),
+            ValueRef::Inline(_) => None,
+        },
+        Err(_) => None,
+    };
+    let edit = if new {
+        Edit::Insert(key, &val)
+    } else {
+        Edit::Replace(key, &val)
+    };
+    // Fast path: the leaf takes the change without a split.
+    let edited = node::edit_leaf(&page, i, edit).map_err(|d| p.corrupt(id, d))?;
+    let slow = match edited {
+        Some((leaf, before, after)) => {
+            drop(page);
+            p.meta.leaf_bytes = (p.meta.leaf_bytes + after as u64).saturating_sub(before as u64);
+            p.write(leaf)?;
+            None
         }
-        Err(i) => {
-            leaf.entries.insert(
-                i,
-                Entry {
-                    key: key.to_vec(),
-                    val,
-                },
-            );
-            true
+        None => {
+            let mut leaf = node::Leaf::decode(&page).map_err(|d| p.corrupt(id, d))?;
+            drop(page);
+            let old_size = leaf.size();
+            let entry = Entry {
+                key: key.to_vec(),
+                val,
+            };
+            if new {
+                leaf.entries.insert(i, entry);
+            } else {
+                leaf.entries[i] = entry;
+            }
+            Some((leaf, old_size))
         }
     };
+    if let Some((first, len)) = old_chain {
+        overflow::free_chain(p, first, len)?;
+    }
     if new {
         p.meta.live_keys += 1;
     }
-    settle(p, path, id, Node::Leaf(leaf), old_size)?;
+    if let Some((leaf, old_size)) = slow {
+        settle(p, path, id, Node::Leaf(leaf), old_size)?;
+    }
     Ok(new)
 }
 
@@ -144,15 +169,26 @@ pub fn delete(p: &mut Pager, key: &[u8]) -> Result<bool> {
     let Ok(i) = page.search(key).map_err(|d| p.corrupt(id, d))? else {
         return Ok(false);
     };
-    let mut leaf = node::Leaf::decode(&page).map_err(|d| p.corrupt(id, d))?;
-    let old_size = leaf.size();
-    drop(page);
-    let gone = leaf.entries.remove(i);
-    if let Val::Overflow { first, len } = gone.val {
+    if let ValueRef::Overflow { first, len } = page.value(i).map_err(|d| p.corrupt(id, d))? {
         overflow::free_chain(p, first, len)?;
     }
     p.meta.live_keys = p.meta.live_keys.saturating_sub(1);
-    settle(p, path, id, Node::Leaf(leaf), old_size)?;
+    let edited = node::edit_leaf(&page, i, Edit::Remove).map_err(|d| p.corrupt(id, d))?;
+    match edited {
+        // Fast path: the leaf stays at least a quarter full (or is the root).
+        Some((leaf, before, after)) if after >= UNDERFLOW || path.is_empty() => {
+            drop(page);
+            p.meta.leaf_bytes = (p.meta.leaf_bytes + after as u64).saturating_sub(before as u64);
+            p.write(leaf)?;
+        }
+        _ => {
+            let mut leaf = node::Leaf::decode(&page).map_err(|d| p.corrupt(id, d))?;
+            drop(page);
+            let old_size = leaf.size();
+            leaf.entries.remove(i);
+            settle(p, path, id, Node::Leaf(leaf), old_size)?;
+        }
+    }
     Ok(true)
 }
 
