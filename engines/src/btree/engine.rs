@@ -197,10 +197,8 @@ impl Inner {
             self.committer.appended(lsn, bytes);
             if self.mode != Durability::Sync && p.pending_writes >= self.options.commit_every_writes
             {
-                if let Err(e) = p.commit() {
-                    return Err(self.fail(&mut p, e));
-                }
-                self.wal_len.store(p.wal_end, Ordering::Relaxed);
+                drop(p);
+                self.commit()?;
             }
             lsn
         };
@@ -215,13 +213,9 @@ impl Inner {
     fn flush(&self) -> Result<()> {
         {
             let _w = lock(&self.writer);
-            let mut p = self.write();
-            if p.has_pending() {
+            if self.read().has_pending() {
                 self.committer.check()?;
-                if let Err(e) = p.commit() {
-                    return Err(self.fail(&mut p, e));
-                }
-                self.wal_len.store(p.wal_end, Ordering::Relaxed);
+                self.commit()?;
             }
         }
         self.wal.sync()
@@ -232,17 +226,32 @@ impl Inner {
     fn checkpoint(&self) -> Result<()> {
         let _w = lock(&self.writer);
         self.committer.check()?;
-        {
-            let mut p = self.write();
-            if let Err(e) = p.commit() {
-                return Err(self.fail(&mut p, e));
-            }
-        }
+        self.commit()?;
         let copied = checkpoint::copy(&self.read(), &self.committer);
         let mut p = self.write();
         if let Err(e) = copied.and_then(|pages| checkpoint::reset(&mut p, pages)) {
             return Err(self.fail(&mut p, e));
         }
+        self.wal_len.store(p.wal_end, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Commits what has gathered; the caller holds the writer lock. Readers wait only while
+    /// the commit is encoded and while it is made visible, not during the WAL write.
+    fn commit(&self) -> Result<()> {
+        let prepared = {
+            let mut p = self.write();
+            if !p.has_pending() {
+                return Ok(());
+            }
+            p.prepare_commit()
+        };
+        let written = self.read().write_commit(&prepared);
+        let mut p = self.write();
+        if let Err(e) = written {
+            return Err(self.fail(&mut p, e));
+        }
+        p.finish_commit(prepared);
         self.wal_len.store(p.wal_end, Ordering::Relaxed);
         Ok(())
     }

@@ -37,6 +37,13 @@ pub struct PagerStats {
     pub checkpoint_bytes_written: u64,
 }
 
+/// A commit encoded and not yet written (see [`Pager::prepare_commit`]).
+pub struct Prepared {
+    buf: Vec<u8>,
+    /// WAL offset of each page frame.
+    at: Vec<(PageId, u64)>,
+}
+
 pub struct Pager {
     /// The tree as the pending writes left it.
     pub meta: Meta,
@@ -228,6 +235,15 @@ impl Pager {
         if !self.has_pending() {
             return Ok(());
         }
+        let c = self.prepare_commit();
+        self.write_commit(&c)?;
+        self.finish_commit(c);
+        Ok(())
+    }
+
+    /// Step 1 of a commit: the frames of the dirty pages, a new meta page and the commit
+    /// frame, encoded into one buffer.
+    pub fn prepare_commit(&mut self) -> Prepared {
         let txn = self.committed_meta.txn + 1;
         self.meta.txn = txn;
         self.meta.lsn = self.seq;
@@ -241,13 +257,23 @@ impl Pager {
         }
         let frames = (at.len() as u64 + self.spilled_frames) as u32;
         wal::encode_commit(&mut buf, txn, self.seq, frames);
-        let r = self.append(&buf);
-        let cap = buf.capacity();
-        self.frame_buf = buf;
-        if cap > 16 * wal::PAGE_FRAME * self.max_dirty.max(1) {
-            self.frame_buf = Vec::new();
+        Prepared { buf, at }
+    }
+
+    /// Step 2: one write to the WAL. Needs only shared access, so readers go on meanwhile
+    /// (the caller holds the writer lock, so nothing else changes the pager).
+    pub fn write_commit(&self, c: &Prepared) -> Result<()> {
+        self.wal.write_all_at(&c.buf, self.wal_end)
+    }
+
+    /// Step 3: the pages become committed images.
+    pub fn finish_commit(&mut self, c: Prepared) {
+        let Prepared { buf, at } = c;
+        self.wal_end += buf.len() as u64;
+        self.stats.wal_bytes_written += buf.len() as u64;
+        if buf.capacity() <= 2 * wal::PAGE_FRAME * (self.max_dirty + 1) {
+            self.frame_buf = buf;
         }
-        r?;
         self.stats.wal_pages_written += at.len() as u64;
         self.stats.commits += 1;
         for (id, off) in self.spilled.drain() {
@@ -264,7 +290,6 @@ impl Pager {
         self.committed_end = self.wal_end;
         self.committed_meta = self.meta.clone();
         self.pending_writes = 0;
-        Ok(())
     }
 
     /// Forgets every uncommitted change (after a failed write or commit).
