@@ -88,7 +88,8 @@
 //! Readers share a read lock on the pager and run in parallel (the buffer pool has its own
 //! short lock); writers are serialised by a writer lock and take the pager's write lock
 //! while they change pages, so a reader sees a tree between two writes, never a torn page.
-//! No lock is held across the WAL fsync of a commit. A checkpoint holds the writer lock
+//! A commit holds the write lock only to encode its frames and to publish them; the WAL
+//! write itself runs under a read lock, and no lock is held across the WAL fsync. A checkpoint holds the writer lock
 //! throughout (writers wait) but only a read lock while it copies pages and fsyncs the data
 //! file (readers go on); it takes the write lock for the final reset of the WAL.
 
