@@ -104,6 +104,8 @@ mod overflow;
 mod page;
 mod pager;
 mod tree;
+#[cfg(test)]
+mod verify;
 mod wal;
 
 use std::path::Path;
