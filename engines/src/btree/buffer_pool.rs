@@ -7,7 +7,6 @@
 //! (see `pager.rs`). When every frame is pinned a page is served without being cached,
 //! so readers never wait for a frame.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::page::{IdMap, Page, PageId};
@@ -19,75 +18,108 @@ struct Frame {
 }
 
 struct Frames {
+    capacity: usize,
     frames: Vec<Frame>,
     map: IdMap<usize>,
     hand: usize,
+    hits: u64,
+    misses: u64,
+    evictions: u64,
 }
 
+/// Counters of the pool since it was made.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    pub hits: u64,
+    pub misses: u64,
+    pub evictions: u64,
+    /// Frames holding a page.
+    pub used: usize,
+}
+
+/// The pool is split into shards by page id, each with its own lock and clock, so that
+/// parallel readers rarely meet on one lock (a pool of fewer than 128 frames is one shard).
 pub struct BufferPool {
     capacity: usize,
-    inner: Mutex<Frames>,
-    pub hits: AtomicU64,
-    pub misses: AtomicU64,
-    pub evictions: AtomicU64,
+    shards: Box<[Mutex<Frames>]>,
 }
 
 impl BufferPool {
     /// A pool of `capacity` frames (at least one).
     pub fn new(capacity: usize) -> Self {
         let capacity = capacity.max(1);
-        BufferPool {
-            capacity,
-            inner: Mutex::new(Frames {
-                frames: Vec::with_capacity(capacity),
-                map: IdMap::with_capacity_and_hasher(capacity, Default::default()),
-                hand: 0,
-            }),
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
-            evictions: AtomicU64::new(0),
-        }
+        let n = (capacity / 64).clamp(1, 16);
+        let shards = (0..n)
+            .map(|i| {
+                let cap = capacity / n + usize::from(i < capacity % n);
+                Mutex::new(Frames {
+                    capacity: cap,
+                    frames: Vec::with_capacity(cap),
+                    map: IdMap::with_capacity_and_hasher(cap, Default::default()),
+                    hand: 0,
+                    hits: 0,
+                    misses: 0,
+                    evictions: 0,
+                })
+            })
+            .collect();
+        BufferPool { capacity, shards }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Frames> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self, id: PageId) -> MutexGuard<'_, Frames> {
+        let i = (id.wrapping_mul(0x9E37_79B9) >> 16) as usize % self.shards.len();
+        self.shards[i].lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn capacity(&self) -> usize {
         self.capacity
     }
 
-    /// Frames in use.
-    pub fn len(&self) -> usize {
-        self.lock().frames.len()
+    pub fn stats(&self) -> PoolStats {
+        let mut s = PoolStats::default();
+        for shard in self.shards.iter() {
+            let f = shard.lock().unwrap_or_else(|p| p.into_inner());
+            s.hits += f.hits;
+            s.misses += f.misses;
+            s.evictions += f.evictions;
+            s.used += f.frames.len();
+        }
+        s
     }
 
     /// The cached page `id`, pinned (counts a hit or a miss).
     pub fn get(&self, id: PageId) -> Option<Arc<Page>> {
-        let mut f = self.lock();
+        let mut f = self.lock(id);
         match f.map.get(&id).copied() {
             Some(i) => {
                 f.frames[i].referenced = true;
-                self.hits.fetch_add(1, Relaxed);
+                f.hits += 1;
                 Some(Arc::clone(&f.frames[i].page))
             }
             None => {
-                self.misses.fetch_add(1, Relaxed);
+                f.misses += 1;
                 None
             }
         }
     }
 
-    /// Caches `page` as the current image of `id`, evicting an unpinned frame if the pool is
-    /// full. Returns false when every frame is pinned (the page is then not cached).
+    /// The cached page `id` without counting a hit or a miss (for checkpoints).
+    pub fn peek(&self, id: PageId) -> Option<Arc<Page>> {
+        let f = self.lock(id);
+        f.map.get(&id).map(|&i| Arc::clone(&f.frames[i].page))
+    }
+
+    /// Caches `page` as the current image of `id`, evicting an unpinned frame if the shard
+    /// is full. Returns false when every frame is pinned (the page is then not cached).
     pub fn insert(&self, id: PageId, page: Arc<Page>) -> bool {
-        let mut f = self.lock();
+        let mut guard = self.lock(id);
+        let f = &mut *guard;
         if let Some(&i) = f.map.get(&id) {
             f.frames[i].page = page;
             f.frames[i].referenced = true;
             return true;
         }
-        if f.frames.len() < self.capacity {
+        if f.frames.len() < f.capacity {
             let i = f.frames.len();
             f.frames.push(Frame {
                 id,
@@ -118,21 +150,16 @@ impl BufferPool {
             };
             f.map.remove(&old);
             f.map.insert(id, i);
-            self.evictions.fetch_add(1, Relaxed);
+            f.evictions += 1;
             return true;
         }
         false
     }
 
-    /// The cached page `id` without counting a hit or a miss (for checkpoints).
-    pub fn peek(&self, id: PageId) -> Option<Arc<Page>> {
-        let f = self.lock();
-        f.map.get(&id).map(|&i| Arc::clone(&f.frames[i].page))
-    }
-
     /// Drops `id` from the pool (its cached image is stale or the page was freed).
     pub fn remove(&self, id: PageId) {
-        let mut f = self.lock();
+        let mut guard = self.lock(id);
+        let f = &mut *guard;
         if let Some(i) = f.map.remove(&id) {
             let last = f.frames.len() - 1;
             f.frames.swap_remove(i);
@@ -157,6 +184,17 @@ mod tests {
     }
 
     #[test]
+    fn shards_hold_the_capacity() {
+        let pool = BufferPool::new(1000);
+        for id in 0..5000 {
+            pool.insert(id, page(id));
+        }
+        assert_eq!(pool.stats().used, 1000);
+        assert_eq!(pool.stats().evictions, 4000);
+        assert!(pool.get(4999).is_some());
+    }
+
+    #[test]
     fn clock_evicts_unpinned_and_counts() {
         let pool = BufferPool::new(3);
         for id in 1..=3 {
@@ -164,9 +202,9 @@ mod tests {
         }
         let pinned = pool.get(1).unwrap();
         assert!(pool.insert(4, page(4)));
-        assert_eq!(pool.len(), 3);
+        assert_eq!(pool.stats().used, 3);
         assert!(pool.get(1).is_some(), "a pinned page is never evicted");
-        assert_eq!(pool.evictions.load(Relaxed), 1);
+        assert_eq!(pool.stats().evictions, 1);
         // Pin everything: a new page is served uncached.
         let all: Vec<_> = [1, 2, 3, 4].iter().filter_map(|&i| pool.get(i)).collect();
         assert_eq!(all.len(), 3);
@@ -175,6 +213,7 @@ mod tests {
         assert!(pool.insert(9, page(9)));
         pool.remove(9);
         assert!(pool.get(9).is_none());
-        assert!(pool.hits.load(Relaxed) >= 4 && pool.misses.load(Relaxed) >= 2);
+        let s = pool.stats();
+        assert!(s.hits >= 4 && s.misses >= 2);
     }
 }

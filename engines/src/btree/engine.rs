@@ -332,7 +332,7 @@ impl Engine for BtreeEngine {
         } else {
             m.leaf_bytes as f64 / (m.leaf_pages as f64 * BODY as f64)
         };
-        let ld = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64;
+        let ps = pool.stats();
         let extra = [
             ("tree_height", m.height as f64),
             ("page_count", m.page_count as f64),
@@ -353,10 +353,10 @@ impl Engine for BtreeEngine {
                 s.checkpoint_pages_written as f64,
             ),
             ("buffer_pool_pages", pool.capacity() as f64),
-            ("buffer_pool_used_pages", pool.len() as f64),
-            ("buffer_pool_hits", ld(&pool.hits)),
-            ("buffer_pool_misses", ld(&pool.misses)),
-            ("buffer_pool_evictions", ld(&pool.evictions)),
+            ("buffer_pool_used_pages", ps.used as f64),
+            ("buffer_pool_hits", ps.hits as f64),
+            ("buffer_pool_misses", ps.misses as f64),
+            ("buffer_pool_evictions", ps.evictions as f64),
             ("buffer_pool_pages_written", s.wal_pages_written as f64),
         ]
         .into_iter()
@@ -366,7 +366,7 @@ impl Engine for BtreeEngine {
             io: inner.io.snapshot(),
             live_keys: Some(m.live_keys),
             disk_bytes: store_dir::dir_size(&inner.path),
-            memory_bytes: ((pool.len() + p.dirty_pages()) * PAGE_SIZE) as u64,
+            memory_bytes: ((ps.used + p.dirty_pages()) * PAGE_SIZE) as u64,
             compactions: s.checkpoints,
             compaction_bytes_written: s.checkpoint_bytes_written,
             extra,
