@@ -292,6 +292,28 @@ impl Node {
     }
 }
 
+/// The separator pushed up between two leaves: the shortest prefix of `right_first` that is
+/// still greater than `left_last` (suffix truncation, after Bayer's prefix B-trees), so
+/// internal nodes hold short keys and fan out wider.
+pub fn separator(left_last: &[u8], right_first: &[u8]) -> Vec<u8> {
+    let common = left_last
+        .iter()
+        .zip(right_first)
+        .take_while(|(a, b)| a == b)
+        .count();
+    right_first[..(common + 1).min(right_first.len())].to_vec()
+}
+
+/// Splits an overfull leaf and returns the separator for its parent with the upper half.
+pub fn split_leaf(l: &mut Leaf) -> (Vec<u8>, Leaf) {
+    let upper = l.split();
+    let sep = match l.entries.last() {
+        Some(last) => separator(&last.key, &upper.entries[0].key),
+        None => upper.entries[0].key.clone(),
+    };
+    (sep, upper)
+}
+
 /// What became of two siblings rebalanced through their parent.
 pub enum Rebalanced {
     /// Everything fits in the left node; the right one is to be freed.
@@ -311,9 +333,8 @@ pub fn rebalance(left: Node, sep: Vec<u8>, right: Node) -> PageResult<Rebalanced
                 l.next = right_next;
                 return Ok(Rebalanced::Merged(Node::Leaf(l)));
             }
-            let mut upper = l.split();
+            let (sep, mut upper) = split_leaf(&mut l);
             upper.next = right_next;
-            let sep = upper.entries[0].key.clone();
             Ok(Rebalanced::Shared(Node::Leaf(l), sep, Node::Leaf(upper)))
         }
         (Node::Internal(mut l), Node::Internal(r)) => {
@@ -418,6 +439,20 @@ mod tests {
     }
 
     #[test]
+    fn separators_are_short_and_between() {
+        for (l, r, want) in [
+            (&b"apple"[..], &b"banana"[..], &b"b"[..]),
+            (b"abc", b"abd", b"abd"),
+            (b"ab", b"abc", b"abc"),
+            (b"key00041", b"key00107", b"key001"),
+        ] {
+            let sep = separator(l, r);
+            assert_eq!(sep, want);
+            assert!(l < &sep[..] && &sep[..] <= r);
+        }
+    }
+
+    #[test]
     fn internal_round_trip_and_child_for() {
         let n = Internal {
             keys: vec![b"b".to_vec(), b"d".to_vec()],
@@ -466,7 +501,7 @@ mod tests {
         match rebalance(Node::Leaf(l), b"k000002".to_vec(), Node::Leaf(r)).unwrap() {
             Rebalanced::Shared(Node::Leaf(a), sep, Node::Leaf(b)) => {
                 assert!(a.size() >= UNDERFLOW && b.size() >= UNDERFLOW);
-                assert_eq!(sep, b.entries[0].key);
+                assert!(a.entries.last().unwrap().key < sep && sep <= b.entries[0].key);
             }
             _ => panic!("full siblings must share"),
         }

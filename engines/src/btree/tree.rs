@@ -215,10 +215,10 @@ fn settle(
             let right_id = p.alloc(kind)?;
             let (sep, right) = match &mut node {
                 Node::Leaf(l) => {
-                    let mut r = l.split();
+                    let (sep, mut r) = node::split_leaf(l);
                     r.next = l.next;
                     l.next = right_id;
-                    (r.entries[0].key.clone(), Node::Leaf(r))
+                    (sep, Node::Leaf(r))
                 }
                 Node::Internal(n) => {
                     let (sep, r) = n.split();
