@@ -38,6 +38,10 @@
 //!
 //! A value goes to an overflow chain when its cell would exceed 1300 bytes (a third of a
 //! page), so a page always holds three cells and any split leaves two halves that fit.
+//! The separator a leaf split pushes up is the shortest prefix of the right half's first
+//! key that is above the left half's last key (suffix truncation), so internal nodes fan
+//! out wide. Deletes that leave a non-root node under a quarter full merge it with a
+//! sibling, or share the two siblings' entries evenly when they do not fit in one page.
 //! Page 0 is the meta page: magic `KVBTREE\0`, version, root, page count, free-list head,
 //! free pages, height, page counts by type, live keys, leaf bytes used, and the transaction
 //! number and LSN of the commit that wrote it (`meta.rs`).
