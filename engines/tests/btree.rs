@@ -63,8 +63,9 @@ mod own {
         super::btree_kit().options
     }
 
+    /// Opens through the kit, which waits out a lock briefly held by a sibling test's fork.
     fn open(dir: &Path, o: &Options) -> Box<dyn Engine> {
-        engines::open(EngineKind::Btree, dir, o).unwrap()
+        super::btree_kit().try_open(dir, o).unwrap()
     }
 
     fn stat(s: &EngineStats, name: &str) -> f64 {
