@@ -178,7 +178,7 @@ impl Inner {
     }
 
     /// Applies one write.
-    fn write_op(&self, bytes: u64, op: impl FnOnce(&mut Pager) -> Result<bool>) -> Result<()> {
+    fn write_op(&self, bytes: u64, op: impl FnOnce(&mut Pager) -> Result<()>) -> Result<()> {
         self.check_open()?;
         self.committer.check()?;
         let lsn = {
@@ -267,7 +267,7 @@ impl Engine for BtreeEngine {
         check_put(key, value)?;
         let bytes = (key.len() + value.len()) as u64;
         self.inner
-            .write_op(bytes, |p| tree::insert(p, key, value).map(|_| true))
+            .write_op(bytes, |p| tree::insert(p, key, value).map(drop))
     }
 
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
@@ -279,7 +279,7 @@ impl Engine for BtreeEngine {
     fn delete(&self, key: &[u8]) -> Result<()> {
         check_key(key)?;
         self.inner
-            .write_op(key.len() as u64, |p| tree::delete(p, key))
+            .write_op(key.len() as u64, |p| tree::delete(p, key).map(drop))
     }
 
     fn scan(
