@@ -9,7 +9,8 @@ use crate::{Error, Result};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct BtreeOptions {
-    /// Bytes of page frames in the buffer pool (a multiple of 4 KiB; at least 16 pages).
+    /// Bytes of page frames in the buffer pool (rounded down to whole 4 KiB pages; at least
+    /// 16 pages).
     pub buffer_pool_bytes: u64,
     /// A checkpoint runs when the WAL grows past this many bytes.
     pub checkpoint_wal_bytes: u64,
