@@ -712,4 +712,76 @@ mod own {
         check(&*db, &model);
         db.close().unwrap();
     }
+
+    /// Options no pool could work with are refused with a clear error, and nothing is
+    /// written to the directory.
+    #[test]
+    fn bad_options_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut o = small();
+        o.btree.buffer_pool_bytes = 4096;
+        let err = engines::open(EngineKind::Btree, dir.path(), &o)
+            .err()
+            .unwrap();
+        assert!(
+            matches!(&err, Error::InvalidInput(m) if m.contains("buffer_pool_bytes")),
+            "{err}"
+        );
+        let mut o = small();
+        o.btree.commit_every_writes = 0;
+        assert!(matches!(
+            engines::open(EngineKind::Btree, dir.path(), &o).err(),
+            Some(Error::InvalidInput(_))
+        ));
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    /// The figures the engine reports, under the names the issue lists.
+    #[test]
+    fn stats_report_tree_wal_checkpoint_and_pool_figures() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(dir.path(), &small());
+        for i in 0..3000u32 {
+            db.put(format!("k{i:05}").as_bytes(), &[3u8; 90]).unwrap();
+        }
+        db.put(b"big", &vec![1u8; 50_000]).unwrap();
+        db.compact().unwrap();
+        for i in 0..3000u32 {
+            assert!(db.get(format!("k{i:05}").as_bytes()).unwrap().is_some());
+        }
+        let s = db.stats();
+        for name in [
+            "tree_height",
+            "leaf_pages",
+            "internal_pages",
+            "overflow_pages",
+            "free_pages",
+            "leaf_fill_factor",
+            "wal_pages_written",
+            "wal_bytes_written",
+            "checkpoint_pages_written",
+            "checkpoint_bytes_written",
+            "buffer_pool_hits",
+            "buffer_pool_misses",
+            "buffer_pool_evictions",
+            "buffer_pool_pages_written",
+        ] {
+            assert!(s.extra.contains_key(name), "missing {name}");
+        }
+        assert!(stat(&s, "tree_height") >= 2.0);
+        assert_eq!(
+            stat(&s, "overflow_pages"),
+            13.0,
+            "50,000 bytes in 4,076-byte pages"
+        );
+        let fill = stat(&s, "leaf_fill_factor");
+        assert!((0.4..=1.0).contains(&fill), "fill factor {fill}");
+        assert!(stat(&s, "checkpoint_pages_written") >= stat(&s, "leaf_pages"));
+        assert!(s.compactions >= 1 && s.compaction_bytes_written > 0);
+        assert!(stat(&s, "buffer_pool_hits") > 0.0 && stat(&s, "buffer_pool_misses") > 0.0);
+        assert_eq!(s.live_keys, Some(3001));
+        assert!(s.io.bytes_written >= stat(&s, "wal_bytes_written") as u64);
+        assert!(s.disk_bytes >= 4096 * stat(&s, "page_count") as u64);
+        db.close().unwrap();
+    }
 }

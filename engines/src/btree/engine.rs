@@ -352,6 +352,10 @@ impl Engine for BtreeEngine {
                 "checkpoint_pages_written",
                 s.checkpoint_pages_written as f64,
             ),
+            (
+                "checkpoint_bytes_written",
+                s.checkpoint_bytes_written as f64,
+            ),
             ("buffer_pool_pages", pool.capacity() as f64),
             ("buffer_pool_used_pages", ps.used as f64),
             ("buffer_pool_hits", ps.hits as f64),
