@@ -178,13 +178,21 @@ impl Inner {
     }
 
     /// Applies one write.
-    fn write_op(&self, bytes: u64, op: impl FnOnce(&mut Pager) -> Result<()>) -> Result<()> {
+    fn write_op(
+        &self,
+        key: &[u8],
+        bytes: u64,
+        op: impl FnOnce(&mut Pager) -> Result<()>,
+    ) -> Result<()> {
         self.check_open()?;
         self.committer.check()?;
         let lsn = {
             let _w = lock(&self.writer);
             self.check_open()?;
             self.committer.check()?;
+            // Read the path under the shared lock (no writer can change it: we hold the
+            // writer lock), so readers are not kept waiting while it comes from disk.
+            let _pins = tree::pin_path(&self.read(), key);
             let mut p = self.write();
             // A delete of an absent key is a write too: it commits (the meta page) and is as
             // durable as the mode promises, like a tombstone in a log-structured engine.
@@ -267,7 +275,7 @@ impl Engine for BtreeEngine {
         check_put(key, value)?;
         let bytes = (key.len() + value.len()) as u64;
         self.inner
-            .write_op(bytes, |p| tree::insert(p, key, value).map(drop))
+            .write_op(key, bytes, |p| tree::insert(p, key, value).map(drop))
     }
 
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
@@ -279,7 +287,7 @@ impl Engine for BtreeEngine {
     fn delete(&self, key: &[u8]) -> Result<()> {
         check_key(key)?;
         self.inner
-            .write_op(key.len() as u64, |p| tree::delete(p, key).map(drop))
+            .write_op(key, key.len() as u64, |p| tree::delete(p, key).map(drop))
     }
 
     fn scan(

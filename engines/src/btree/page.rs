@@ -219,7 +219,6 @@ impl Page {
     }
 
     /// The child of an internal page whose range holds `key`.
-    #[cfg(test)]
     pub fn child_for(&self, key: &[u8]) -> PageResult<PageId> {
         let i = match self.search(key)? {
             Ok(i) => i + 1,

@@ -45,6 +45,26 @@ fn descend(
     Err(p.corrupt(p.meta.root, "tree deeper than any sound tree (a cycle?)"))
 }
 
+/// The pages on the root-to-leaf path of `key`, pinned. A writer reads them under the
+/// shared lock first, so that its exclusive section does no read I/O for the path.
+pub fn pin_path(p: &Pager, key: &[u8]) -> Vec<std::sync::Arc<Page>> {
+    let mut pages = Vec::with_capacity(p.meta.height as usize);
+    let mut id = p.meta.root;
+    while pages.len() < MAX_DEPTH {
+        let Ok(page) = p.page(id) else { break };
+        let next = match page.kind() {
+            INTERNAL => page.child_for(key).ok(),
+            _ => None,
+        };
+        pages.push(page);
+        match next {
+            Some(child) => id = child,
+            None => break,
+        }
+    }
+    pages
+}
+
 pub fn get(p: &Pager, key: &[u8]) -> Result<Option<Vec<u8>>> {
     let leaf = descend(p, key, None)?;
     match leaf.search(key).map_err(|d| p.corrupt(leaf.id(), d))? {
