@@ -133,6 +133,8 @@ impl BtreeEngine {
             pager.wal_end = rec.end;
             pager.committed_end = rec.end;
         }
+        #[cfg(debug_assertions)]
+        super::verify::verify(&pager)?;
         let committer = Committer::new(options.durability, options.group_commit, meta.lsn);
         let inner = Arc::new(Inner {
             io,

@@ -108,7 +108,7 @@ mod overflow;
 mod page;
 mod pager;
 mod tree;
-#[cfg(test)]
+#[cfg(any(test, debug_assertions))]
 mod verify;
 mod wal;
 

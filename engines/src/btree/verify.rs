@@ -1,15 +1,29 @@
-//! A full structural check of a tree, for tests: every page accounted for exactly once
-//! (nodes, overflow chains, free list, meta), all leaves at one depth, keys ordered within
-//! the separators above them, the leaf chain in key order, and the meta page's counts right.
-//! Random inserts and deletes on a small tree are checked against a model after every step.
+//! A full structural check of a tree: every page accounted for exactly once (nodes,
+//! overflow chains, free list, meta), all leaves at one depth, keys ordered within the
+//! separators above them, the leaf chain in key order, and the meta page's counts right.
+//! Debug builds (and so every test, the crash cycles included) run it on every open, where
+//! a violation is `Error::Corruption`; release builds skip it (it reads the whole tree).
+//! Random inserts and deletes on a small tree are checked after every few steps below.
 
 use std::collections::BTreeMap;
 
 use super::freelist::TRUNK_CAP;
 use super::node::{Leaf, Node, Val};
+use super::overflow;
 use super::page::{PageId, FREE, HEADER};
 use super::pager::Pager;
-use super::{overflow, tree};
+#[cfg(test)]
+use super::tree;
+use crate::Result;
+
+/// Fails the check with a formatted detail.
+macro_rules! ensure {
+    ($p:expr, $cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return Err($p.corrupt(0, &format!("structural check: {}", format!($($msg)+))));
+        }
+    };
+}
 
 #[derive(Default)]
 struct Walk {
@@ -22,23 +36,31 @@ struct Walk {
 }
 
 impl Walk {
-    fn claim(&mut self, id: PageId, what: &'static str) {
+    fn claim(&mut self, p: &Pager, id: PageId, what: &'static str) -> Result<()> {
         if let Some(prev) = self.owner.insert(id, what) {
-            panic!("page {id} used twice: {prev} and {what}");
+            ensure!(p, false, "page {id} used twice: {prev} and {what}");
         }
+        Ok(())
     }
 }
 
-fn walk(p: &Pager, id: PageId, depth: u32, lo: Option<&[u8]>, hi: Option<&[u8]>, w: &mut Walk) {
-    assert!(
+fn walk(
+    p: &Pager,
+    id: PageId,
+    depth: u32,
+    bounds: (Option<&[u8]>, Option<&[u8]>),
+    w: &mut Walk,
+) -> Result<()> {
+    ensure!(
+        p,
         depth <= p.meta.height,
         "page {id} deeper than the tree height"
     );
-    match p.node(id).unwrap() {
+    match p.node(id)? {
         Node::Leaf(l) => {
-            w.claim(id, "leaf");
-            assert_eq!(depth, p.meta.height, "leaf {id} not at the bottom");
-            check_range(l.entries.iter().map(|e| e.key.as_slice()), lo, hi, id);
+            w.claim(p, id, "leaf")?;
+            ensure!(p, depth == p.meta.height, "leaf {id} not at the bottom");
+            check_range(p, l.entries.iter().map(|e| e.key.as_slice()), bounds, id)?;
             w.leaves.push(id);
             w.entries += l.entries.len() as u64;
             w.leaf_bytes += l.size() as u64;
@@ -46,109 +68,137 @@ fn walk(p: &Pager, id: PageId, depth: u32, lo: Option<&[u8]>, hi: Option<&[u8]>,
                 if let Val::Overflow { first, len } = e.val {
                     let mut at = first;
                     for _ in 0..overflow::pages_for(len as usize) {
-                        w.claim(at, "overflow");
+                        w.claim(p, at, "overflow")?;
                         w.overflow += 1;
-                        at = p.page(at).unwrap().next();
+                        at = p.page(at)?.next();
                     }
-                    assert_eq!(at, 0, "overflow chain of {len} bytes too long");
-                    assert_eq!(
-                        overflow::read_chain(p, first, len).unwrap().len(),
-                        len as usize
-                    );
+                    ensure!(p, at == 0, "overflow chain of {len} bytes too long");
+                    overflow::read_chain(p, first, len)?;
                 }
             }
         }
         Node::Internal(n) => {
-            w.claim(id, "internal");
+            w.claim(p, id, "internal")?;
             w.internal += 1;
-            assert_eq!(n.children.len(), n.keys.len() + 1);
-            assert!(
+            ensure!(
+                p,
+                n.children.len() == n.keys.len() + 1,
+                "page {id}: child count"
+            );
+            ensure!(
+                p,
                 !n.keys.is_empty() || id != p.meta.root,
                 "root with one child"
             );
-            check_range(n.keys.iter().map(|k| k.as_slice()), lo, hi, id);
+            check_range(p, n.keys.iter().map(|k| k.as_slice()), bounds, id)?;
             for (i, &c) in n.children.iter().enumerate() {
-                let clo = if i == 0 {
-                    lo
+                let lo = if i == 0 {
+                    bounds.0
                 } else {
                     Some(n.keys[i - 1].as_slice())
                 };
-                let chi = n.keys.get(i).map(|k| k.as_slice()).or(hi);
-                walk(p, c, depth + 1, clo, chi, w);
+                let hi = n.keys.get(i).map(|k| k.as_slice()).or(bounds.1);
+                walk(p, c, depth + 1, (lo, hi), w)?;
             }
         }
     }
+    Ok(())
 }
 
 fn check_range<'a>(
+    p: &Pager,
     keys: impl Iterator<Item = &'a [u8]>,
-    lo: Option<&[u8]>,
-    hi: Option<&[u8]>,
+    (lo, hi): (Option<&[u8]>, Option<&[u8]>),
     id: PageId,
-) {
+) -> Result<()> {
     let mut prev: Option<&[u8]> = None;
     for k in keys {
-        assert!(prev.is_none_or(|p| p < k), "page {id}: keys out of order");
-        assert!(
+        ensure!(
+            p,
+            prev.is_none_or(|p| p < k),
+            "page {id}: keys out of order"
+        );
+        ensure!(
+            p,
             lo.is_none_or(|lo| lo <= k),
             "page {id}: key below its separator"
         );
-        assert!(
+        ensure!(
+            p,
             hi.is_none_or(|hi| k < hi),
             "page {id}: key at or above its separator"
         );
         prev = Some(k);
     }
+    Ok(())
 }
 
-/// Checks everything the module comment promises; panics with the first violation.
-pub fn verify(p: &Pager) {
+/// Checks everything the module comment promises.
+pub fn verify(p: &Pager) -> Result<()> {
     let mut w = Walk::default();
-    walk(p, p.meta.root, 1, None, None, &mut w);
+    walk(p, p.meta.root, 1, (None, None), &mut w)?;
     // The leaf chain visits the leaves in tree order.
     let mut chain = vec![];
-    let mut at = w.leaves[0];
+    let mut at = w.leaves.first().copied().unwrap_or(0);
     while at != 0 {
         chain.push(at);
-        assert!(
+        ensure!(
+            p,
             chain.len() <= w.leaves.len(),
             "leaf chain longer than the tree"
         );
-        at = Leaf::decode(&p.page(at).unwrap()).unwrap().next;
+        let page = p.page(at)?;
+        at = Leaf::decode(&page).map_err(|d| p.corrupt(at, d))?.next;
     }
-    assert_eq!(chain, w.leaves, "leaf chain out of tree order");
+    ensure!(p, chain == w.leaves, "leaf chain out of tree order");
     // The free list.
     let (mut trunk, mut free) = (p.meta.free_head, 0u32);
     while trunk != 0 {
-        let t = p.page(trunk).unwrap();
-        assert_eq!(t.kind(), FREE);
-        w.claim(trunk, "free-list trunk");
-        assert!(t.count() <= TRUNK_CAP);
+        let t = p.page(trunk)?;
+        ensure!(
+            p,
+            t.kind() == FREE && t.count() <= TRUNK_CAP,
+            "bad trunk {trunk}"
+        );
+        w.claim(p, trunk, "free-list trunk")?;
         for i in 0..t.count() {
             let b = &t.bytes()[HEADER + 4 * i..HEADER + 4 * i + 4];
-            w.claim(u32::from_le_bytes(b.try_into().unwrap()), "free");
+            w.claim(p, u32::from_le_bytes([b[0], b[1], b[2], b[3]]), "free")?;
         }
         free += 1 + t.count() as u32;
         trunk = t.next();
     }
     let m = &p.meta;
-    assert_eq!(
-        w.owner.len() as u32 + 1,
-        m.page_count,
-        "pages leaked or out of range"
+    ensure!(
+        p,
+        w.owner.len() as u32 + 1 == m.page_count,
+        "{} pages in use or free, {} in the file",
+        w.owner.len() + 1,
+        m.page_count
     );
-    assert!(w.owner.keys().all(|&id| id > 0 && id < m.page_count));
-    assert_eq!(
-        (w.leaves.len() as u32, w.internal, w.overflow, free),
-        (
-            m.leaf_pages,
-            m.internal_pages,
-            m.overflow_pages,
-            m.free_pages
-        ),
-        "page counts in the meta page"
+    ensure!(
+        p,
+        w.owner.keys().all(|&id| id > 0 && id < m.page_count),
+        "page id out of range"
     );
-    assert_eq!((w.entries, w.leaf_bytes), (m.live_keys, m.leaf_bytes));
+    ensure!(
+        p,
+        (w.leaves.len() as u32, w.internal, w.overflow, free)
+            == (
+                m.leaf_pages,
+                m.internal_pages,
+                m.overflow_pages,
+                m.free_pages
+            ),
+        "page counts {:?} differ from the meta page's",
+        (w.leaves.len(), w.internal, w.overflow, free)
+    );
+    ensure!(
+        p,
+        (w.entries, w.leaf_bytes) == (m.live_keys, m.leaf_bytes),
+        "key count or leaf bytes differ from the meta page's"
+    );
+    Ok(())
 }
 
 #[cfg(test)]
@@ -215,12 +265,12 @@ mod tests {
                 p.commit().unwrap();
             }
             if step % 25 == 0 {
-                verify(&p);
+                verify(&p).unwrap();
                 let all = tree::scan(&p, b"", None, usize::MAX).unwrap();
                 assert!(all.iter().map(|(k, v)| (k, v)).eq(model.iter()));
             }
         }
-        verify(&p);
+        verify(&p).unwrap();
         assert!(tallest >= 3, "the run never built a tree of height 3");
     }
 }
