@@ -97,8 +97,22 @@ impl Kit {
         self
     }
 
+    /// Opens the engine. An open refused because the store is "in use" is retried for up to
+    /// 2 s: while tests run in parallel, a child process forked by another test thread holds
+    /// copies of this process's descriptors (a just-closed store's lock included) until it
+    /// execs, so a reopen right after `close()` can briefly find the lock taken. A lock that
+    /// is really never released still fails the test.
     pub fn try_open(&self, dir: &Path, options: &Options) -> Result<Box<dyn Engine>> {
-        (self.open)(dir, options)
+        let mut tries = 0;
+        loop {
+            match (self.open)(dir, options) {
+                Err(crate::Error::Incompatible(m)) if m.contains("in use") && tries < 200 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                r => return r,
+            }
+        }
     }
 
     /// Opens with the kit's options; a failure fails the test.

@@ -1,0 +1,294 @@
+//! A 4 KiB page: the common header, its checksum, and read-side accessors of the slotted
+//! layout (binary search straight on the page bytes, no decoding on the read path).
+//!
+//! Every accessor is bounds-checked and returns `Err(detail)` on a malformed page, so that
+//! bytes from disk can never cause a panic; callers turn the detail into
+//! `Error::Corruption` with the file and offset the page came from.
+
+use std::cmp::Ordering;
+
+pub const PAGE_SIZE: usize = 4096;
+/// Bytes of the common header.
+pub const HEADER: usize = 20;
+/// Bytes a page offers after its header.
+pub const BODY: usize = PAGE_SIZE - HEADER;
+
+pub type PageId = u32;
+
+/// Hashes page ids with one multiplication (Fibonacci hashing); the maps keyed by page id
+/// sit on every page lookup, where SipHash would cost more than the lookup itself.
+#[derive(Default, Clone, Copy)]
+pub struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.0 = (self.0 ^ n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// A map keyed by page id.
+pub type IdMap<V> = std::collections::HashMap<PageId, V, std::hash::BuildHasherDefault<IdHasher>>;
+
+/// Page types (header byte 4).
+pub const META: u8 = 1;
+pub const INTERNAL: u8 = 2;
+pub const LEAF: u8 = 3;
+pub const OVERFLOW: u8 = 4;
+pub const FREE: u8 = 5;
+
+/// Leaf cell flag: the value lives in an overflow chain.
+pub const FLAG_OVERFLOW: u8 = 1;
+
+/// A malformed page: the detail for `Error::Corruption`.
+pub type PageResult<T> = std::result::Result<T, &'static str>;
+
+/// One page image. Shared read-only as `Arc<Page>` (a clone is a pin in the buffer pool).
+#[derive(Clone)]
+pub struct Page {
+    buf: Box<[u8; PAGE_SIZE]>,
+}
+
+impl std::fmt::Debug for Page {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Page(id {}, type {})", self.id(), self.kind())
+    }
+}
+
+fn u16_at(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// Where a leaf's value is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueRef<'a> {
+    Inline(&'a [u8]),
+    Overflow { first: PageId, len: u32 },
+}
+
+impl Page {
+    /// A zeroed page of `kind` with id `id`.
+    pub fn new(kind: u8, id: PageId) -> Page {
+        let mut p = Page {
+            buf: Box::new([0u8; PAGE_SIZE]),
+        };
+        p.buf[4] = kind;
+        p.buf[8..12].copy_from_slice(&id.to_le_bytes());
+        p
+    }
+
+    /// A zeroed page to read into.
+    pub fn zeroed() -> Page {
+        Page {
+            buf: Box::new([0u8; PAGE_SIZE]),
+        }
+    }
+
+    /// A page from exactly `PAGE_SIZE` bytes (as read from a file).
+    pub fn from_bytes(bytes: &[u8]) -> PageResult<Page> {
+        let arr: [u8; PAGE_SIZE] = bytes.try_into().map_err(|_| "page of the wrong size")?;
+        Ok(Page { buf: Box::new(arr) })
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf[..]
+    }
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        &mut self.buf[..]
+    }
+    pub fn kind(&self) -> u8 {
+        self.buf[4]
+    }
+    pub fn count(&self) -> usize {
+        u16_at(&self.buf[..], 6) as usize
+    }
+    pub fn set_count(&mut self, n: usize) {
+        self.buf[6..8].copy_from_slice(&(n as u16).to_le_bytes());
+    }
+    pub fn id(&self) -> PageId {
+        u32_at(&self.buf[..], 8)
+    }
+    /// Leaf: right sibling; internal: leftmost child; overflow and free: next page (0 = none).
+    pub fn next(&self) -> PageId {
+        u32_at(&self.buf[..], 12)
+    }
+    pub fn set_next(&mut self, id: PageId) {
+        self.buf[12..16].copy_from_slice(&id.to_le_bytes());
+    }
+    /// Overflow: bytes of value held by this page.
+    pub fn aux(&self) -> usize {
+        u16_at(&self.buf[..], 16) as usize
+    }
+    pub fn set_aux(&mut self, n: usize) {
+        self.buf[16..18].copy_from_slice(&(n as u16).to_le_bytes());
+    }
+
+    /// Writes the checksum over bytes 4.. into bytes 0..4.
+    pub fn seal(&mut self) {
+        let crc = crc32c::crc32c(&self.buf[4..]);
+        self.buf[0..4].copy_from_slice(&crc.to_le_bytes());
+    }
+
+    /// Checks the checksum, the page id and the type byte.
+    pub fn verify(&self, id: PageId) -> PageResult<()> {
+        if crc32c::crc32c(&self.buf[4..]) != u32_at(&self.buf[..], 0) {
+            return Err("page checksum mismatch (torn or damaged page)");
+        }
+        if self.id() != id {
+            return Err("page holds another page id");
+        }
+        if !(META..=FREE).contains(&self.kind()) {
+            return Err("unknown page type");
+        }
+        Ok(())
+    }
+
+    /// Offset of cell `i` (slot array after the header).
+    fn cell_at(&self, i: usize) -> PageResult<usize> {
+        let n = self.count();
+        if i >= n || HEADER + 2 * n > PAGE_SIZE {
+            return Err("slot index out of range");
+        }
+        let off = u16_at(&self.buf[..], HEADER + 2 * i) as usize;
+        if off < HEADER + 2 * n || off >= PAGE_SIZE {
+            return Err("cell offset outside the cell area");
+        }
+        Ok(off)
+    }
+
+    fn slice(&self, from: usize, len: usize) -> PageResult<&[u8]> {
+        self.buf
+            .get(from..from.checked_add(len).ok_or("cell length overflow")?)
+            .ok_or("cell runs past the end of the page")
+    }
+
+    /// Key of cell `i` of a leaf or internal page.
+    pub fn key(&self, i: usize) -> PageResult<&[u8]> {
+        let off = self.cell_at(i)?;
+        let klen = u16_at(self.slice(off, 2)?, 0) as usize;
+        let skip = if self.kind() == LEAF { 7 } else { 6 };
+        self.slice(off + skip, klen)
+    }
+
+    /// Value of leaf cell `i`.
+    pub fn value(&self, i: usize) -> PageResult<ValueRef<'_>> {
+        let off = self.cell_at(i)?;
+        let h = self.slice(off, 7)?;
+        let (klen, flags, vlen) = (u16_at(h, 0) as usize, h[2], u32_at(h, 3));
+        let at = off + 7 + klen;
+        if flags & FLAG_OVERFLOW != 0 {
+            let first = u32_at(self.slice(at, 4)?, 0);
+            Ok(ValueRef::Overflow { first, len: vlen })
+        } else {
+            Ok(ValueRef::Inline(self.slice(at, vlen as usize)?))
+        }
+    }
+
+    /// Child `i` (0..=count) of an internal page.
+    pub fn child(&self, i: usize) -> PageResult<PageId> {
+        if i == 0 {
+            return Ok(self.next());
+        }
+        let off = self.cell_at(i - 1)?;
+        Ok(u32_at(self.slice(off, 6)?, 2))
+    }
+
+    /// Binary search of the keys: `Ok(i)` found at `i`, `Err(i)` would be inserted at `i`.
+    pub fn search(&self, key: &[u8]) -> PageResult<std::result::Result<usize, usize>> {
+        let (mut lo, mut hi) = (0, self.count());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.key(mid)?.cmp(key) {
+                Ordering::Less => lo = mid + 1,
+                Ordering::Greater => hi = mid,
+                Ordering::Equal => return Ok(Ok(mid)),
+            }
+        }
+        Ok(Err(lo))
+    }
+
+    /// The child of an internal page whose range holds `key`.
+    pub fn child_for(&self, key: &[u8]) -> PageResult<PageId> {
+        let i = match self.search(key)? {
+            Ok(i) => i + 1,
+            Err(i) => i,
+        };
+        self.child(i)
+    }
+
+    /// The raw bytes of cell `i` of a leaf or internal page.
+    pub fn cell(&self, i: usize) -> PageResult<&[u8]> {
+        let off = self.cell_at(i)?;
+        self.slice(off, cell_len_at(self, off)?)
+    }
+
+    /// Bytes in use by cells and slots (for the fill factor).
+    #[cfg(test)]
+    pub fn used(&self) -> usize {
+        let n = self.count();
+        let mut used = 2 * n;
+        for i in 0..n {
+            if let Ok(off) = self.cell_at(i) {
+                used += cell_len_at(self, off).unwrap_or(0);
+            }
+        }
+        used
+    }
+}
+
+fn cell_len_at(p: &Page, off: usize) -> PageResult<usize> {
+    let b = p.bytes();
+    if p.kind() == LEAF {
+        let h = b.get(off..off + 7).ok_or("cell past page")?;
+        let (klen, flags, vlen) = (u16_at(h, 0) as usize, h[2], u32_at(h, 3) as usize);
+        Ok(7 + klen + if flags & FLAG_OVERFLOW != 0 { 4 } else { vlen })
+    } else {
+        let h = b.get(off..off + 2).ok_or("cell past page")?;
+        Ok(6 + u16_at(h, 0) as usize)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checksum_catches_every_flip() {
+        let mut p = Page::new(LEAF, 9);
+        p.set_next(3);
+        p.seal();
+        assert!(p.verify(9).is_ok());
+        assert!(p.verify(8).is_err());
+        for at in [0, 4, 7, 100, PAGE_SIZE - 1] {
+            let mut q = p.clone();
+            q.bytes_mut()[at] ^= 1;
+            assert!(q.verify(9).is_err(), "flip at {at}");
+        }
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let mut p = Page::new(LEAF, 1);
+        p.set_count(2000);
+        for b in p.bytes_mut()[HEADER..].iter_mut() {
+            *b = 0xff;
+        }
+        assert!(p.key(0).is_err());
+        assert!(p.search(b"x").is_err());
+        let mut q = Page::new(INTERNAL, 1);
+        q.set_count(3);
+        q.bytes_mut()[HEADER..HEADER + 6].copy_from_slice(&[0xfe, 0x0f, 0, 0, 0, 0]);
+        assert!(q.child(1).is_err() && q.key(0).is_err());
+    }
+}
