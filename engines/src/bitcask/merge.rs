@@ -7,10 +7,11 @@
 //! 1. `start`: pick the inputs, every sealed file (so every record outside them is newer
 //!    than every record in them, which is what lets a merge drop tombstones: no older
 //!    version of the key can survive anywhere once the inputs are gone).
-//! 2. `copied`: copy each record the keydir still points at into `.merging` files; seal and
-//!    fsync them, write their hint files.
-//! 3. `synced`: fsync the directory and the active file, so every record that made an
-//!    input record dead is durable before that input record goes.
+//! 2. `copied`: find the newest record of each key among the inputs (hint files first),
+//!    copy each such put into `.merging` files; seal and fsync them, write their hint
+//!    files. A put superseded only by a record outside the inputs is kept, so the merged
+//!    store never depends on the active file's tail (which recovery may cut as torn).
+//! 3. `synced`: fsync the directory.
 //! 4. `committed`: write the commit file `MERGE` (inputs and outputs) atomically. This is
 //!    the commit point: before it, open removes the `.merging` files; after it, open
 //!    finishes the steps below.
@@ -20,12 +21,13 @@
 //! 7. `deleting` (after the first removal): remove the inputs and their hints, fsync the
 //!    directory, remove `MERGE`, fsync the directory: `done`.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
-use super::hint::HintWriter;
-use super::keydir::Entry;
+use super::hint::{self, HintWriter};
+use super::keydir::{Entry, FxBuild};
 use super::segment::{self, file_name, FileType, BORN_MERGE, FILE_HEADER_LEN};
 use super::store::{lock, read, write, Seg, Store};
 use crate::io::{crash_point, File, Io};
@@ -250,18 +252,19 @@ pub(super) fn run(store: &Store, roll_first: bool) -> Result<()> {
         bytes_written: 0,
     };
     let mut moved: Vec<(Box<[u8]>, Entry, Entry)> = Vec::new();
-    let copied = copy_live(store, &inputs, &mut out, &mut moved).and_then(|()| {
-        out.finish_current()?;
-        crash_point("bitcask.merge.copied");
-        store.io.sync_dir(&store.dir)?;
-        store.committer.sync_all(&|| store.sync_active())?;
-        crash_point("bitcask.merge.synced");
-        let input_ids: Vec<u32> = inputs.iter().map(|i| i.0).collect();
-        let output_ids: Vec<u32> = out.done.iter().map(|o| o.0).collect();
-        store
-            .io
-            .write_file_atomic(&store.dir, COMMIT, &encode_commit(&input_ids, &output_ids))
-    });
+    let copied = newest_in_inputs(store, &inputs)
+        .and_then(|newest| copy_live(store, &inputs, &newest, &mut out, &mut moved))
+        .and_then(|()| {
+            out.finish_current()?;
+            crash_point("bitcask.merge.copied");
+            store.io.sync_dir(&store.dir)?;
+            crash_point("bitcask.merge.synced");
+            let input_ids: Vec<u32> = inputs.iter().map(|i| i.0).collect();
+            let output_ids: Vec<u32> = out.done.iter().map(|o| o.0).collect();
+            store
+                .io
+                .write_file_atomic(&store.dir, COMMIT, &encode_commit(&input_ids, &output_ids))
+        });
     if let Err(e) = copied {
         // Not committed: the inputs stay, the outputs go (open would remove them too).
         drop(out.cur.take());
@@ -287,9 +290,44 @@ pub(super) fn run(store: &Store, roll_first: bool) -> Result<()> {
     Ok(())
 }
 
+/// Pass 1: the highest sequence number of every key among the inputs (from hint files where
+/// valid, else from the data files).
+fn newest_in_inputs(store: &Store, inputs: &[(u32, Arc<File>, u64)]) -> Result<NewestMap> {
+    let mut newest = NewestMap::default();
+    let mut note = |key: &[u8], seq: u64| match newest.get_mut(key) {
+        Some(s) => *s = (*s).max(seq),
+        None => {
+            newest.insert(key.into(), seq);
+        }
+    };
+    for (id, file, len) in inputs {
+        if store.stopping.load(Relaxed) {
+            return Err(Error::Closed);
+        }
+        if let Some(entries) = hint::read(&store.io, &store.dir, *id, *len)? {
+            for (key, e) in entries {
+                note(&key, e.seq);
+            }
+            continue;
+        }
+        segment::scan(file, *id, |_, _, r| {
+            note(r.key, r.seq);
+            Ok(())
+        })?;
+    }
+    Ok(newest)
+}
+
+type NewestMap = HashMap<Box<[u8]>, u64, FxBuild>;
+
+/// Pass 2: copies every put that is the newest record of its key among the inputs. A record
+/// superseded only by a newer file's record is kept: dropping it would make the store depend
+/// on that newer file's tail, which may be cut as torn (and then no prefix of the writes
+/// would match). Tombstones go: every older record of their key is in the inputs and goes too.
 fn copy_live(
     store: &Store,
     inputs: &[(u32, Arc<File>, u64)],
+    newest: &NewestMap,
     out: &mut Output<'_>,
     moved: &mut Vec<(Box<[u8]>, Entry, Entry)>,
 ) -> Result<()> {
@@ -299,7 +337,7 @@ fn copy_live(
             if store.stopping.load(Relaxed) {
                 return Err(Error::Closed);
             }
-            if r.tombstone {
+            if r.tombstone || newest.get(r.key) != Some(&r.seq) {
                 return Ok(());
             }
             let from = Entry {
@@ -308,9 +346,6 @@ fn copy_live(
                 file: id,
                 len: log::frame_len(payload.len()) as u32,
             };
-            if read(&store.keydir).get(r.key) != Some(from) {
-                return Ok(());
-            }
             let to = out.append(payload, r.key, r.seq)?;
             moved.push((r.key.into(), from, to));
             Ok(())

@@ -230,15 +230,6 @@ impl Engine for Bitcask {
 
     fn delete(&self, key: &[u8]) -> Result<()> {
         limits::check_key(key)?;
-        self.store.check_open()?;
-        if read(&self.store.keydir).get(key).is_none() {
-            // Nothing to shadow: every older record of the key is already dead. In sync mode
-            // the delete that made it absent may still wait for its fsync: wait for it too.
-            if self.store.committer.mode() == crate::Durability::Sync {
-                return self.store.committer.sync_all(&|| self.store.sync_active());
-            }
-            return Ok(());
-        }
         self.store.append(key, &[], true)
     }
 

@@ -289,12 +289,24 @@ impl Store {
         Ok(out)
     }
 
-    /// Dead bytes a merge of the immutable files would reclaim, and all data bytes.
+    /// Dead bytes in the immutable files, and all data bytes. The dead bytes are `0` when no
+    /// file was sealed since the last merge: what the merged files still hold dead is
+    /// superseded from the active file, and a merge cannot drop it before that file is sealed.
     pub fn reclaimable(&self) -> (u64, u64) {
-        let sealed: Vec<(u32, u64)> = read(&self.segs)
-            .iter()
-            .filter_map(|(id, s)| s.sealed_len.map(|l| (*id, l)))
-            .collect();
+        let (sealed, fresh) = {
+            let segs = read(&self.segs);
+            let sealed: Vec<(u32, u64)> = segs
+                .iter()
+                .filter_map(|(id, s)| s.sealed_len.map(|l| (*id, l)))
+                .collect();
+            let fresh = segs.values().any(|s| {
+                s.sealed_len.is_some() && s.file.path().extension().is_some_and(|e| e == "data")
+            });
+            (sealed, fresh)
+        };
+        if !fresh {
+            return (0, self.data_bytes.load(Relaxed));
+        }
         let kd = read(&self.keydir);
         let dead = sealed
             .iter()
