@@ -81,9 +81,7 @@ fn check(kit: &Kit, p: &Pristine, file: &Path, lo: u64) -> Result<(), String> {
         Err(e) => return Err(format!("open failed with an unexpected error: {e}")),
     };
     let seen = history::observe(&*db, allowed)?;
-    // The base of `find_prefix` must be at or before `lo`: the empty store.
-    let base = Model::default();
-    history::find_prefix(&base, &seen, lo, WRITES)?;
+    history::find_prefix(&Model::default(), &seen, lo, WRITES)?;
     match db.scan(b"", None, usize::MAX) {
         Ok(all) => {
             let mut scanned: history::Observed = history::all_keys().map(|k| (k, None)).collect();
@@ -95,7 +93,7 @@ fn check(kit: &Kit, p: &Pristine, file: &Path, lo: u64) -> Result<(), String> {
                     ));
                 }
             }
-            history::find_prefix(&base, &scanned, lo, WRITES)
+            history::find_prefix(&Model::default(), &scanned, lo, WRITES)
                 .map_err(|e| format!("full scan: {e}"))?;
         }
         Err(e) if allowed(&e) => {}
