@@ -160,10 +160,10 @@ impl Output<'_> {
     /// Copies one record (its checked payload) and returns its new location.
     fn append(&mut self, payload: &[u8], key: &[u8], seq: u64) -> Result<Entry> {
         let frame = log::frame_len(payload.len()) as u64;
-        let full = self
-            .cur
-            .as_ref()
-            .is_some_and(|c| c.records > 0 && c.len + frame > self.store.opts.max_segment_bytes);
+        let full = self.cur.as_ref().is_some_and(|c| {
+            c.records > 0
+                && c.len + frame + segment::SEAL_FRAME_LEN > self.store.opts.max_segment_bytes
+        });
         if full {
             self.finish_current()?;
         }

@@ -21,6 +21,9 @@ pub const REC_FIXED: usize = 1 + 8 + 2;
 const HEADER_PAYLOAD: usize = 1 + 8 + 1 + 4;
 const SEAL_PAYLOAD: usize = 1 + 8 + 8;
 
+/// Bytes of the seal frame that ends every immutable data file.
+pub const SEAL_FRAME_LEN: u64 = (HEADER_LEN + SEAL_PAYLOAD) as u64;
+
 /// Bytes of the header frame every data file starts with.
 pub const FILE_HEADER_LEN: u64 = (HEADER_LEN + HEADER_PAYLOAD) as u64;
 

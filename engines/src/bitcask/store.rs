@@ -109,7 +109,9 @@ impl Store {
             let mut guard = lock(&self.writer);
             let w = &mut *guard;
             self.check_open()?;
-            if w.records > 0 && w.len + frame_len as u64 > self.opts.max_segment_bytes {
+            if w.records > 0
+                && w.len + frame_len as u64 + segment::SEAL_FRAME_LEN > self.opts.max_segment_bytes
+            {
                 self.roll(w)?;
             }
             let seq = w.next_seq;
