@@ -395,8 +395,9 @@ fn install(
         }
     }
     {
-        let mut segs = write(&store.segs);
+        // Lock order: keydir before segs (as `Store::get` takes them).
         let mut kd = write(&store.keydir);
+        let mut segs = write(&store.segs);
         for (id, _, _) in inputs {
             segs.remove(id);
             kd.forget_file(*id);
