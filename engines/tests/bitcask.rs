@@ -557,3 +557,49 @@ fn merge_crash_at_every_step() {
         db.close().unwrap();
     }
 }
+
+/// A throwaway sanity figure, not a benchmark (the kvbench CLI measures): run with
+/// `cargo test --release -p engines --test bitcask throughput_sanity -- --ignored --nocapture`.
+#[test]
+#[ignore = "prints a rough throughput figure; run by hand in release mode"]
+fn throughput_sanity() {
+    let dir = kit_dir();
+    let mut o = Options::default();
+    o.bitcask.background_merge = false;
+    let db = open(dir.path(), &o);
+    const N: u32 = 500_000;
+    let k = |i: u32| {
+        format!(
+            "user{:012}",
+            (i as u64).wrapping_mul(0x9E37_79B9) % 1_000_000_000_000
+        )
+        .into_bytes()
+    };
+    let v = vec![0x5a; 100];
+    let t = std::time::Instant::now();
+    for i in 0..N {
+        db.put(&k(i), &v).unwrap();
+    }
+    let put_s = t.elapsed().as_secs_f64();
+    let t = std::time::Instant::now();
+    for i in 0..N {
+        assert!(db.get(&k(i.wrapping_mul(7919) % N)).unwrap().is_some());
+    }
+    let get_s = t.elapsed().as_secs_f64();
+    let t = std::time::Instant::now();
+    let scans = 50;
+    for i in 0..scans {
+        assert_eq!(db.scan(&k(i), None, 100).unwrap().len(), 100);
+    }
+    let scan_s = t.elapsed().as_secs_f64() / scans as f64;
+    let s = db.stats();
+    eprintln!(
+        "bitcask, {N} keys (16 B keys, 100 B values, durability none, page cache warm): \
+         {:.0} puts/s, {:.0} gets/s, scan of 100 keys {:.1} ms, keydir {:.1} B/key",
+        N as f64 / put_s,
+        N as f64 / get_s,
+        scan_s * 1e3,
+        s.extra["keydir_bytes_per_key"]
+    );
+    db.close().unwrap();
+}

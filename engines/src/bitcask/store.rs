@@ -216,15 +216,12 @@ impl Store {
     /// away since `e` was read from the keydir: look again).
     pub fn read_entry(&self, key: &[u8], e: Entry) -> Result<Option<Vec<u8>>> {
         let mut buf = Vec::new();
-        let path = {
-            let segs = read(&self.segs);
-            let Some(seg) = segs.get(&e.file) else {
-                return Ok(None);
-            };
-            segment::read_frame(&seg.file, e.offset, e.len, &mut buf)?;
-            seg.file.path().to_path_buf()
+        let segs = read(&self.segs);
+        let Some(seg) = segs.get(&e.file) else {
+            return Ok(None);
         };
-        value_of(buf, key, e, &path).map(Some)
+        segment::read_frame(&seg.file, e.offset, e.len, &mut buf)?;
+        value_of(buf, key, e, seg.file.path()).map(Some)
     }
 
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
