@@ -20,6 +20,11 @@
 //!    write that landed during the merge keeps its newer location), close the inputs,
 //! 7. `deleting` (after the first removal): remove the inputs and their hints, fsync the
 //!    directory, remove `MERGE`, fsync the directory: `done`.
+//!
+//! A failure before the commit point removes the outputs and leaves the engine running (no
+//! acknowledged data depended on them); a failure after it poisons the engine, and the next
+//! open finishes the merge from the commit file. Pass 1 holds one hash-map entry (key and
+//! sequence number) per distinct key of the inputs.
 
 use std::collections::HashMap;
 use std::path::Path;

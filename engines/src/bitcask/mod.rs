@@ -64,6 +64,15 @@
 //! fsyncs the old file and fsyncs the directory after creating the new one. A failed fsync or
 //! a failed append poisons the instance until reopen.
 //!
+//! # Merge (merge.rs)
+//!
+//! Inputs are all sealed files; outputs are `.merged` files with hint files, committed by
+//! the atomic `MERGE` file. A put is copied when it is the newest record of its key among the
+//! inputs; tombstones are dropped (every older record of their key is an input too). A put
+//! superseded only by a record in a newer file is kept, so the merged store never depends on
+//! the active file's tail, which recovery may cut. A delete always appends a tombstone, even
+//! for a key that is absent, so that every acknowledged write is a record (and fsynced as one).
+//!
 //! # Range scans
 //!
 //! The keydir has no order. `scan(start, end, limit)` walks all n keys under the keydir read
