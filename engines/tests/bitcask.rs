@@ -34,8 +34,19 @@ fn quiet(segment: u64) -> Options {
     o
 }
 
+/// Opens, waiting out the moment a child process forked by another test thread still holds
+/// a copy of the store lock's descriptor (until it execs), as the kit's crash child does.
 fn open(dir: &Path, o: &Options) -> Box<dyn Engine> {
-    engines::open(EngineKind::Bitcask, dir, o).unwrap()
+    let mut tries = 0;
+    loop {
+        match engines::open(EngineKind::Bitcask, dir, o) {
+            Err(Error::Incompatible(m)) if m.contains("in use") && tries < 200 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            r => return r.unwrap(),
+        }
+    }
 }
 
 fn names(dir: &Path, ext: &str) -> Vec<String> {

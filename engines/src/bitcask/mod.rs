@@ -76,8 +76,10 @@
 //! # Range scans
 //!
 //! The keydir has no order. `scan(start, end, limit)` walks all n keys under the keydir read
-//! lock, keeps the m in range, selects the `limit` smallest in O(m) and sorts just those:
-//! O(n + m + k log k) for k = min(m, limit), then k preads. A scan costs a walk of the whole
+//! lock and keeps the k = min(m, limit) smallest of the m in range: in a bounded max-heap for
+//! limits up to 4096 (O(n + m log k) worst case, O(n) when keys arrive in random order, with
+//! no allocation beyond k entries), else by collecting the m and selecting in O(m). The k are
+//! then sorted (O(k log k)) and read with k preads. A scan costs a walk of the whole
 //! keydir however short the range: that is the design's price, and what the suite shows.
 
 mod hint;

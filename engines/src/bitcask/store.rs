@@ -1,7 +1,7 @@
 //! The shared state of an open bitcask and its hot paths: append (put/delete), get, scan,
 //! rollover of the active file, and sync.
 
-use std::collections::HashMap;
+use std::collections::{BinaryHeap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -249,8 +249,9 @@ impl Store {
         }
     }
 
-    /// Visits every key, keeps those in `[start, end)`, picks the `limit` smallest (selection,
-    /// then a sort of just those), then reads their values.
+    /// Visits every key, keeps those in `[start, end)`, picks the `limit` smallest (a bounded
+    /// heap for small limits, a selection for large ones, then a sort of just those), then
+    /// reads their values.
     pub fn scan(
         &self,
         start: &[u8],
@@ -261,19 +262,37 @@ impl Store {
         if limit == 0 || end.is_some_and(|e| e <= start) {
             return Ok(Vec::new());
         }
+        let in_range = |k: &[u8]| k >= start && end.is_none_or(|e| k < e);
         let hits: Vec<(Vec<u8>, Entry)> = {
             let kd = read(&self.keydir);
-            let mut refs: Vec<(&[u8], Entry)> = kd
-                .iter()
-                .filter(|(k, _)| *k >= start && end.is_none_or(|e| *k < e))
-                .map(|(k, e)| (k, *e))
-                .collect();
-            if refs.len() > limit {
-                refs.select_nth_unstable_by(limit, |a, b| a.0.cmp(b.0));
-                refs.truncate(limit);
-            }
-            refs.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            refs.into_iter().map(|(k, e)| (k.to_vec(), e)).collect()
+            let mut refs: Vec<ByKey<'_>> = if limit <= HEAP_SCAN_LIMIT {
+                // Keep the `limit` smallest keys in a max-heap: one comparison with its top
+                // for most keys, no allocation beyond `limit` entries.
+                let mut heap = BinaryHeap::with_capacity(limit + 1);
+                for (k, e) in kd.iter().filter(|(k, _)| in_range(k)) {
+                    if heap.len() < limit {
+                        heap.push(ByKey(k, *e));
+                    } else if let Some(mut top) = heap.peek_mut() {
+                        if k < top.0 {
+                            *top = ByKey(k, *e);
+                        }
+                    }
+                }
+                heap.into_vec()
+            } else {
+                let mut refs: Vec<ByKey<'_>> = kd
+                    .iter()
+                    .filter(|(k, _)| in_range(k))
+                    .map(|(k, e)| ByKey(k, *e))
+                    .collect();
+                if refs.len() > limit {
+                    refs.select_nth_unstable(limit);
+                    refs.truncate(limit);
+                }
+                refs
+            };
+            refs.sort_unstable();
+            refs.into_iter().map(|r| (r.0.to_vec(), r.1)).collect()
         };
         let mut out = Vec::with_capacity(hits.len());
         for (k, e) in hits {
@@ -312,6 +331,29 @@ impl Store {
             .map(|(id, len)| len.saturating_sub(kd.live_bytes_in(*id)))
             .sum();
         (dead, self.data_bytes.load(Relaxed))
+    }
+}
+
+/// Scans with a limit up to this keep a bounded heap instead of collecting every key in range.
+const HEAP_SCAN_LIMIT: usize = 4096;
+
+/// A keydir entry ordered by its key alone.
+struct ByKey<'a>(&'a [u8], Entry);
+
+impl PartialEq for ByKey<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+impl Eq for ByKey<'_> {}
+impl PartialOrd for ByKey<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for ByKey<'_> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.cmp(other.0)
     }
 }
 
