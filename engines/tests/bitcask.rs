@@ -614,3 +614,39 @@ fn throughput_sanity() {
     );
     db.close().unwrap();
 }
+
+#[test]
+fn a_merge_that_fails_before_its_commit_leaves_the_store_whole() {
+    use engines::io::{clear_faults, inject_fault, Fault};
+    let dir = kit_dir();
+    let o = quiet(8 << 10);
+    let db = open(dir.path(), &o);
+    for round in 0..3 {
+        for i in 0..300 {
+            db.put(&key(i), &value(i, round)).unwrap();
+        }
+    }
+    // Room for the rollover (seal and new header), not for the merge's output.
+    inject_fault(dir.path(), Fault::DiskFullAfter(200));
+    let r = db.compact();
+    clear_faults(dir.path());
+    assert!(r.is_err(), "a merge on a full disk reported success");
+    assert!(
+        names(dir.path(), ".merging").is_empty() && names(dir.path(), ".merged").is_empty(),
+        "the failed merge's output was not removed: {:?}",
+        names(dir.path(), "")
+    );
+    db.put(b"after", b"failure")
+        .expect("the engine goes on after a merge failed before its commit");
+    for i in 0..300 {
+        assert_eq!(db.get(&key(i)).unwrap(), Some(value(i, 2)));
+    }
+    db.compact().unwrap();
+    db.close().unwrap();
+    let db = open(dir.path(), &o);
+    for i in 0..300 {
+        assert_eq!(db.get(&key(i)).unwrap(), Some(value(i, 2)));
+    }
+    assert_eq!(db.get(b"after").unwrap().as_deref(), Some(&b"failure"[..]));
+    db.close().unwrap();
+}
