@@ -89,6 +89,7 @@ mod options;
 mod recovery;
 mod segment;
 mod store;
+mod worker;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -186,7 +187,7 @@ impl Bitcask {
             let s = store.clone();
             let handle = std::thread::Builder::new()
                 .name("bitcask-merge".into())
-                .spawn(move || merge::worker(s))
+                .spawn(move || worker::run(s))
                 .map_err(Error::Io)?;
             *lock(&store.worker) = Some(handle);
         }
