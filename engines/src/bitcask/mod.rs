@@ -77,7 +77,7 @@
 //!
 //! The keydir has no order. `scan(start, end, limit)` walks all n keys under the keydir read
 //! lock and keeps the k = min(m, limit) smallest of the m in range: in a bounded max-heap for
-//! limits up to 4096 (O(n + m log k) worst case, O(n) when keys arrive in random order, with
+//! limits up to 4096 (O(n + m log k) worst case, close to O(n) for keys in hash order, with
 //! no allocation beyond k entries), else by collecting the m and selecting in O(m). The k are
 //! then sorted (O(k log k)) and read with k preads. A scan costs a walk of the whole
 //! keydir however short the range: that is the design's price, and what the suite shows.
