@@ -288,6 +288,36 @@ mod tests {
         assert_eq!(parse(&[9, 0, 0]), None);
     }
 
+    proptest::proptest! {
+        /// Bytes from disk never panic the decoder, whatever they are.
+        #[test]
+        fn parse_takes_any_bytes(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)) {
+            let _ = parse(&bytes);
+        }
+
+        /// A data file of random frames (valid checksums, arbitrary payloads) and random
+        /// trailing bytes scans to records or an error, never a panic.
+        #[test]
+        fn scan_takes_any_file(
+            payloads in proptest::collection::vec(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40), 0..8),
+            tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..30),
+            header in proptest::prelude::any::<bool>(),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let f = Io::new().create(&dir.path().join("00000001.data")).unwrap();
+            let mut buf = Vec::new();
+            if header {
+                encode_header(&mut buf, BORN_ACTIVE, 1);
+            }
+            for p in &payloads {
+                log::encode(p, &mut buf);
+            }
+            buf.extend_from_slice(&tail);
+            f.write_all_at(&buf, 0).unwrap();
+            let _ = scan(&f, 1, |_, _, _| Ok(()));
+        }
+    }
+
     #[test]
     fn scan_checks_header_and_seal() {
         let dir = tempfile::tempdir().unwrap();
