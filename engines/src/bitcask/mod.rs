@@ -295,6 +295,14 @@ impl Engine for Bitcask {
             },
         );
         extra.insert("group_commit_fsyncs".into(), s.committer.fsyncs() as f64);
+        extra.insert(
+            "background_merge_failed".into(),
+            s.merge_failed.load(Relaxed) as u8 as f64,
+        );
+        extra.insert(
+            "hint_files_pending".into(),
+            lock(&s.need_hints).len() as f64,
+        );
         EngineStats {
             io: s.io.snapshot(),
             live_keys: Some(live_keys),
