@@ -23,6 +23,8 @@ use crate::{Error, Result};
 
 pub const MARKER: &str = "KVBENCH";
 pub const LOCK: &str = "LOCK";
+/// Extra attempts (5 ms apart) to take a store lock that looks held.
+const LOCK_RETRIES: u32 = 100;
 
 /// A claimed, locked store directory. Dropping it releases the lock.
 #[derive(Debug)]
@@ -64,8 +66,17 @@ pub fn claim(io: &Io, dir: &Path, engine: &str, version: u32) -> Result<StoreDir
                 format!("{}: {e}", lock_path.display()),
             ))
         })?;
+    // A process forked by another thread of this process holds a copy of every descriptor,
+    // a lock just released included, until it execs; so a lock that looks taken is tried a
+    // few more times (for about half a second) before the store is declared in use.
+    let mut tries = 0;
     // SAFETY: flock on a descriptor we own; no memory is passed.
-    if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+    while unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        if tries < LOCK_RETRIES {
+            tries += 1;
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            continue;
+        }
         return Err(Error::Incompatible(format!(
             "{} is in use by another open engine (lock held on {LOCK})",
             dir.display()
