@@ -1,0 +1,173 @@
+//! Compaction: choosing what to merge (the `leveled` and `tiered` pickers) and the merge
+//! itself, a k-way merge of sorted tables that keeps each key's newest version and drops a
+//! tombstone once no older table outside the merge can hold its key.
+
+pub mod leveled;
+pub mod tiered;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use super::block_cache::BlockCache;
+use super::bloom;
+use super::iterator::{MergeIter, Source};
+use super::options::{CompactionPolicy, LsmOptions};
+use super::sstable::{Table, TableBuilder, TableIter, TableMeta};
+use super::stats::Stats;
+use super::version::Version;
+use crate::io::{crash_point, Io};
+use crate::Result;
+
+/// What a compaction needs from the engine.
+pub struct Env<'a> {
+    pub io: &'a Io,
+    pub dir: &'a Path,
+    pub opts: &'a LsmOptions,
+    pub cache: &'a Arc<BlockCache>,
+    pub stats: &'a Stats,
+    pub next_file: &'a AtomicU64,
+}
+
+impl Env<'_> {
+    pub fn new_table(&self) -> Result<TableBuilder> {
+        let id = self.next_file.fetch_add(1, Ordering::SeqCst);
+        TableBuilder::create(
+            self.io,
+            self.dir,
+            id,
+            self.opts.block_bytes,
+            self.opts.bloom_bits_per_key,
+        )
+    }
+
+    /// Makes freshly written tables durable in the directory and opens them.
+    pub fn install_files(&self, metas: Vec<TableMeta>) -> Result<Vec<Arc<Table>>> {
+        self.io.sync_dir(self.dir)?;
+        metas
+            .into_iter()
+            .map(|m| {
+                Ok(Arc::new(Table::open(
+                    self.io,
+                    self.dir,
+                    m,
+                    self.cache.clone(),
+                )?))
+            })
+            .collect()
+    }
+}
+
+/// One merge to run.
+pub struct Task {
+    pub inputs: Vec<Arc<Table>>,
+    pub output_level: usize,
+    /// Tables outside the inputs that may hold older versions of the inputs' keys.
+    pub older: Vec<Arc<Table>>,
+    /// Cut the output into tables of `table_bytes` (leveled) or write one run (tiered).
+    pub split: bool,
+    /// The single input moves down a level unchanged (no overlap below, nothing to merge).
+    pub trivial_move: bool,
+}
+
+impl Task {
+    /// A tombstone for `key` may go: no older table can hold the key.
+    fn can_drop_tombstone(&self, key: &[u8]) -> bool {
+        let h = bloom::key_hash(key);
+        !self
+            .older
+            .iter()
+            .any(|t| t.meta.contains(key) && t.may_contain(h))
+    }
+}
+
+/// The policy's next compaction, if any is due.
+pub fn pick(v: &Version, o: &LsmOptions, pointers: &mut [Vec<u8>]) -> Option<Task> {
+    match o.compaction {
+        CompactionPolicy::Leveled => leveled::pick(v, o, pointers),
+        CompactionPolicy::Tiered => tiered::pick(v, o),
+    }
+}
+
+/// A merge of every table into one sorted run (the engine's `compact()`), or `None` when
+/// there is nothing to gain.
+pub fn full(v: &Version, o: &LsmOptions) -> Option<Task> {
+    let inputs: Vec<Arc<Table>> = v.tables().map(|(_, t)| t.clone()).collect();
+    if inputs.is_empty() || (inputs.len() == 1 && inputs[0].meta.tombstones == 0) {
+        return None;
+    }
+    let (output_level, split) = match o.compaction {
+        CompactionPolicy::Leveled => {
+            let deepest = (1..v.levels.len()).rev().find(|&l| !v.levels[l].is_empty());
+            (deepest.unwrap_or(1), true)
+        }
+        CompactionPolicy::Tiered => (0, false),
+    };
+    Some(Task {
+        inputs,
+        output_level,
+        older: Vec::new(),
+        split,
+        trivial_move: false,
+    })
+}
+
+/// Runs the merge and writes the output tables (fsynced, directory fsynced, opened).
+pub fn run(task: &Task, env: &Env<'_>) -> Result<Vec<Arc<Table>>> {
+    if task.trivial_move {
+        return Ok(task.inputs.clone());
+    }
+    crash_point("lsm.compaction.start");
+    let sources: Vec<Box<dyn Source>> = task
+        .inputs
+        .iter()
+        .map(|t| Box::new(TableIter::new(t.clone(), &[], false)) as Box<dyn Source>)
+        .collect();
+    env.stats
+        .compaction_bytes_read
+        .add(task.inputs.iter().map(|t| t.meta.size).sum());
+    let mut merge = MergeIter::new(sources);
+    let mut metas = Vec::new();
+    let mut out: Option<TableBuilder> = None;
+    while let Some(e) = merge.next_entry()? {
+        if e.value.is_none() && task.can_drop_tombstone(&e.key) {
+            env.stats.tombstones_dropped.inc();
+            continue;
+        }
+        if out.is_none() {
+            out = Some(env.new_table()?);
+        }
+        let b = out.as_mut().unwrap();
+        b.add(&e.key, e.seq, e.value.as_deref())?;
+        if task.split && b.size() >= env.opts.table_bytes {
+            metas.push(out.take().unwrap().finish()?);
+        }
+    }
+    if let Some(b) = out {
+        metas.push(b.finish()?);
+    }
+    env.stats
+        .compaction_bytes_written
+        .add(metas.iter().map(|m| m.size).sum());
+    crash_point("lsm.compaction.outputs_written");
+    env.install_files(metas)
+}
+
+/// The version after `task` replaced its inputs with `outputs`.
+pub fn apply(v: &Version, task: &Task, outputs: &[Arc<Table>]) -> Version {
+    let ids: Vec<u64> = task.inputs.iter().map(|t| t.meta.id).collect();
+    let pos = v.levels[0]
+        .iter()
+        .position(|t| ids.contains(&t.meta.id))
+        .unwrap_or(0);
+    let mut nv = v.without(&ids);
+    let level = &mut nv.levels[task.output_level];
+    if task.output_level == 0 {
+        let at = pos.min(level.len());
+        level.splice(at..at, outputs.iter().cloned());
+    } else {
+        level.extend(outputs.iter().cloned());
+        level.sort_by(|a, b| a.meta.smallest.cmp(&b.meta.smallest));
+    }
+    nv
+}

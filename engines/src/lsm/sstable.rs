@@ -1,0 +1,407 @@
+//! SSTables: immutable sorted files of checksummed data blocks, an index block, a bloom
+//! filter and a footer (format drawn in `mod.rs`). `TableBuilder` writes, `Table` reads,
+//! `TableIter` walks one table in key order.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::block::{Block, BlockBuilder, EntryRef};
+use super::block_cache::BlockCache;
+use super::bloom::{self, Bloom};
+use super::coding::{put_short_bytes, Cursor};
+use super::iterator::{Entry, Source};
+use super::stats::Stats;
+use crate::io::{File, Io};
+use crate::{Error, Result};
+
+pub const MAGIC: u64 = 0x6b76_6c73_6d54_424c; // "kvlsmTBL"
+pub const TABLE_VERSION: u32 = 1;
+pub const FOOTER_LEN: usize = 64;
+/// Bytes gathered before one write call.
+const WRITE_BUFFER: usize = 256 << 10;
+
+pub fn table_path(dir: &Path, id: u64) -> PathBuf {
+    dir.join(format!("{id:06}.sst"))
+}
+
+/// What the manifest records about a table (and the footer adds).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TableMeta {
+    pub id: u64,
+    pub size: u64,
+    pub smallest: Vec<u8>,
+    pub largest: Vec<u8>,
+    pub max_seq: u64,
+    pub entries: u64,
+    pub tombstones: u64,
+}
+
+impl TableMeta {
+    pub fn overlaps(&self, lo: &[u8], hi: &[u8]) -> bool {
+        self.smallest.as_slice() <= hi && self.largest.as_slice() >= lo
+    }
+
+    pub fn contains(&self, key: &[u8]) -> bool {
+        self.smallest.as_slice() <= key && key <= self.largest.as_slice()
+    }
+}
+
+/// Writes one table. Entries must come in strictly ascending key order.
+pub struct TableBuilder {
+    file: File,
+    meta: TableMeta,
+    block_bytes: usize,
+    bloom_bits: usize,
+    /// Bytes of the file written so far.
+    written: u64,
+    pending: Vec<u8>,
+    block: BlockBuilder,
+    index: Vec<u8>,
+    index_count: u32,
+    hashes: Vec<u64>,
+}
+
+impl TableBuilder {
+    pub fn create(
+        io: &Io,
+        dir: &Path,
+        id: u64,
+        block_bytes: usize,
+        bloom_bits: usize,
+    ) -> Result<Self> {
+        Ok(TableBuilder {
+            file: io.create(&table_path(dir, id))?,
+            meta: TableMeta {
+                id,
+                ..TableMeta::default()
+            },
+            block_bytes,
+            bloom_bits,
+            written: 0,
+            pending: Vec::with_capacity(WRITE_BUFFER + block_bytes),
+            block: BlockBuilder::default(),
+            index: Vec::new(),
+            index_count: 0,
+            hashes: Vec::new(),
+        })
+    }
+
+    pub fn add(&mut self, key: &[u8], seq: u64, value: Option<&[u8]>) -> Result<()> {
+        debug_assert!(self.meta.entries == 0 || key > self.meta.largest.as_slice());
+        if self.meta.entries == 0 {
+            self.meta.smallest = key.to_vec();
+        }
+        self.block.add(key, seq, value);
+        self.hashes.push(bloom::key_hash(key));
+        self.meta.largest.clear();
+        self.meta.largest.extend_from_slice(key);
+        self.meta.entries += 1;
+        self.meta.tombstones += value.is_none() as u64;
+        self.meta.max_seq = self.meta.max_seq.max(seq);
+        if self.block.size() >= self.block_bytes {
+            self.finish_block()?;
+        }
+        Ok(())
+    }
+
+    /// Bytes the table takes so far (data blocks only).
+    pub fn size(&self) -> u64 {
+        self.written + (self.pending.len() + self.block.size()) as u64
+    }
+
+    fn finish_block(&mut self) -> Result<()> {
+        let offset = self.written + self.pending.len() as u64;
+        self.block.finish_into(&mut self.pending);
+        let len = self.written + self.pending.len() as u64 - offset;
+        put_short_bytes(&mut self.index, &self.meta.largest);
+        self.index.extend_from_slice(&offset.to_le_bytes());
+        self.index.extend_from_slice(&(len as u32).to_le_bytes());
+        self.index_count += 1;
+        if self.pending.len() >= WRITE_BUFFER {
+            self.write_pending()?;
+        }
+        Ok(())
+    }
+
+    fn write_pending(&mut self) -> Result<()> {
+        self.file.write_all_at(&self.pending, self.written)?;
+        self.written += self.pending.len() as u64;
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// Writes the index, filter and footer and fsyncs the file (the caller fsyncs the directory).
+    pub fn finish(mut self) -> Result<TableMeta> {
+        if !self.block.is_empty() {
+            self.finish_block()?;
+        }
+        let base = self.written;
+        let index_offset = base + self.pending.len() as u64;
+        let start = self.pending.len();
+        self.pending.extend_from_slice(&self.index);
+        self.pending
+            .extend_from_slice(&self.index_count.to_le_bytes());
+        let crc = crc32c::crc32c(&self.pending[start..]);
+        self.pending.extend_from_slice(&crc.to_le_bytes());
+        let index_len = (self.pending.len() - start) as u32;
+
+        let bloom_offset = base + self.pending.len() as u64;
+        let start = self.pending.len();
+        bloom::build(&self.hashes, self.bloom_bits, &mut self.pending);
+        let crc = crc32c::crc32c(&self.pending[start..]);
+        self.pending.extend_from_slice(&crc.to_le_bytes());
+        let bloom_len = (self.pending.len() - start) as u32;
+
+        let start = self.pending.len();
+        let p = &mut self.pending;
+        p.extend_from_slice(&index_offset.to_le_bytes());
+        p.extend_from_slice(&index_len.to_le_bytes());
+        p.extend_from_slice(&bloom_offset.to_le_bytes());
+        p.extend_from_slice(&bloom_len.to_le_bytes());
+        p.extend_from_slice(&self.meta.entries.to_le_bytes());
+        p.extend_from_slice(&self.meta.tombstones.to_le_bytes());
+        p.extend_from_slice(&self.meta.max_seq.to_le_bytes());
+        p.extend_from_slice(&TABLE_VERSION.to_le_bytes());
+        let crc = crc32c::crc32c(&p[start..]);
+        p.extend_from_slice(&crc.to_le_bytes());
+        p.extend_from_slice(&MAGIC.to_le_bytes());
+        debug_assert_eq!(p.len() - start, FOOTER_LEN);
+        self.write_pending()?;
+        self.file.sync()?;
+        self.meta.size = self.written;
+        Ok(self.meta)
+    }
+}
+
+struct IndexEntry {
+    last_key: Vec<u8>,
+    offset: u64,
+    len: u32,
+}
+
+/// An open table: index and filter in memory, data blocks read on demand through the cache.
+pub struct Table {
+    pub meta: TableMeta,
+    file: File,
+    index: Vec<IndexEntry>,
+    bloom: Bloom,
+    cache: Arc<BlockCache>,
+}
+
+impl Table {
+    /// Opens table `meta.id` (with `size`, `smallest` and `largest` from the manifest) and
+    /// checks its footer, index and filter.
+    pub fn open(io: &Io, dir: &Path, mut meta: TableMeta, cache: Arc<BlockCache>) -> Result<Table> {
+        let path = table_path(dir, meta.id);
+        let file = match io.open_read(&path) {
+            Ok(f) => f,
+            Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::corruption(
+                    &path,
+                    0,
+                    "table listed in the manifest is missing",
+                ))
+            }
+            Err(e) => return Err(e),
+        };
+        let bad = |offset: u64, detail: &str| Error::corruption(&path, offset, detail);
+        let len = file.len()?;
+        if len != meta.size || len < FOOTER_LEN as u64 {
+            return Err(bad(len, "table size differs from the manifest"));
+        }
+        let foot_at = len - FOOTER_LEN as u64;
+        let mut foot = [0u8; FOOTER_LEN];
+        file.read_exact_at(&mut foot, foot_at)?;
+        let mut c = Cursor::new(&foot);
+        let (index_offset, index_len) = (c.u64().unwrap(), c.u32().unwrap());
+        let (bloom_offset, bloom_len) = (c.u64().unwrap(), c.u32().unwrap());
+        let (entries, tombstones, max_seq) = (c.u64().unwrap(), c.u64().unwrap(), c.u64().unwrap());
+        let version = c.u32().unwrap();
+        let crc = c.u32().unwrap();
+        if c.u64() != Some(MAGIC) {
+            return Err(bad(foot_at, "bad table magic number"));
+        }
+        if crc32c::crc32c(&foot[..FOOTER_LEN - 12]) != crc {
+            return Err(bad(foot_at, "table footer checksum mismatch"));
+        }
+        if version != TABLE_VERSION {
+            return Err(bad(foot_at, "unknown table format version"));
+        }
+        let in_file = |off: u64, n: u32, min: u32| {
+            n >= min && off.checked_add(n as u64).is_some_and(|e| e <= foot_at)
+        };
+        if !in_file(index_offset, index_len, 8) || !in_file(bloom_offset, bloom_len, 4) {
+            return Err(bad(foot_at, "table footer points outside the file"));
+        }
+        let index_bytes = read_checked(&file, index_offset, index_len)?;
+        let index = parse_index(&index_bytes, index_offset)
+            .ok_or_else(|| bad(index_offset, "malformed index block"))?;
+        if index.last().map(|e| e.last_key.as_slice()) != Some(meta.largest.as_slice())
+            || index
+                .iter()
+                .any(|e| e.offset.saturating_add(e.len as u64) > index_offset)
+        {
+            return Err(bad(index_offset, "index block disagrees with the table"));
+        }
+        let bloom_bytes = read_checked(&file, bloom_offset, bloom_len)?;
+        let bloom = Bloom::decode(bloom_bytes)
+            .ok_or_else(|| bad(bloom_offset, "malformed bloom filter"))?;
+        (meta.entries, meta.tombstones, meta.max_seq) = (entries, tombstones, max_seq);
+        Ok(Table {
+            meta,
+            file,
+            index,
+            bloom,
+            cache,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.file.path()
+    }
+
+    /// Bytes of index and filter held in memory.
+    pub fn memory(&self) -> usize {
+        self.bloom.size()
+            + self
+                .index
+                .iter()
+                .map(|e| e.last_key.len() + 32)
+                .sum::<usize>()
+    }
+
+    pub fn may_contain(&self, hash: u64) -> bool {
+        self.bloom.may_contain(hash)
+    }
+
+    fn block(&self, i: usize, fill_cache: bool) -> Result<Arc<Block>> {
+        let e = &self.index[i];
+        if let Some(b) = self.cache.get(self.meta.id, e.offset) {
+            return Ok(b);
+        }
+        let mut raw = vec![0; e.len as usize];
+        self.file.read_exact_at(&mut raw, e.offset)?;
+        let b =
+            Arc::new(Block::decode(raw).map_err(|d| Error::corruption(self.path(), e.offset, d))?);
+        if fill_cache {
+            self.cache.insert(self.meta.id, e.offset, b.clone());
+        }
+        Ok(b)
+    }
+
+    /// The newest version of `key` in this table as `(seq, value or tombstone)`. The caller
+    /// has checked the key range; `hash` is `bloom::key_hash(key)`.
+    pub fn get(
+        &self,
+        key: &[u8],
+        hash: u64,
+        stats: &Stats,
+    ) -> Result<Option<(u64, Option<Vec<u8>>)>> {
+        let filtered = !self.bloom.is_empty();
+        if filtered {
+            stats.bloom_checks.inc();
+            if !self.bloom.may_contain(hash) {
+                stats.bloom_negatives.inc();
+                return Ok(None);
+            }
+        }
+        let i = self.index.partition_point(|e| e.last_key.as_slice() < key);
+        let found = if i < self.index.len() {
+            let b = self.block(i, true)?;
+            match b.entry(b.seek(key)) {
+                Some(EntryRef { key: k, seq, value }) if k == key => {
+                    Some((seq, value.map(<[u8]>::to_vec)))
+                }
+                _ => None,
+            }
+        } else {
+            None
+        };
+        if found.is_none() && filtered {
+            stats.bloom_false_positives.inc();
+        }
+        Ok(found)
+    }
+}
+
+fn read_checked(file: &File, offset: u64, len: u32) -> Result<Vec<u8>> {
+    let mut buf = vec![0; len as usize];
+    file.read_exact_at(&mut buf, offset)?;
+    let body = buf.len() - 4;
+    if crc32c::crc32c(&buf[..body]) != u32::from_le_bytes(buf[body..].try_into().unwrap()) {
+        return Err(Error::corruption(file.path(), offset, "checksum mismatch"));
+    }
+    buf.truncate(body);
+    Ok(buf)
+}
+
+fn parse_index(bytes: &[u8], _at: u64) -> Option<Vec<IndexEntry>> {
+    let count_at = bytes.len().checked_sub(4)?;
+    let count = u32::from_le_bytes(bytes[count_at..].try_into().ok()?) as usize;
+    let mut c = Cursor::new(&bytes[..count_at]);
+    let mut out = Vec::with_capacity(count.min(count_at / 14 + 1));
+    for _ in 0..count {
+        let last_key = c.short_bytes()?.to_vec();
+        let (offset, len) = (c.u64()?, c.u32()?);
+        if out
+            .last()
+            .is_some_and(|p: &IndexEntry| p.last_key >= last_key)
+        {
+            return None;
+        }
+        out.push(IndexEntry {
+            last_key,
+            offset,
+            len,
+        });
+    }
+    (c.remaining() == 0 && !out.is_empty()).then_some(out)
+}
+
+/// Walks a table in key order from the first key `>= start`, one block at a time.
+pub struct TableIter {
+    table: Arc<Table>,
+    block: Option<Arc<Block>>,
+    block_idx: usize,
+    entry_idx: usize,
+    seek: Option<Vec<u8>>,
+    fill_cache: bool,
+}
+
+impl TableIter {
+    pub fn new(table: Arc<Table>, start: &[u8], fill_cache: bool) -> Self {
+        let block_idx = table
+            .index
+            .partition_point(|e| e.last_key.as_slice() < start);
+        TableIter {
+            table,
+            block: None,
+            block_idx,
+            entry_idx: 0,
+            seek: (!start.is_empty()).then(|| start.to_vec()),
+            fill_cache,
+        }
+    }
+}
+
+impl Source for TableIter {
+    fn next_entry(&mut self) -> Result<Option<Entry>> {
+        loop {
+            if self.block.is_none() {
+                if self.block_idx >= self.table.index.len() {
+                    return Ok(None);
+                }
+                let b = self.table.block(self.block_idx, self.fill_cache)?;
+                self.entry_idx = self.seek.take().map_or(0, |k| b.seek(&k));
+                self.block = Some(b);
+            }
+            let b = self.block.as_ref().unwrap();
+            if let Some(e) = b.entry(self.entry_idx) {
+                self.entry_idx += 1;
+                return Ok(Some(Entry::from_ref(e)));
+            }
+            self.block = None;
+            self.block_idx += 1;
+        }
+    }
+}
