@@ -22,7 +22,6 @@ const MAX_TRIALS: usize = 360;
 struct Pristine {
     dir: tempfile::TempDir,
     files: Vec<(PathBuf, Vec<u8>)>,
-    model: Model,
 }
 
 fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -57,9 +56,7 @@ fn build(kit: &Kit) -> Pristine {
             (p, b)
         })
         .collect();
-    let mut model = Model::default();
-    model.advance_to(WRITES);
-    Pristine { dir, files, model }
+    Pristine { dir, files }
 }
 
 fn restore(p: &Pristine) {
@@ -84,7 +81,7 @@ fn check(kit: &Kit, p: &Pristine, file: &Path, lo: u64) -> Result<(), String> {
         Err(e) => return Err(format!("open failed with an unexpected error: {e}")),
     };
     let seen = history::observe(&*db, allowed)?;
-    history::find_prefix(&p.model, &seen, lo, WRITES)?;
+    history::find_prefix(&Model::default(), &seen, lo, WRITES)?;
     match db.scan(b"", None, usize::MAX) {
         Ok(all) => {
             let mut scanned: history::Observed = history::all_keys().map(|k| (k, None)).collect();
@@ -96,7 +93,7 @@ fn check(kit: &Kit, p: &Pristine, file: &Path, lo: u64) -> Result<(), String> {
                     ));
                 }
             }
-            history::find_prefix(&p.model, &scanned, lo, WRITES)
+            history::find_prefix(&Model::default(), &scanned, lo, WRITES)
                 .map_err(|e| format!("full scan: {e}"))?;
         }
         Err(e) if allowed(&e) => {}

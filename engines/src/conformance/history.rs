@@ -112,6 +112,10 @@ pub(crate) fn find_prefix(
     lo: u64,
     hi: u64,
 ) -> std::result::Result<u64, String> {
+    assert!(
+        base.applied <= lo,
+        "find_prefix: the base model is past {lo}"
+    );
     let mut m = base.clone();
     m.advance_to(lo);
     let differs =
