@@ -3,10 +3,11 @@
 //! thread does both (flushes first); `compact()` runs the same steps on the caller's thread.
 //!
 //! Crash points (`KVBENCH_CRASH_AT`), in order:
-//! flush: `lsm.flush.start`, `lsm.flush.table_written`, `lsm.manifest.before_switch`,
+//! WAL rotation (in `db.rs`): `lsm.wal.sealed`, `lsm.wal.created`;
+//! flush: `lsm.flush.start`, `lsm.flush.table_written`, `lsm.flush.before_manifest`,
 //! `lsm.flush.manifest_switched`, `lsm.flush.wal_removed`;
 //! compaction: `lsm.compaction.start`, `lsm.compaction.outputs_written`,
-//! `lsm.manifest.before_switch`, `lsm.compaction.manifest_switched`,
+//! `lsm.compaction.before_manifest`, `lsm.compaction.manifest_switched`,
 //! `lsm.compaction.inputs_removed`.
 
 use std::sync::atomic::Ordering::*;
@@ -29,6 +30,7 @@ impl Inner {
         &self,
         edit: impl FnOnce(&Version) -> Version,
         flushed: Option<&Arc<Memtable>>,
+        crash_before: &str,
     ) -> Result<()> {
         let mut wal_min = lock(&self.wal_min);
         let next = edit(&self.view().version);
@@ -39,7 +41,7 @@ impl Inner {
             wal_min: new_wal_min,
             tables: next.tables().map(|(l, t)| (l, t.meta.clone())).collect(),
         };
-        crash_point("lsm.manifest.before_switch");
+        crash_point(crash_before);
         let n = manifest.write(&self.io, &self.dir)?;
         self.stats.manifest_bytes_written.add(n);
         *wal_min = new_wal_min;
@@ -79,6 +81,7 @@ impl Inner {
                 nv
             },
             Some(&imm),
+            "lsm.flush.before_manifest",
         )?;
         crash_point("lsm.flush.manifest_switched");
         self.stats.flushes.inc();
@@ -112,7 +115,11 @@ impl Inner {
     /// Runs one compaction: merge, manifest switch, then the inputs' files go.
     fn run_task(&self, task: Task) -> Result<()> {
         let outputs = compaction::run(&task, &self.env())?;
-        self.install(|v| compaction::apply(v, &task, &outputs), None)?;
+        self.install(
+            |v| compaction::apply(v, &task, &outputs),
+            None,
+            "lsm.compaction.before_manifest",
+        )?;
         crash_point("lsm.compaction.manifest_switched");
         self.stats.compactions.inc();
         let mut removed = false;
