@@ -405,3 +405,111 @@ impl Source for TableIter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(i: u32) -> Vec<u8> {
+        format!("key{i:06}").into_bytes()
+    }
+
+    fn value(i: u32) -> Option<Vec<u8>> {
+        match i % 7 {
+            0 => None,
+            1 if i == 701 => Some(vec![0xAB; 100_000]),
+            _ => Some(vec![i as u8; (i % 90) as usize]),
+        }
+    }
+
+    fn build(dir: &Path, io: &Io, n: u32) -> TableMeta {
+        let mut b = TableBuilder::create(io, dir, 42, 1024, 10).unwrap();
+        for i in 0..n {
+            b.add(&key(i * 2), u64::from(i) + 1, value(i).as_deref())
+                .unwrap();
+        }
+        b.finish().unwrap()
+    }
+
+    fn open(dir: &Path, io: &Io, meta: &TableMeta) -> Result<Arc<Table>> {
+        let cache = Arc::new(BlockCache::new(1 << 20));
+        Table::open(io, dir, meta.clone(), cache).map(Arc::new)
+    }
+
+    #[test]
+    fn round_trip_point_reads_and_iteration() {
+        let dir = tempfile::tempdir().unwrap();
+        let io = Io::new();
+        let meta = build(dir.path(), &io, 2000);
+        assert_eq!((meta.entries, meta.max_seq), (2000, 2000));
+        assert_eq!(
+            meta.tombstones,
+            (0..2000).filter(|i| i % 7 == 0).count() as u64
+        );
+        assert_eq!(
+            (meta.smallest.clone(), meta.largest.clone()),
+            (key(0), key(3998))
+        );
+        let t = open(dir.path(), &io, &meta).unwrap();
+        assert_eq!(t.meta, meta, "the footer agrees with the builder");
+        let stats = Stats::default();
+        for i in 0..2000 {
+            let k = key(i * 2);
+            let got = t.get(&k, bloom::key_hash(&k), &stats).unwrap();
+            assert_eq!(got, Some((u64::from(i) + 1, value(i))), "key {i}");
+            let miss = key(i * 2 + 1);
+            assert_eq!(t.get(&miss, bloom::key_hash(&miss), &stats).unwrap(), None);
+        }
+        let negatives = stats.bloom_negatives.get();
+        assert!(
+            negatives > 1900,
+            "the filter ruled out most misses: {negatives}"
+        );
+        let mut it = TableIter::new(t.clone(), &key(1001), true);
+        for i in 501..2000 {
+            let e = it.next_entry().unwrap().unwrap();
+            assert_eq!(
+                (e.key, e.seq, e.value),
+                (key(i * 2), u64::from(i) + 1, value(i))
+            );
+        }
+        assert_eq!(it.next_entry().unwrap(), None);
+    }
+
+    #[test]
+    fn damage_is_corruption_never_a_wrong_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        let io = Io::new();
+        let meta = build(dir.path(), &io, 300);
+        let path = table_path(dir.path(), 42);
+        let good = std::fs::read(&path).unwrap();
+        let stats = Stats::default();
+        let step = (good.len() / 150).max(1);
+        for at in (0..good.len())
+            .step_by(step)
+            .chain(good.len() - FOOTER_LEN..good.len())
+        {
+            let mut bad = good.clone();
+            bad[at] ^= 0x20;
+            std::fs::write(&path, &bad).unwrap();
+            let t = match open(dir.path(), &io, &meta) {
+                Ok(t) => t,
+                Err(Error::Corruption { .. }) => continue,
+                Err(e) => panic!("flip at {at}: {e}"),
+            };
+            for i in 0..300 {
+                let k = key(i * 2);
+                match t.get(&k, bloom::key_hash(&k), &stats) {
+                    Ok(got) => assert_eq!(got, Some((u64::from(i) + 1, value(i))), "flip at {at}"),
+                    Err(Error::Corruption { offset, .. }) => assert!(offset < good.len() as u64),
+                    Err(e) => panic!("flip at {at}: {e}"),
+                }
+            }
+        }
+        std::fs::write(&path, &good[..good.len() - 1]).unwrap();
+        assert!(matches!(
+            open(dir.path(), &io, &meta),
+            Err(Error::Corruption { .. })
+        ));
+    }
+}

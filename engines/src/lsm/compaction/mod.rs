@@ -171,3 +171,69 @@ pub fn apply(v: &Version, task: &Task, outputs: &[Arc<Table>]) -> Version {
     }
     nv
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lsm::iterator::Entry;
+
+    fn table(env: &Env<'_>, rows: &[(&str, u64, Option<&str>)]) -> Arc<Table> {
+        let mut b = env.new_table().unwrap();
+        for (k, s, v) in rows {
+            b.add(k.as_bytes(), *s, v.map(str::as_bytes)).unwrap();
+        }
+        let meta = b.finish().unwrap();
+        env.install_files(vec![meta]).unwrap().pop().unwrap()
+    }
+
+    fn contents(t: &Arc<Table>) -> Vec<Entry> {
+        let mut it = TableIter::new(t.clone(), &[], false);
+        let mut out = Vec::new();
+        while let Some(e) = it.next_entry().unwrap() {
+            out.push(e);
+        }
+        out
+    }
+
+    #[test]
+    fn merge_keeps_newest_and_drops_tombstones_only_when_nothing_older_holds_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let (io, opts, stats) = (Io::new(), LsmOptions::default(), Stats::default());
+        let cache = Arc::new(BlockCache::new(1 << 20));
+        let next = AtomicU64::new(1);
+        let env = Env {
+            io: &io,
+            dir: dir.path(),
+            opts: &opts,
+            cache: &cache,
+            stats: &stats,
+            next_file: &next,
+        };
+        let oldest = table(&env, &[("a", 1, Some("a1")), ("x", 2, Some("x2"))]);
+        let older = table(&env, &[("a", 3, Some("a3")), ("b", 4, Some("b4"))]);
+        let newer = table(
+            &env,
+            &[("a", 5, None), ("b", 6, None), ("c", 7, Some("c7"))],
+        );
+        let task = |older_tables: Vec<Arc<Table>>| Task {
+            inputs: vec![newer.clone(), older.clone()],
+            output_level: 1,
+            older: older_tables,
+            split: true,
+            trivial_move: false,
+        };
+        // `oldest` still holds "a": its tombstone must survive; "b" has no older copy.
+        let out = run(&task(vec![oldest.clone()]), &env).unwrap();
+        let got: Vec<(String, u64, bool)> = out
+            .iter()
+            .flat_map(contents)
+            .map(|e| (String::from_utf8(e.key).unwrap(), e.seq, e.value.is_some()))
+            .collect();
+        assert_eq!(got, vec![("a".into(), 5, false), ("c".into(), 7, true)]);
+        assert_eq!(stats.tombstones_dropped.get(), 1);
+        // At the bottom (nothing older), both tombstones go.
+        let out = run(&task(Vec::new()), &env).unwrap();
+        let keys: Vec<Vec<u8>> = out.iter().flat_map(contents).map(|e| e.key).collect();
+        assert_eq!(keys, vec![b"c".to_vec()]);
+    }
+}
