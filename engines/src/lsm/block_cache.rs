@@ -1,5 +1,7 @@
 //! An LRU cache of decoded data blocks, keyed by (table id, block offset), bounded in bytes.
-//! Table ids are never reused, so a removed table's blocks simply age out.
+//! Table ids are never reused, so a removed table's blocks simply age out. A large cache is
+//! split into shards (one lock each, up to 16, at least 1 MiB each) so that concurrent
+//! readers do not queue on one lock; each shard is an exact LRU over its share.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -19,24 +21,29 @@ struct Lru {
 }
 
 pub struct BlockCache {
+    /// Capacity of each shard.
     capacity: u64,
-    lru: Mutex<Lru>,
+    shards: Vec<Mutex<Lru>>,
     pub hits: Counter,
     pub misses: Counter,
 }
 
 impl BlockCache {
     pub fn new(capacity: u64) -> Self {
+        let n = (capacity >> 20).clamp(1, 16);
         BlockCache {
-            capacity,
-            lru: Mutex::new(Lru::default()),
+            capacity: capacity / n,
+            shards: (0..n).map(|_| Mutex::new(Lru::default())).collect(),
             hits: Counter::default(),
             misses: Counter::default(),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Lru> {
-        self.lru.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self, table: u64, offset: u64) -> std::sync::MutexGuard<'_, Lru> {
+        let h = (table ^ offset.rotate_left(29)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
+        self.shards[h as usize % self.shards.len()]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn get(&self, table: u64, offset: u64) -> Option<Arc<Block>> {
@@ -44,7 +51,7 @@ impl BlockCache {
             self.misses.inc();
             return None;
         }
-        let mut lru = self.lock();
+        let mut lru = self.lock(table, offset);
         let lru = &mut *lru;
         lru.tick += 1;
         let tick = lru.tick;
@@ -64,7 +71,7 @@ impl BlockCache {
         if size > self.capacity {
             return;
         }
-        let mut lru = self.lock();
+        let mut lru = self.lock(table, offset);
         lru.tick += 1;
         let tick = lru.tick;
         if let Some((old, t)) = lru.map.insert((table, offset), (block, tick)) {
@@ -85,7 +92,10 @@ impl BlockCache {
 
     /// Bytes of blocks held.
     pub fn bytes(&self) -> u64 {
-        self.lock().bytes
+        self.shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).bytes)
+            .sum()
     }
 }
 
@@ -118,5 +128,22 @@ mod tests {
             c.get(2, 0).is_none(),
             "a block larger than the cache is not kept"
         );
+    }
+
+    #[test]
+    fn a_sharded_cache_stays_within_its_capacity() {
+        let c = BlockCache::new(32 << 20);
+        assert_eq!(c.shards.len(), 16);
+        let b = block(60_000);
+        for i in 0..2000 {
+            c.insert(i, 0, b.clone());
+        }
+        assert!(
+            c.bytes() <= 32 << 20 && c.bytes() > 24 << 20,
+            "{}",
+            c.bytes()
+        );
+        assert!(c.get(1999, 0).is_some());
+        assert_eq!(c.hits.get(), 1);
     }
 }

@@ -408,3 +408,61 @@ fn closed_engine_refuses_and_drop_releases_the_lock() {
     let again = LsmEngine::open(dir.path(), &Options::with_durability(Durability::Sync)).unwrap();
     again.close().unwrap();
 }
+
+/// A throwaway sanity figure, not a benchmark: run in release mode with
+/// `cargo test --release -p engines --lib lsm::tests::sanity_figures -- --ignored --nocapture`.
+#[test]
+#[ignore = "prints rough release-mode figures"]
+fn sanity_figures() {
+    for policy in POLICIES {
+        let dir = tempfile::tempdir().unwrap();
+        let mut o = Options::default();
+        o.lsm.compaction = policy;
+        let db = LsmEngine::open(dir.path(), &o).unwrap();
+        let n = 1_000_000u64;
+        let key = |i: u64| {
+            format!(
+                "user{:012}",
+                i.wrapping_mul(0x9E37_79B9) % 1_000_000_000_000
+            )
+        };
+        let value = [7u8; 100];
+        let t = std::time::Instant::now();
+        for i in 0..n {
+            db.put(key(i).as_bytes(), &value).unwrap();
+        }
+        let put_s = t.elapsed().as_secs_f64();
+        db.settle().unwrap();
+        let t = std::time::Instant::now();
+        for i in 0..n {
+            let k = key((i * 7919) % n);
+            assert!(db.get(k.as_bytes()).unwrap().is_some());
+        }
+        let get_s = t.elapsed().as_secs_f64();
+        let t = std::time::Instant::now();
+        for i in 0..100_000u64 {
+            assert!(db.get(format!("miss{i}").as_bytes()).unwrap().is_none());
+        }
+        let miss_s = t.elapsed().as_secs_f64();
+        let s = db.stats();
+        let user = n * (16 + 100);
+        let x = |k: &str| s.extra.get(k).copied().unwrap_or(0.0);
+        println!(
+            "{}: {n} puts {:.0}/s, {n} gets {:.0}/s, 100k misses {:.0}/s; write amp {:.2} (wal {:.2}, flush {:.2}, compaction {:.2}); levels {:?}; bloom FP {:.4}; stalls {} ({} ms), slowdowns {}",
+            policy.as_str(),
+            n as f64 / put_s,
+            n as f64 / get_s,
+            100_000.0 / miss_s,
+            s.io.bytes_written as f64 / user as f64,
+            x("wal_bytes_written") / user as f64,
+            x("flush_bytes_written") / user as f64,
+            x("compaction_bytes_written") / user as f64,
+            db.levels(),
+            x("bloom_false_positives") / x("bloom_checks").max(1.0),
+            x("write_stalls"),
+            x("stall_micros") / 1000.0,
+            x("write_slowdowns"),
+        );
+        db.close().unwrap();
+    }
+}
