@@ -23,6 +23,8 @@ use crate::{Error, Result};
 
 pub const MARKER: &str = "KVBENCH";
 pub const LOCK: &str = "LOCK";
+/// 10 ms retries of a busy store lock before `claim` gives up.
+const LOCK_RETRIES: u32 = 100;
 
 /// A claimed, locked store directory. Dropping it releases the lock.
 #[derive(Debug)]
@@ -64,12 +66,20 @@ pub fn claim(io: &Io, dir: &Path, engine: &str, version: u32) -> Result<StoreDir
                 format!("{}: {e}", lock_path.display()),
             ))
         })?;
+    // A process forked by another thread holds a copy of our descriptors (this lock among
+    // them) until it execs, so a store closed a moment ago may still look locked: retry for
+    // up to a second before calling the store busy.
+    let mut tries = 0;
     // SAFETY: flock on a descriptor we own; no memory is passed.
-    if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        return Err(Error::Incompatible(format!(
-            "{} is in use by another open engine (lock held on {LOCK})",
-            dir.display()
-        )));
+    while unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        if tries == LOCK_RETRIES {
+            return Err(Error::Incompatible(format!(
+                "{} is in use by another open engine (lock held on {LOCK})",
+                dir.display()
+            )));
+        }
+        tries += 1;
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
 
     let marker = dir.join(MARKER);
