@@ -131,7 +131,6 @@ impl Inner {
     /// A put (`Some`) or delete (`None`): WAL first, then the memtable, then the commit.
     pub fn write(&self, key: &[u8], value: Option<&[u8]>) -> Result<()> {
         self.live()?;
-        self.committer.check()?;
         self.throttle()?;
         let seq = {
             let mut w = lock(&self.write);
