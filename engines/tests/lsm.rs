@@ -10,8 +10,8 @@ fn lsm_kit(policy: CompactionPolicy) -> Kit {
     o.lsm.compaction = policy;
     o.lsm.memtable_bytes = 32 << 10;
     o.lsm.block_bytes = 1024;
-    o.lsm.table_bytes = 16 << 10;
-    o.lsm.level1_bytes = 64 << 10;
+    o.lsm.table_bytes = 32 << 10;
+    o.lsm.level1_bytes = 128 << 10;
     o.lsm.level_multiplier = 4;
     o.lsm.block_cache_bytes = 64 << 10;
     Kit::for_kind(EngineKind::Lsm).with_options(o)

@@ -1,6 +1,7 @@
 //! Work off the write path: flushing immutable memtables to level-0 tables, running
-//! compactions, and installing each result through a manifest switch. One background
-//! thread does both (flushes first); `compact()` runs the same steps on the caller's thread.
+//! compactions, and installing each result through a manifest switch. Two background
+//! threads, a flusher and a compactor, so that a long compaction never holds up a flush
+//! (and with it the writers); `compact()` runs the same steps on the caller's thread.
 //!
 //! Crash points (`KVBENCH_CRASH_AT`), in order:
 //! WAL rotation (in `db.rs`): `lsm.wal.sealed`, `lsm.wal.created`;
@@ -191,7 +192,7 @@ impl Inner {
         let g = lock(&self.work);
         let (mut g, _) = self
             .work_cv
-            .wait_timeout_while(g, Duration::from_millis(50), |pending| {
+            .wait_timeout_while(g, Duration::from_millis(20), |pending| {
                 !*pending && !self.shutdown.load(Acquire)
             })
             .unwrap_or_else(|p| p.into_inner());
@@ -199,16 +200,23 @@ impl Inner {
     }
 }
 
-/// The background thread: flush, else compact, else sleep until woken.
-pub(crate) fn background(inner: Arc<Inner>) {
+/// What a background thread does.
+#[derive(Clone, Copy)]
+pub(crate) enum Role {
+    Flusher,
+    Compactor,
+}
+
+/// A background thread: do its kind of work while there is some, else sleep until woken.
+pub(crate) fn background(inner: Arc<Inner>, role: Role) {
     while !inner.shutdown.load(Acquire) {
         if inner.committer.check().is_err() {
             inner.wait_for_work();
             continue;
         }
-        let r = match inner.flush_one() {
-            Ok(false) => inner.compact_once(),
-            other => other,
+        let r = match role {
+            Role::Flusher => inner.flush_one(),
+            Role::Compactor => inner.compact_once(),
         };
         match r {
             Ok(true) => {}

@@ -93,6 +93,9 @@ impl Inner {
         self.imm_count.store(v.imms.len(), Relaxed);
         self.l0_count.store(v.version.levels[0].len(), Relaxed);
         *g = Arc::new(v);
+        drop(g);
+        // A new table or memtable may make a flush or compaction due.
+        self.wake_background();
     }
 
     pub fn env(&self) -> Env<'_> {
@@ -178,12 +181,13 @@ impl Inner {
     /// memtables wait for flush or level 0 is at its stop trigger.
     fn throttle(&self) -> Result<()> {
         let o = &self.opts;
+        let (slowdown, stop) = o.write_triggers();
         let blocked = || {
             self.imm_count.load(Relaxed) >= o.max_immutable_memtables
-                || self.l0_count.load(Relaxed) >= o.level0_stop_trigger
+                || self.l0_count.load(Relaxed) >= stop
         };
         if !blocked() {
-            if self.l0_count.load(Relaxed) >= o.level0_slowdown_trigger {
+            if self.l0_count.load(Relaxed) >= slowdown {
                 self.stats.write_slowdowns.inc();
                 let t = Instant::now();
                 std::thread::sleep(Duration::from_millis(1));

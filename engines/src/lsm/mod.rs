@@ -91,7 +91,7 @@ pub const FORMAT_VERSION: u32 = 1;
 /// An open lsm store.
 pub struct LsmEngine {
     inner: Arc<Inner>,
-    background: Mutex<Option<JoinHandle<()>>>,
+    background: Mutex<Vec<JoinHandle<()>>>,
 }
 
 pub fn open(dir: &Path, options: &Options) -> Result<Box<dyn Engine>> {
@@ -105,14 +105,21 @@ impl LsmEngine {
         inner
             .committer
             .start_flusher(move || weak.upgrade().map(|i| i.sync_wal()));
-        let bg = Arc::clone(&inner);
-        let handle = std::thread::Builder::new()
-            .name("lsm-background".into())
-            .spawn(move || background::background(bg))?;
-        Ok(LsmEngine {
+        let engine = LsmEngine {
             inner,
-            background: Mutex::new(Some(handle)),
-        })
+            background: Mutex::new(Vec::new()),
+        };
+        for (name, role) in [
+            ("lsm-flush", background::Role::Flusher),
+            ("lsm-compact", background::Role::Compactor),
+        ] {
+            let bg = Arc::clone(&engine.inner);
+            let handle = std::thread::Builder::new()
+                .name(name.into())
+                .spawn(move || background::background(bg, role))?;
+            lock(&engine.background).push(handle);
+        }
+        Ok(engine)
     }
 
     /// Flushes waiting memtables and runs policy compactions until none is due.
@@ -133,7 +140,8 @@ impl LsmEngine {
         self.inner.shutdown.store(true, Release);
         self.inner.wake_background();
         self.inner.notify_stalled();
-        if let Some(h) = lock(&self.background).take() {
+        let handles = std::mem::take(&mut *lock(&self.background));
+        for h in handles {
             let _ = h.join();
         }
     }

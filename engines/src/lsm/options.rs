@@ -42,11 +42,11 @@ pub struct LsmOptions {
     pub block_cache_bytes: u64,
     /// Target size of one SSTable written by a leveled compaction.
     pub table_bytes: u64,
-    /// Level-0 tables (sorted runs, in tiered) that start a level-0 compaction.
+    /// Level-0 tables that start a level-0 compaction (leveled).
     pub level0_compaction_trigger: usize,
-    /// Level-0 tables at which each write is delayed by 1 ms.
+    /// Level-0 tables at which each write is delayed by 1 ms (leveled).
     pub level0_slowdown_trigger: usize,
-    /// Level-0 tables at which writes wait for compaction.
+    /// Level-0 tables at which writes wait for compaction (leveled).
     pub level0_stop_trigger: usize,
     /// Target size of level 1 (leveled).
     pub level1_bytes: u64,
@@ -60,6 +60,11 @@ pub struct LsmOptions {
     pub tiered_max_merge: usize,
     /// Runs are "similar" when their sizes are within this factor of the group's mean (tiered).
     pub tiered_size_ratio: f64,
+    /// Sorted runs at which writes slow down and the cheapest adjacent runs merge whatever
+    /// their sizes (tiered; plain size-tiering keeps about (min_merge - 1) runs per tier).
+    pub tiered_slowdown_runs: usize,
+    /// Sorted runs at which writes wait for compaction (tiered).
+    pub tiered_stop_runs: usize,
 }
 
 impl Default for LsmOptions {
@@ -81,6 +86,8 @@ impl Default for LsmOptions {
             tiered_min_merge: 4,
             tiered_max_merge: 32,
             tiered_size_ratio: 2.0,
+            tiered_slowdown_runs: 20,
+            tiered_stop_runs: 30,
         }
     }
 }
@@ -116,15 +123,23 @@ impl LsmOptions {
         if self.tiered_min_merge < 2 || self.tiered_max_merge < self.tiered_min_merge {
             return bad("tiered merge widths must satisfy 2 <= min <= max");
         }
-        if self.tiered_min_merge >= self.level0_slowdown_trigger
-            && self.compaction == CompactionPolicy::Tiered
+        if self.tiered_min_merge >= self.tiered_slowdown_runs
+            || self.tiered_stop_runs < self.tiered_slowdown_runs
         {
-            return bad("tiered_min_merge must be below level0_slowdown_trigger");
+            return bad("tiered runs must satisfy min_merge < slowdown_runs <= stop_runs");
         }
         if self.tiered_size_ratio.is_nan() || self.tiered_size_ratio < 1.0 {
             return bad("tiered_size_ratio must be at least 1.0");
         }
         Ok(())
+    }
+
+    /// Level-0 tables (leveled) or sorted runs (tiered) at which writes slow down, and stop.
+    pub fn write_triggers(&self) -> (usize, usize) {
+        match self.compaction {
+            CompactionPolicy::Leveled => (self.level0_slowdown_trigger, self.level0_stop_trigger),
+            CompactionPolicy::Tiered => (self.tiered_slowdown_runs, self.tiered_stop_runs),
+        }
     }
 
     /// Target bytes of `level` (>= 1) under the leveled policy.

@@ -342,7 +342,7 @@ fn tiered_compaction_merges_similar_runs() {
         compaction::tiered::pick(&v.version, &o.lsm).is_none(),
         "settled, yet a merge is due: {runs:?}"
     );
-    assert!(runs.len() < o.lsm.level0_slowdown_trigger, "{runs:?}");
+    assert!(runs.len() < o.lsm.tiered_slowdown_runs, "{runs:?}");
     assert!(
         runs.iter().max() > runs.iter().min(),
         "no tier was ever merged: {runs:?}"
@@ -465,4 +465,37 @@ fn sanity_figures() {
         );
         db.close().unwrap();
     }
+}
+
+#[test]
+#[ignore = "prints where a small-option run spends its time"]
+fn small_options_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = Options::default();
+    if std::env::var("LSM_POLICY").as_deref() == Ok("tiered") {
+        o.lsm.compaction = CompactionPolicy::Tiered;
+    }
+    o.lsm.memtable_bytes = 32 << 10;
+    o.lsm.block_bytes = 1024;
+    o.lsm.table_bytes = 16 << 10;
+    o.lsm.level1_bytes = 64 << 10;
+    o.lsm.level_multiplier = 4;
+    o.lsm.block_cache_bytes = 64 << 10;
+    let db = LsmEngine::open(dir.path(), &o).unwrap();
+    let t = std::time::Instant::now();
+    for i in 0..100_000u64 {
+        let k = format!(
+            "user{:012}",
+            i.wrapping_mul(0x9E37_79B9) % 1_000_000_000_000
+        );
+        db.put(k.as_bytes(), &[1; 100]).unwrap();
+    }
+    let s = db.stats();
+    println!(
+        "{:?} {:?} {:?} {:?}",
+        t.elapsed(),
+        s.io,
+        s.extra,
+        db.levels()
+    );
 }

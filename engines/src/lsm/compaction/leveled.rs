@@ -1,8 +1,9 @@
-//! Leveled compaction (LevelDB). Level 0 takes flushed tables; once it holds
-//! `level0_compaction_trigger` of them, all of them merge with the overlapping level-1
-//! tables. Level L >= 1 may hold `level1_bytes * level_multiplier^(L-1)`; the level with the
-//! highest size/target score above 1 gives one table (round robin through its key space),
-//! merged with the overlapping tables of level L+1.
+//! Leveled compaction (LevelDB). Level 0 takes flushed tables; level L >= 1 may hold
+//! `level1_bytes * level_multiplier^(L-1)` bytes. Each level has a score: level 0 its table
+//! count over `level0_compaction_trigger`, the others their size over their target. The
+//! level with the highest score, if it is at least 1, is compacted: for level 0, all its
+//! tables with the overlapping level-1 tables; for level L, one table (round robin through
+//! the key space) with the overlapping tables of level L+1.
 
 use std::sync::Arc;
 
@@ -17,16 +18,26 @@ fn older_than(v: &Version, level: usize, lo: &[u8], hi: &[u8]) -> Vec<Arc<Table>
         .collect()
 }
 
-/// Size over target for each level 1..last (the last level has nowhere to go).
+/// The score of each level but the last (which has nowhere to go).
 pub fn scores(v: &Version, o: &LsmOptions) -> Vec<(usize, f64)> {
-    (1..v.levels.len() - 1)
-        .map(|l| (l, v.level_bytes(l) as f64 / o.level_target(l) as f64))
+    let l0 = v.levels[0].len() as f64 / o.level0_compaction_trigger as f64;
+    std::iter::once((0, l0))
+        .chain(
+            (1..v.levels.len() - 1)
+                .map(|l| (l, v.level_bytes(l) as f64 / o.level_target(l) as f64)),
+        )
         .collect()
 }
 
 pub fn pick(v: &Version, o: &LsmOptions, pointers: &mut [Vec<u8>]) -> Option<Task> {
+    let (level, score) = scores(v, o)
+        .into_iter()
+        .max_by(|a, b| a.1.total_cmp(&b.1))?;
+    if score < 1.0 {
+        return None;
+    }
     let l0 = &v.levels[0];
-    if l0.len() >= o.level0_compaction_trigger {
+    if level == 0 {
         let (lo, hi) = key_range(l0)?;
         let mut inputs = l0.clone();
         let below = v.overlapping(1, &lo, &hi);
@@ -42,12 +53,6 @@ pub fn pick(v: &Version, o: &LsmOptions, pointers: &mut [Vec<u8>]) -> Option<Tas
             split: true,
             trivial_move: false,
         });
-    }
-    let (level, score) = scores(v, o)
-        .into_iter()
-        .max_by(|a, b| a.1.total_cmp(&b.1))?;
-    if score < 1.0 {
-        return None;
     }
     let tables = &v.levels[level];
     let t = tables

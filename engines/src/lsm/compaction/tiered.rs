@@ -2,7 +2,7 @@
 //! kept newest first). Adjacent runs whose sizes lie within `tiered_size_ratio` of their
 //! group's mean form a tier; a tier of at least `tiered_min_merge` runs is merged into one
 //! run in its place. Only adjacent runs merge, so runs stay ordered by age and a read can
-//! stop at the first run holding the key. When runs pile up to the slowdown trigger anyway,
+//! stop at the first run holding the key. When runs pile up to `tiered_slowdown_runs` anyway,
 //! the cheapest `tiered_min_merge` adjacent runs merge regardless of size.
 
 use std::sync::Arc;
@@ -50,7 +50,7 @@ pub fn pick(v: &Version, o: &LsmOptions) -> Option<Task> {
             return Some(window(v, i, j));
         }
     }
-    if n >= o.level0_slowdown_trigger {
+    if n >= o.tiered_slowdown_runs {
         let k = o.tiered_min_merge;
         let cost = |i: usize| (i..i + k).map(size).sum::<f64>();
         let best = (0..=n - k).min_by(|&a, &b| cost(a).total_cmp(&cost(b)))?;
