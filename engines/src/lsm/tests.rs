@@ -409,6 +409,60 @@ fn closed_engine_refuses_and_drop_releases_the_lock() {
     again.close().unwrap();
 }
 
+#[test]
+fn concurrent_sync_writers_share_wal_fsyncs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = small(CompactionPolicy::Leveled);
+    o.durability = Durability::Sync;
+    let db = LsmEngine::open(dir.path(), &o).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..8u32 {
+            let db = &db;
+            s.spawn(move || {
+                for i in 0..100u32 {
+                    db.put(format!("t{t}-{i:03}").as_bytes(), &[t as u8; 50])
+                        .unwrap();
+                }
+            });
+        }
+    });
+    let fsyncs = db.inner.committer.fsyncs();
+    assert!(
+        fsyncs > 0 && fsyncs < 800,
+        "{fsyncs} WAL fsyncs for 800 sync writes"
+    );
+    db.close().unwrap();
+    let db = LsmEngine::open(dir.path(), &small(CompactionPolicy::Leveled)).unwrap();
+    assert_eq!(db.scan(b"", None, usize::MAX).unwrap().len(), 800);
+    db.close().unwrap();
+}
+
+#[test]
+fn a_store_reopens_under_the_other_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut want = BTreeMap::new();
+    for (round, policy) in [POLICIES[0], POLICIES[1], POLICIES[0]]
+        .into_iter()
+        .enumerate()
+    {
+        let db = LsmEngine::open(dir.path(), &small(policy)).unwrap();
+        let got: BTreeMap<_, _> = db
+            .scan(b"", None, usize::MAX)
+            .unwrap()
+            .into_iter()
+            .collect();
+        assert_eq!(got, want, "round {round}");
+        for i in 0..1500u32 {
+            let k = format!("k{:05}", (i * 7 + round as u32 * 13) % 2000).into_bytes();
+            let v = format!("{round}-{i}").into_bytes();
+            db.put(&k, &v).unwrap();
+            want.insert(k, v);
+        }
+        db.settle().unwrap();
+        db.close().unwrap();
+    }
+}
+
 /// A throwaway sanity figure, not a benchmark: run in release mode with
 /// `cargo test --release -p engines --lib lsm::tests::sanity_figures -- --ignored --nocapture`.
 #[test]
