@@ -68,6 +68,7 @@ mod options;
 mod recovery;
 mod sstable;
 mod stats;
+mod table_builder;
 mod version;
 mod wal;
 
