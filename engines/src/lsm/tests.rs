@@ -463,6 +463,90 @@ fn a_store_reopens_under_the_other_policy() {
     }
 }
 
+#[test]
+fn scans_and_reads_see_the_newest_version_across_every_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = small(CompactionPolicy::Leveled);
+    o.lsm.memtable_bytes = 1 << 20;
+    let db = LsmEngine::open(dir.path(), &o).unwrap();
+    let freeze = || {
+        let mut w = lock(&db.inner.write);
+        db.inner.rotate(&mut w).unwrap();
+    };
+    let mut want = BTreeMap::new();
+    let put = |k: u32, v: &str, want: &mut BTreeMap<Vec<u8>, Vec<u8>>| {
+        let k = format!("k{k:03}").into_bytes();
+        match v {
+            "-" => {
+                db.delete(&k).unwrap();
+                want.remove(&k);
+            }
+            v => {
+                db.put(&k, v.as_bytes()).unwrap();
+                want.insert(k, v.as_bytes().to_vec());
+            }
+        }
+    };
+    // Bottom level: everything; then a level-0 table, an immutable memtable and the
+    // memtable, each overwriting or deleting part of what lies below.
+    for k in 0..100 {
+        put(k, "base", &mut want);
+    }
+    db.compact().unwrap();
+    for k in (0..100).step_by(2) {
+        put(k, if k % 4 == 0 { "-" } else { "l0" }, &mut want);
+    }
+    freeze();
+    while db.inner.flush_one().unwrap() {}
+    // Hold flushes back so the next memtable stays an immutable memtable.
+    let gate = lock(&db.inner.flush_lock);
+    for k in (0..100).step_by(3) {
+        put(k, if k % 9 == 0 { "-" } else { "imm" }, &mut want);
+    }
+    freeze();
+    for k in (0..100).step_by(5) {
+        put(k, if k % 10 == 0 { "mem" } else { "-" }, &mut want);
+    }
+    let v = db.inner.view();
+    assert!(
+        v.imms.len() == 1 && v.version.levels[0].len() == 1,
+        "{} {:?}",
+        v.imms.len(),
+        db.levels()
+    );
+    assert!(v.version.levels[1..].iter().any(|l| !l.is_empty()));
+    let all: BTreeMap<_, _> = db
+        .scan(b"", None, usize::MAX)
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(all, want);
+    for k in 0..100u32 {
+        let key = format!("k{k:03}").into_bytes();
+        assert_eq!(db.get(&key).unwrap().as_ref(), want.get(&key), "k{k:03}");
+    }
+    let page = db.scan(b"k010", Some(b"k050"), 7).unwrap();
+    let expect: Vec<_> = want
+        .range(b"k010".to_vec()..b"k050".to_vec())
+        .take(7)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    assert_eq!(page, expect);
+    // Misses are mostly answered by the bloom filters, and counted.
+    for k in 0..1000u32 {
+        assert_eq!(db.get(format!("absent{k}").as_bytes()).unwrap(), None);
+    }
+    let s = db.stats();
+    assert!(s.extra["bloom_checks"] > 0.0);
+    assert!(
+        s.extra["bloom_negatives"] >= 0.9 * s.extra["bloom_checks"] - 200.0,
+        "{:?}",
+        s.extra
+    );
+    drop(gate);
+    db.close().unwrap();
+}
+
 /// A throwaway sanity figure, not a benchmark: run in release mode with
 /// `cargo test --release -p engines --lib lsm::tests::sanity_figures -- --ignored --nocapture`.
 #[test]

@@ -93,9 +93,6 @@ pub fn pick(v: &Version, o: &LsmOptions, pointers: &mut [Vec<u8>]) -> Option<Tas
 /// there is nothing to gain.
 pub fn full(v: &Version, o: &LsmOptions) -> Option<Task> {
     let inputs: Vec<Arc<Table>> = v.tables().map(|(_, t)| t.clone()).collect();
-    if inputs.is_empty() || (inputs.len() == 1 && inputs[0].meta.tombstones == 0) {
-        return None;
-    }
     let (output_level, split) = match o.compaction {
         CompactionPolicy::Leveled => {
             let deepest = (1..v.levels.len()).rev().find(|&l| !v.levels[l].is_empty());
@@ -103,12 +100,16 @@ pub fn full(v: &Version, o: &LsmOptions) -> Option<Task> {
         }
         CompactionPolicy::Tiered => (0, false),
     };
+    let single_clean = inputs.len() == 1 && inputs[0].meta.tombstones == 0;
+    if inputs.is_empty() || (single_clean && !v.levels[output_level].is_empty()) {
+        return None;
+    }
     Some(Task {
         inputs,
         output_level,
         older: Vec::new(),
         split,
-        trivial_move: false,
+        trivial_move: single_clean,
     })
 }
 
