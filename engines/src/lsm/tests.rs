@@ -547,6 +547,68 @@ fn scans_and_reads_see_the_newest_version_across_every_layer() {
     db.close().unwrap();
 }
 
+#[test]
+fn readers_never_see_a_key_go_back_in_time_during_flushes_and_compactions() {
+    use std::sync::atomic::AtomicBool;
+    for policy in POLICIES {
+        let dir = tempfile::tempdir().unwrap();
+        let db = LsmEngine::open(dir.path(), &small(policy)).unwrap();
+        let done = AtomicBool::new(false);
+        const KEYS: u32 = 500;
+        std::thread::scope(|s| {
+            let writers: Vec<_> = (0..2u32)
+                .map(|w| {
+                    let db = &db;
+                    s.spawn(move || {
+                        // Writer w owns the keys k with k % 2 == w; versions rise per key.
+                        for version in 1..=12u32 {
+                            for k in (w..KEYS).step_by(2) {
+                                let v = format!("k{k:04}:{version:04}:{}", "x".repeat(60));
+                                db.put(format!("k{k:04}").as_bytes(), v.as_bytes()).unwrap();
+                            }
+                        }
+                    })
+                })
+                .collect();
+            for r in 0..2u32 {
+                let (db, done) = (&db, &done);
+                s.spawn(move || {
+                    let mut seen = vec![0u32; KEYS as usize];
+                    let mut i = r;
+                    while !done.load(Ordering::Relaxed) {
+                        let k = (i * 7919) % KEYS;
+                        i += 1;
+                        let Some(v) = db.get(format!("k{k:04}").as_bytes()).unwrap() else {
+                            assert_eq!(seen[k as usize], 0, "k{k:04} vanished");
+                            continue;
+                        };
+                        let v = String::from_utf8(v).unwrap();
+                        assert!(v.starts_with(&format!("k{k:04}:")), "foreign value {v}");
+                        let version: u32 = v[6..10].parse().unwrap();
+                        assert!(
+                            version >= seen[k as usize],
+                            "k{k:04} went from {} back to {version}",
+                            seen[k as usize]
+                        );
+                        seen[k as usize] = version;
+                    }
+                });
+            }
+            for w in writers {
+                w.join().unwrap();
+            }
+            done.store(true, Ordering::Relaxed);
+        });
+        let s = db.stats();
+        assert!(
+            s.extra["flushes"] > 5.0 && s.compactions > 0,
+            "{policy:?}: {:?}",
+            s.extra
+        );
+        db.close().unwrap();
+    }
+}
+
 /// A throwaway sanity figure, not a benchmark: run in release mode with
 /// `cargo test --release -p engines --lib lsm::tests::sanity_figures -- --ignored --nocapture`.
 #[test]
