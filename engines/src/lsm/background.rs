@@ -188,15 +188,16 @@ impl Inner {
         Ok(())
     }
 
-    fn wait_for_work(&self) {
+    /// Sleeps until `wake_background` is called after `seen` was taken (or 20 ms pass).
+    fn wait_for_work(&self, seen: &mut u64) {
         let g = lock(&self.work);
-        let (mut g, _) = self
+        let (g, _) = self
             .work_cv
-            .wait_timeout_while(g, Duration::from_millis(20), |pending| {
-                !*pending && !self.shutdown.load(Acquire)
+            .wait_timeout_while(g, Duration::from_millis(20), |gen| {
+                *gen == *seen && !self.shutdown.load(Acquire)
             })
             .unwrap_or_else(|p| p.into_inner());
-        *g = false;
+        *seen = *g;
     }
 }
 
@@ -209,9 +210,10 @@ pub(crate) enum Role {
 
 /// A background thread: do its kind of work while there is some, else sleep until woken.
 pub(crate) fn background(inner: Arc<Inner>, role: Role) {
+    let mut seen = *lock(&inner.work);
     while !inner.shutdown.load(Acquire) {
         if inner.committer.check().is_err() {
-            inner.wait_for_work();
+            inner.wait_for_work(&mut seen);
             continue;
         }
         let r = match role {
@@ -220,7 +222,7 @@ pub(crate) fn background(inner: Arc<Inner>, role: Role) {
         };
         match r {
             Ok(true) => {}
-            Ok(false) => inner.wait_for_work(),
+            Ok(false) => inner.wait_for_work(&mut seen),
             Err(e) => {
                 inner
                     .committer

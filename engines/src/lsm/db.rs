@@ -63,7 +63,8 @@ pub(crate) struct Inner {
     pub compaction_lock: Mutex<()>,
     /// Leveled round-robin position per level.
     pub pointers: Mutex<Vec<Vec<u8>>>,
-    pub work: Mutex<bool>,
+    /// Bumped whenever a flush or compaction may have become due.
+    pub work: Mutex<u64>,
     pub work_cv: Condvar,
     pub stall: Mutex<()>,
     pub stall_cv: Condvar,
@@ -122,7 +123,7 @@ impl Inner {
     }
 
     pub fn wake_background(&self) {
-        *lock(&self.work) = true;
+        *lock(&self.work) += 1;
         self.work_cv.notify_all();
     }
 

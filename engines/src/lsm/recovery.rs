@@ -199,7 +199,7 @@ pub(crate) fn open(dir: &Path, options: &Options) -> Result<Inner> {
         flush_lock: Mutex::new(()),
         compaction_lock: Mutex::new(()),
         pointers: Mutex::new(pointers),
-        work: Mutex::new(false),
+        work: Mutex::new(0),
         work_cv: Condvar::new(),
         stall: Mutex::new(()),
         stall_cv: Condvar::new(),
