@@ -609,6 +609,46 @@ fn readers_never_see_a_key_go_back_in_time_during_flushes_and_compactions() {
     }
 }
 
+#[test]
+fn a_failed_background_fsync_poisons_the_engine_and_loses_nothing_synced() {
+    use crate::io::{clear_faults, inject_fault, Fault};
+    let dir = tempfile::tempdir().unwrap();
+    let o = small(CompactionPolicy::Leveled);
+    let db = LsmEngine::open(dir.path(), &o).unwrap();
+    for i in 0..1000u32 {
+        db.put(format!("k{i:04}").as_bytes(), &[1; 80]).unwrap();
+    }
+    db.sync().unwrap();
+    inject_fault(dir.path(), Fault::FailSync);
+    // Durability `none`: puts do not fsync, but the next memtable rotation or flush does.
+    let mut failed = None;
+    for i in 1000..5000u32 {
+        if let Err(e) = db.put(format!("k{i:04}").as_bytes(), &[2; 80]) {
+            failed = Some(e);
+            break;
+        }
+    }
+    clear_faults(dir.path());
+    let e = failed.expect("no write failed although every fsync did");
+    assert!(matches!(e, Error::Poisoned(_) | Error::Io(_)), "{e}");
+    assert!(
+        matches!(db.put(b"later", b"x"), Err(Error::Poisoned(_))),
+        "writes must stay refused until reopen"
+    );
+    assert!(db.get(b"k0001").unwrap().is_some(), "reads still work");
+    let _ = db.close();
+    drop(db);
+    let db = LsmEngine::open(dir.path(), &o).unwrap();
+    for i in 0..1000u32 {
+        assert!(
+            db.get(format!("k{i:04}").as_bytes()).unwrap().is_some(),
+            "k{i:04}"
+        );
+    }
+    db.put(b"later", b"x").unwrap();
+    db.close().unwrap();
+}
+
 /// A throwaway sanity figure, not a benchmark: run in release mode with
 /// `cargo test --release -p engines --lib lsm::tests::sanity_figures -- --ignored --nocapture`.
 #[test]
