@@ -106,8 +106,8 @@ impl Table {
             return Err(bad(foot_at, "table footer points outside the file"));
         }
         let index_bytes = read_checked(&file, index_offset, index_len)?;
-        let index = parse_index(&index_bytes, index_offset)
-            .ok_or_else(|| bad(index_offset, "malformed index block"))?;
+        let index =
+            parse_index(&index_bytes).ok_or_else(|| bad(index_offset, "malformed index block"))?;
         if index.last().map(|e| e.last_key.as_slice()) != Some(meta.largest.as_slice())
             || index
                 .iter()
@@ -207,7 +207,7 @@ fn read_checked(file: &File, offset: u64, len: u32) -> Result<Vec<u8>> {
     Ok(buf)
 }
 
-fn parse_index(bytes: &[u8], _at: u64) -> Option<Vec<IndexEntry>> {
+fn parse_index(bytes: &[u8]) -> Option<Vec<IndexEntry>> {
     let count_at = bytes.len().checked_sub(4)?;
     let count = u32::from_le_bytes(bytes[count_at..].try_into().ok()?) as usize;
     let mut c = Cursor::new(&bytes[..count_at]);
