@@ -385,4 +385,58 @@ mod tests {
             Err(Error::Corruption { .. })
         ));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config { cases: 48, failure_persistence: None, ..Default::default() })]
+
+        #[test]
+        fn any_sorted_contents_round_trip(
+            rows in proptest::collection::btree_map(
+                proptest::collection::vec(proptest::num::u8::ANY, 1..40),
+                proptest::option::of(proptest::collection::vec(proptest::num::u8::ANY, 0..300)),
+                1..300,
+            ),
+            block in 256usize..2048,
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let io = Io::new();
+            let mut b = TableBuilder::create(&io, dir.path(), 7, block, 10).unwrap();
+            for (i, (k, v)) in rows.iter().enumerate() {
+                b.add(k, i as u64 + 1, v.as_deref()).unwrap();
+            }
+            let meta = b.finish().unwrap();
+            let t = open(dir.path(), &io, &meta).unwrap();
+            let stats = Stats::default();
+            let mut it = TableIter::new(t.clone(), &[], true);
+            for (i, (k, v)) in rows.iter().enumerate() {
+                let e = it.next_entry().unwrap().unwrap();
+                proptest::prop_assert_eq!((&e.key, e.seq, &e.value), (k, i as u64 + 1, v));
+                let got = t.get(k, bloom::key_hash(k), &stats).unwrap();
+                proptest::prop_assert_eq!(got, Some((i as u64 + 1, v.clone())));
+            }
+            proptest::prop_assert!(it.next_entry().unwrap().is_none());
+        }
+
+        #[test]
+        fn garbage_files_are_errors_not_panics(
+            bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..600),
+            magic in proptest::bool::ANY,
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let io = Io::new();
+            let mut bytes = bytes;
+            if magic && bytes.len() >= FOOTER_LEN {
+                let n = bytes.len();
+                bytes[n - 8..].copy_from_slice(&MAGIC.to_le_bytes());
+            }
+            std::fs::write(table_path(dir.path(), 3), &bytes).unwrap();
+            let meta = TableMeta { id: 3, size: bytes.len() as u64, ..TableMeta::default() };
+            proptest::prop_assert!(open(dir.path(), &io, &meta).is_err());
+            let wal = dir.path().join("000009.wal");
+            std::fs::write(&wal, &bytes).unwrap();
+            let _ = crate::lsm::wal::replay(&io, &wal, true, |_, _, _| {});
+            std::fs::write(dir.path().join("MANIFEST"), &bytes).unwrap();
+            let _ = crate::lsm::manifest::Manifest::read(&io, dir.path(), 20);
+        }
+    }
 }
