@@ -157,7 +157,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn defaults_validate_and_round_trip() {
+    fn defaults_validate_and_bad_values_are_refused() {
         let o = LsmOptions::default();
         o.validate().unwrap();
         assert_eq!(o.level_target(1), 10 << 20);
