@@ -113,9 +113,12 @@ impl Inner {
         Ok(())
     }
 
-    /// Runs one compaction: merge, manifest switch, then the inputs' files go.
-    fn run_task(&self, task: Task) -> Result<()> {
-        let outputs = compaction::run(&task, &self.env())?;
+    /// Runs one compaction: merge, manifest switch, then the inputs' files go. `false`: it
+    /// was cancelled by shutdown and changed nothing.
+    fn run_task(&self, task: Task) -> Result<bool> {
+        let Some(outputs) = compaction::run(&task, &self.env())? else {
+            return Ok(false);
+        };
         self.install(
             |v| compaction::apply(v, &task, &outputs),
             None,
@@ -134,7 +137,7 @@ impl Inner {
             self.io.sync_dir(&self.dir)?;
         }
         crash_point("lsm.compaction.inputs_removed");
-        Ok(())
+        Ok(true)
     }
 
     fn pick(&self) -> Option<Task> {
@@ -150,7 +153,7 @@ impl Inner {
             Err(TryLockError::WouldBlock) => return Ok(false),
         };
         match self.pick() {
-            Some(task) => self.run_task(task).map(|_| true),
+            Some(task) => self.run_task(task),
             None => Ok(false),
         }
     }
@@ -169,11 +172,13 @@ impl Inner {
         }
         while self.flush_one().map_err(|e| self.fatal(e))? {}
         let _g = lock(&self.compaction_lock);
-        if let Some(task) = compaction::full(&self.view().version, &self.opts) {
-            self.run_task(task).map_err(|e| self.fatal(e))?;
-        }
-        while let Some(task) = self.pick() {
-            self.run_task(task).map_err(|e| self.fatal(e))?;
+        let tasks = compaction::full(&self.view().version, &self.opts)
+            .into_iter()
+            .chain(std::iter::from_fn(|| self.pick()));
+        for task in tasks {
+            if !self.run_task(task).map_err(|e| self.fatal(e))? {
+                return Err(crate::Error::Closed);
+            }
         }
         Ok(())
     }
@@ -183,7 +188,9 @@ impl Inner {
         while self.flush_one()? {}
         let _g = lock(&self.compaction_lock);
         while let Some(task) = self.pick() {
-            self.run_task(task)?;
+            if !self.run_task(task)? {
+                return Err(crate::Error::Closed);
+            }
         }
         Ok(())
     }

@@ -107,6 +107,7 @@ impl Inner {
             cache: &self.cache,
             stats: &self.stats,
             next_file: &self.next_file,
+            cancel: &self.shutdown,
         }
     }
 

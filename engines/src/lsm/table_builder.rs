@@ -71,6 +71,10 @@ impl TableBuilder {
         Ok(())
     }
 
+    pub fn id(&self) -> u64 {
+        self.meta.id
+    }
+
     /// Bytes the table takes so far (data blocks only).
     pub fn size(&self) -> u64 {
         self.written + (self.pending.len() + self.block.size()) as u64

@@ -6,7 +6,7 @@ pub mod leveled;
 pub mod tiered;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::block_cache::BlockCache;
@@ -27,6 +27,8 @@ pub struct Env<'a> {
     pub cache: &'a Arc<BlockCache>,
     pub stats: &'a Stats,
     pub next_file: &'a AtomicU64,
+    /// Set when the engine shuts down: a running merge stops and leaves nothing behind.
+    pub cancel: &'a AtomicBool,
 }
 
 impl Env<'_> {
@@ -114,9 +116,10 @@ pub fn full(v: &Version, o: &LsmOptions) -> Option<Task> {
 }
 
 /// Runs the merge and writes the output tables (fsynced, directory fsynced, opened).
-pub fn run(task: &Task, env: &Env<'_>) -> Result<Vec<Arc<Table>>> {
+/// `None`: the engine is shutting down; the merge stopped and removed its partial output.
+pub fn run(task: &Task, env: &Env<'_>) -> Result<Option<Vec<Arc<Table>>>> {
     if task.trivial_move {
-        return Ok(task.inputs.clone());
+        return Ok(Some(task.inputs.clone()));
     }
     crash_point("lsm.compaction.start");
     let sources: Vec<Box<dyn Source>> = task
@@ -130,7 +133,19 @@ pub fn run(task: &Task, env: &Env<'_>) -> Result<Vec<Arc<Table>>> {
     let mut merge = MergeIter::new(sources);
     let mut metas = Vec::new();
     let mut out: Option<TableBuilder> = None;
+    let mut n = 0u64;
     while let Some(e) = merge.next_entry()? {
+        n += 1;
+        if n % 1024 == 0 && env.cancel.load(Ordering::Relaxed) {
+            let ids = metas
+                .iter()
+                .map(|m: &TableMeta| m.id)
+                .chain(out.map(|b| b.id()));
+            for id in ids.collect::<Vec<_>>() {
+                env.io.remove(&super::sstable::table_path(env.dir, id))?;
+            }
+            return Ok(None);
+        }
         if e.value.is_none() && task.can_drop_tombstone(&e.key) {
             env.stats.tombstones_dropped.inc();
             continue;
@@ -151,7 +166,7 @@ pub fn run(task: &Task, env: &Env<'_>) -> Result<Vec<Arc<Table>>> {
         .compaction_bytes_written
         .add(metas.iter().map(|m| m.size).sum());
     crash_point("lsm.compaction.outputs_written");
-    env.install_files(metas)
+    env.install_files(metas).map(Some)
 }
 
 /// The version after `task` replaced its inputs with `outputs`.
@@ -202,6 +217,7 @@ mod tests {
         let (io, opts, stats) = (Io::new(), LsmOptions::default(), Stats::default());
         let cache = Arc::new(BlockCache::new(1 << 20));
         let next = AtomicU64::new(1);
+        let cancel = AtomicBool::new(false);
         let env = Env {
             io: &io,
             dir: dir.path(),
@@ -209,6 +225,7 @@ mod tests {
             cache: &cache,
             stats: &stats,
             next_file: &next,
+            cancel: &cancel,
         };
         let oldest = table(&env, &[("a", 1, Some("a1")), ("x", 2, Some("x2"))]);
         let older = table(&env, &[("a", 3, Some("a3")), ("b", 4, Some("b4"))]);
@@ -224,7 +241,7 @@ mod tests {
             trivial_move: false,
         };
         // `oldest` still holds "a": its tombstone must survive; "b" has no older copy.
-        let out = run(&task(vec![oldest.clone()]), &env).unwrap();
+        let out = run(&task(vec![oldest.clone()]), &env).unwrap().unwrap();
         let got: Vec<(String, u64, bool)> = out
             .iter()
             .flat_map(contents)
@@ -233,8 +250,47 @@ mod tests {
         assert_eq!(got, vec![("a".into(), 5, false), ("c".into(), 7, true)]);
         assert_eq!(stats.tombstones_dropped.get(), 1);
         // At the bottom (nothing older), both tombstones go.
-        let out = run(&task(Vec::new()), &env).unwrap();
+        let out = run(&task(Vec::new()), &env).unwrap().unwrap();
         let keys: Vec<Vec<u8>> = out.iter().flat_map(contents).map(|e| e.key).collect();
         assert_eq!(keys, vec![b"c".to_vec()]);
+    }
+
+    #[test]
+    fn a_cancelled_merge_leaves_no_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let (io, mut opts, stats) = (Io::new(), LsmOptions::default(), Stats::default());
+        opts.table_bytes = 4096;
+        let cache = Arc::new(BlockCache::new(1 << 20));
+        let (next, cancel) = (AtomicU64::new(1), AtomicBool::new(false));
+        let env = Env {
+            io: &io,
+            dir: dir.path(),
+            opts: &opts,
+            cache: &cache,
+            stats: &stats,
+            next_file: &next,
+            cancel: &cancel,
+        };
+        let keys: Vec<String> = (0..3000).map(|i| format!("k{i:05}")).collect();
+        let rows: Vec<(&str, u64, Option<&str>)> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.as_str(), i as u64 + 1, Some("value")))
+            .collect();
+        let input = table(&env, &rows);
+        let task = Task {
+            inputs: vec![input],
+            output_level: 1,
+            older: Vec::new(),
+            split: true,
+            trivial_move: false,
+        };
+        cancel.store(true, Ordering::Relaxed);
+        assert!(run(&task, &env).unwrap().is_none());
+        let files = std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(files, 1, "only the input table is left");
+        cancel.store(false, Ordering::Relaxed);
+        let out = run(&task, &env).unwrap().unwrap();
+        assert!(out.len() > 1, "split into tables of table_bytes");
     }
 }
