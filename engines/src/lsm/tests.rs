@@ -576,7 +576,7 @@ fn readers_never_see_a_key_go_back_in_time_during_flushes_and_compactions() {
                     let mut seen = vec![0u32; KEYS as usize];
                     let mut i = r;
                     while !done.load(Ordering::Relaxed) {
-                        let k = (i * 7919) % KEYS;
+                        let k = i.wrapping_mul(7919) % KEYS;
                         i += 1;
                         let Some(v) = db.get(format!("k{k:04}").as_bytes()).unwrap() else {
                             assert_eq!(seen[k as usize], 0, "k{k:04} vanished");
