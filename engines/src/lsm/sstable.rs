@@ -350,6 +350,27 @@ mod tests {
     }
 
     #[test]
+    fn a_table_without_a_filter_reads_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let io = Io::new();
+        let mut b = TableBuilder::create(&io, dir.path(), 5, 512, 0).unwrap();
+        for i in 0..500 {
+            b.add(&key(i), u64::from(i) + 1, Some(b"v")).unwrap();
+        }
+        let t = open(dir.path(), &io, &b.finish().unwrap()).unwrap();
+        let stats = Stats::default();
+        for i in 0..500 {
+            let (k, miss) = (key(i), format!("{i}").into_bytes());
+            assert!(t.get(&k, bloom::key_hash(&k), &stats).unwrap().is_some());
+            assert!(t
+                .get(&miss, bloom::key_hash(&miss), &stats)
+                .unwrap()
+                .is_none());
+        }
+        assert_eq!(stats.bloom_checks.get(), 0, "no filter, no filter checks");
+    }
+
+    #[test]
     fn damage_is_corruption_never_a_wrong_answer() {
         let dir = tempfile::tempdir().unwrap();
         let io = Io::new();
