@@ -59,10 +59,11 @@
 //! only after the switch, so a crash at any step opens to a consistent set of tables (the
 //! crash points of each step are listed in `background.rs`).
 //!
-//! **Stats** (`EngineStats.extra`): `levelN_tables`/`levelN_bytes`; bytes written by the WAL,
-//! flushes, compactions and manifest switches, each apart (`wal_bytes_written`,
-//! `flush_bytes_written`, `compaction_bytes_written`, `manifest_bytes_written`), so write
-//! amplification can be shown with and without the WAL; `flushes`, `compactions`,
+//! **Stats** (`EngineStats.extra`): `levelN_tables`, `levelN_bytes` (and, under leveled,
+//! `levelN_target_bytes`); bytes written by the WAL, flushes, compactions and manifest
+//! switches, each apart (`wal_bytes_written`, `flush_bytes_written`,
+//! `compaction_bytes_written`, `manifest_bytes_written`), so write amplification can be
+//! shown with and without the WAL; `flushes`, `compactions`,
 //! `tombstones_dropped`; `bloom_checks`, `bloom_negatives`, `bloom_false_positives`,
 //! `tables_probed`, `gets`; `block_cache_hits`/`misses`; `write_slowdowns`, `write_stalls`,
 //! `stall_micros`.
@@ -222,6 +223,10 @@ impl Engine for LsmEngine {
         for (l, ts) in v.version.levels.iter().enumerate() {
             extra.insert(format!("level{l}_tables"), ts.len() as f64);
             extra.insert(format!("level{l}_bytes"), v.version.level_bytes(l) as f64);
+            if l > 0 && i.opts.compaction == CompactionPolicy::Leveled {
+                let target = i.opts.level_target(l) as f64;
+                extra.insert(format!("level{l}_target_bytes"), target);
+            }
         }
         for (name, value) in i.stats.named() {
             extra.insert(name.to_string(), value as f64);
