@@ -58,6 +58,7 @@ pub(crate) fn open(dir: &Path, options: &Options) -> Result<Inner> {
     let store = store_dir::claim(&io, dir, "lsm", FORMAT_VERSION)?;
     let cache = Arc::new(BlockCache::new(opts.block_cache_bytes));
     let listing = list(dir)?;
+    let stats = Stats::default();
 
     let m = match Manifest::read(&io, dir, LEVEL_LIMIT)? {
         Some(m) => m,
@@ -66,7 +67,7 @@ pub(crate) fn open(dir: &Path, options: &Options) -> Result<Inner> {
                 next_file: 1,
                 ..Manifest::default()
             };
-            m.write(&io, dir)?;
+            stats.manifest_bytes_written.add(m.write(&io, dir)?);
             m
         }
         None => {
@@ -206,6 +207,6 @@ pub(crate) fn open(dir: &Path, options: &Options) -> Result<Inner> {
         imm_count: AtomicUsize::new(0),
         l0_count: AtomicUsize::new(l0),
         cache,
-        stats: Stats::default(),
+        stats,
     })
 }

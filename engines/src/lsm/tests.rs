@@ -649,6 +649,33 @@ fn a_failed_background_fsync_poisons_the_engine_and_loses_nothing_synced() {
     db.close().unwrap();
 }
 
+#[test]
+fn write_counters_account_for_every_byte_written() {
+    for policy in POLICIES {
+        let dir = tempfile::tempdir().unwrap();
+        let db = LsmEngine::open(dir.path(), &small(policy)).unwrap();
+        for i in 0..4000u64 {
+            apply(&db, i).unwrap();
+        }
+        db.compact().unwrap();
+        db.settle().unwrap();
+        let s = db.stats();
+        let x = |k: &str| s.extra[k] as u64;
+        let marker = std::fs::metadata(dir.path().join(crate::store_dir::MARKER))
+            .unwrap()
+            .len();
+        let parts = x("wal_bytes_written")
+            + x("flush_bytes_written")
+            + x("compaction_bytes_written")
+            + x("manifest_bytes_written")
+            + marker;
+        assert_eq!(s.io.bytes_written, parts, "{policy:?}: {:?}", s.extra);
+        assert_eq!(s.compaction_bytes_written, x("compaction_bytes_written"));
+        assert!(x("flush_bytes_written") > 0 && x("compaction_bytes_written") > 0);
+        db.close().unwrap();
+    }
+}
+
 /// A throwaway sanity figure, not a benchmark: run in release mode with
 /// `cargo test --release -p engines --lib lsm::tests::sanity_figures -- --ignored --nocapture`.
 #[test]
