@@ -676,6 +676,26 @@ fn write_counters_account_for_every_byte_written() {
     }
 }
 
+#[test]
+fn group_mode_syncs_the_wal_in_the_background() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = small(CompactionPolicy::Leveled);
+    o.durability = Durability::Group;
+    o.group_commit.interval = Duration::from_millis(5);
+    let db = LsmEngine::open(dir.path(), &o).unwrap();
+    db.put(b"k", b"v").unwrap();
+    let t = std::time::Instant::now();
+    while db.inner.committer.synced() < 1 {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "the group flusher never synced"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(db.inner.committer.fsyncs() >= 1);
+    db.close().unwrap();
+}
+
 /// A throwaway sanity figure, not a benchmark: run in release mode with
 /// `cargo test --release -p engines --lib lsm::tests::sanity_figures -- --ignored --nocapture`.
 #[test]
