@@ -105,17 +105,17 @@ pub struct LevelIter {
     next: usize,
     cur: Option<TableIter>,
     start: Vec<u8>,
-    fill_cache: bool,
+    use_cache: bool,
 }
 
 impl LevelIter {
-    pub fn new(tables: Vec<Arc<Table>>, start: &[u8], fill_cache: bool) -> Self {
+    pub fn new(tables: Vec<Arc<Table>>, start: &[u8], use_cache: bool) -> Self {
         LevelIter {
             tables,
             next: 0,
             cur: None,
             start: start.to_vec(),
-            fill_cache,
+            use_cache,
         }
     }
 }
@@ -132,7 +132,7 @@ impl Source for LevelIter {
             let Some(t) = self.tables.get(self.next) else {
                 return Ok(None);
             };
-            self.cur = Some(TableIter::new(t.clone(), &self.start, self.fill_cache));
+            self.cur = Some(TableIter::new(t.clone(), &self.start, self.use_cache));
             self.next += 1;
         }
     }

@@ -146,16 +146,20 @@ impl Table {
         self.bloom.may_contain(hash)
     }
 
-    fn block(&self, i: usize, fill_cache: bool) -> Result<Arc<Block>> {
+    /// Data block `i`. Reads for a compaction (`use_cache` false) neither look in the cache
+    /// nor fill it, so the cache's hit and miss counts describe the reads users make.
+    fn block(&self, i: usize, use_cache: bool) -> Result<Arc<Block>> {
         let e = &self.index[i];
-        if let Some(b) = self.cache.get(self.meta.id, e.offset) {
-            return Ok(b);
+        if use_cache {
+            if let Some(b) = self.cache.get(self.meta.id, e.offset) {
+                return Ok(b);
+            }
         }
         let mut raw = vec![0; e.len as usize];
         self.file.read_exact_at(&mut raw, e.offset)?;
         let b =
             Arc::new(Block::decode(raw).map_err(|d| Error::corruption(self.path(), e.offset, d))?);
-        if fill_cache {
+        if use_cache {
             self.cache.insert(self.meta.id, e.offset, b.clone());
         }
         Ok(b)
@@ -237,11 +241,11 @@ pub struct TableIter {
     block_idx: usize,
     entry_idx: usize,
     seek: Option<Vec<u8>>,
-    fill_cache: bool,
+    use_cache: bool,
 }
 
 impl TableIter {
-    pub fn new(table: Arc<Table>, start: &[u8], fill_cache: bool) -> Self {
+    pub fn new(table: Arc<Table>, start: &[u8], use_cache: bool) -> Self {
         let block_idx = table
             .index
             .partition_point(|e| e.last_key.as_slice() < start);
@@ -251,7 +255,7 @@ impl TableIter {
             block_idx,
             entry_idx: 0,
             seek: (!start.is_empty()).then(|| start.to_vec()),
-            fill_cache,
+            use_cache,
         }
     }
 }
@@ -263,7 +267,7 @@ impl Source for TableIter {
                 if self.block_idx >= self.table.index.len() {
                     return Ok(None);
                 }
-                let b = self.table.block(self.block_idx, self.fill_cache)?;
+                let b = self.table.block(self.block_idx, self.use_cache)?;
                 self.entry_idx = self.seek.take().map_or(0, |k| b.seek(&k));
                 self.block = Some(b);
             }
