@@ -124,6 +124,11 @@ impl Manifest {
                 "manifest is incomplete",
             ));
         }
+        let mut ids: Vec<u64> = m.tables.iter().map(|(_, t)| t.id).collect();
+        ids.sort_unstable();
+        if ids.windows(2).any(|w| w[0] == w[1]) {
+            return Err(Error::corruption(&path, 0, "manifest lists a table twice"));
+        }
         Ok(Some(m))
     }
 }
