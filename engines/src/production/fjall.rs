@@ -79,7 +79,10 @@ fn map(path: &Path, e: fjall::Error) -> Error {
         fjall::Error::Locked => {
             Error::Incompatible(format!("{}: fjall store is locked", path.display()))
         }
-        e @ fjall::Error::InvalidVersion(_) => {
+        // A version fjall cannot parse is a damaged file (the kvbench marker already said
+        // this is a fjall store); a version it parses but does not support is a newer format.
+        e @ fjall::Error::InvalidVersion(None) => engine_corruption(path, format!("fjall: {e:?}")),
+        e @ fjall::Error::InvalidVersion(Some(_)) => {
             Error::Incompatible(format!("{}: {e:?}", path.display()))
         }
         e => engine_error("fjall", format!("{e:?}")),
