@@ -257,3 +257,235 @@ pub(crate) fn engine_corruption(file: &Path, detail: impl std::fmt::Display) -> 
 pub(crate) fn extra(stats: &mut EngineStats, name: &str, value: f64) {
     stats.extra.insert(name.to_string(), value);
 }
+
+#[cfg(test)]
+mod tests {
+    //! The adapter's own rules, on a backend that records calls and fails on demand.
+    use super::*;
+    use std::collections::BTreeMap;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+
+    #[derive(Default)]
+    struct Fake {
+        map: Mutex<BTreeMap<Vec<u8>, Vec<u8>>>,
+        persists: AtomicU64,
+        fail_persist: Arc<AtomicBool>,
+    }
+
+    impl Backend for Fake {
+        const SYNCS_ITSELF: bool = false;
+        fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
+            self.map
+                .lock()
+                .unwrap()
+                .insert(key.to_vec(), value.to_vec());
+            Ok(())
+        }
+        fn delete(&self, key: &[u8]) -> Result<()> {
+            self.map.lock().unwrap().remove(key);
+            Ok(())
+        }
+        fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+            Ok(self.map.lock().unwrap().get(key).cloned())
+        }
+        fn scan(
+            &self,
+            start: &[u8],
+            _end: Option<&[u8]>,
+            limit: usize,
+        ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+            let map = self.map.lock().unwrap();
+            Ok(map
+                .range(start.to_vec()..)
+                .take(limit)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect())
+        }
+        fn persist(&self) -> Result<()> {
+            self.persists.fetch_add(1, Ordering::Relaxed);
+            if self.fail_persist.load(Ordering::Relaxed) {
+                return Err(Error::Io(std::io::Error::other("injected EIO")));
+            }
+            Ok(())
+        }
+        fn compact(&self) -> Result<()> {
+            Ok(())
+        }
+        fn stats(&self, stats: &mut EngineStats) {
+            stats.live_keys = Some(self.map.lock().unwrap().len() as u64);
+        }
+        fn close(&self) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    fn open_fake(
+        dir: &Path,
+        durability: Durability,
+        fail: Arc<AtomicBool>,
+    ) -> Result<Box<dyn Engine>> {
+        let mut options = Options::with_durability(durability);
+        options.group_commit.interval = Duration::from_millis(2);
+        #[allow(unreachable_code)]
+        let kind = EngineKind::ALL
+            .iter()
+            .copied()
+            .find(|k| k.is_production())
+            .expect("a production feature is on");
+        open_adapter(kind, dir, &options, |_| {
+            Ok(Fake {
+                fail_persist: fail,
+                ..Fake::default()
+            })
+        })
+    }
+
+    #[test]
+    fn sync_mode_persists_every_write_and_none_mode_only_on_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open_fake(dir.path(), Durability::Sync, Arc::default()).unwrap();
+        for i in 0..10u8 {
+            db.put(&[b'k', i], b"v").unwrap();
+        }
+        let fsyncs = db.stats().extra["adapter_fsyncs"];
+        assert_eq!(fsyncs, 10.0, "one persist per write with one writer");
+        db.close().unwrap();
+
+        let db = open_fake(dir.path(), Durability::None, Arc::default()).unwrap();
+        for i in 0..10u8 {
+            db.put(&[b'k', i], b"v").unwrap();
+        }
+        assert_eq!(db.stats().extra["adapter_fsyncs"], 0.0);
+        assert_eq!(db.stats().live_keys, Some(10));
+        db.close().unwrap();
+    }
+
+    #[test]
+    fn group_mode_flusher_persists_within_the_interval() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open_fake(dir.path(), Durability::Group, Arc::default()).unwrap();
+        db.put(b"k", b"v").unwrap();
+        let t = Instant::now();
+        while db.stats().extra["adapter_fsyncs"] < 1.0 {
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "the flusher never ran"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        db.close().unwrap();
+    }
+
+    #[test]
+    fn a_failed_persist_poisons_until_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let fail = Arc::new(AtomicBool::new(false));
+        let db = open_fake(dir.path(), Durability::None, fail.clone()).unwrap();
+        db.put(b"a", b"1").unwrap();
+        fail.store(true, Ordering::Relaxed);
+        assert!(matches!(db.sync(), Err(Error::Io(_))));
+        fail.store(false, Ordering::Relaxed);
+        assert!(matches!(db.put(b"b", b"2"), Err(Error::Poisoned(_))));
+        assert!(matches!(db.sync(), Err(Error::Poisoned(_))));
+        assert_eq!(
+            db.get(b"a").unwrap().as_deref(),
+            Some(&b"1"[..]),
+            "reads go on"
+        );
+        assert!(db.close().is_err(), "close reports the poisoning");
+        let db = open_fake(dir.path(), Durability::None, fail).unwrap();
+        db.put(b"b", b"2")
+            .expect("a reopened adapter takes writes again");
+        db.close().unwrap();
+    }
+
+    #[test]
+    fn group_flusher_failure_poisons_writers() {
+        let dir = tempfile::tempdir().unwrap();
+        let fail = Arc::new(AtomicBool::new(true));
+        let db = open_fake(dir.path(), Durability::Group, fail).unwrap();
+        db.put(b"a", b"1").unwrap();
+        let t = Instant::now();
+        loop {
+            match db.put(b"a", b"1") {
+                Err(Error::Poisoned(_)) => break,
+                Ok(()) => assert!(t.elapsed() < Duration::from_secs(10), "never poisoned"),
+                Err(e) => panic!("unexpected error {e}"),
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        drop(db);
+    }
+
+    #[test]
+    fn closed_and_dropped_adapters_release_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open_fake(dir.path(), Durability::Group, Arc::default()).unwrap();
+        assert!(matches!(
+            open_fake(dir.path(), Durability::None, Arc::default()),
+            Err(Error::Incompatible(_))
+        ));
+        db.close().unwrap();
+        assert!(matches!(db.put(b"a", b"1"), Err(Error::Closed)));
+        assert!(matches!(db.scan(b"", None, 1), Err(Error::Closed)));
+        let db = open_fake(dir.path(), Durability::Group, Arc::default()).unwrap();
+        drop(db);
+        open_fake(dir.path(), Durability::None, Arc::default())
+            .expect("a dropped adapter released its lock")
+            .close()
+            .unwrap();
+    }
+
+    #[test]
+    fn input_is_checked_before_the_backend_sees_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open_fake(dir.path(), Durability::None, Arc::default()).unwrap();
+        assert!(matches!(db.put(b"", b"v"), Err(Error::InvalidInput(_))));
+        let long = vec![1u8; crate::MAX_KEY_LEN + 1];
+        assert!(matches!(db.get(&long), Err(Error::InvalidInput(_))));
+        assert_eq!(db.stats().live_keys, Some(0));
+        assert!(db.scan(b"b", Some(b"a"), 10).unwrap().is_empty());
+        db.close().unwrap();
+    }
+
+    /// Every production engine opens in every mode, reports its own figures, and a dropped
+    /// instance lets the store reopen with the data of its synced writes.
+    #[test]
+    fn every_engine_in_every_mode_reports_its_figures() {
+        for &kind in EngineKind::ALL.iter().filter(|k| k.is_production()) {
+            for mode in Durability::ALL {
+                let dir = tempfile::tempdir().unwrap();
+                let options = Options::with_durability(mode);
+                let db = crate::open(kind, dir.path(), &options).unwrap();
+                for i in 0..200u32 {
+                    db.put(&i.to_be_bytes(), &[7u8; 100]).unwrap();
+                }
+                db.delete(&0u32.to_be_bytes()).unwrap();
+                db.sync().unwrap();
+                let stats = db.stats();
+                let prefix = format!("{}_", kind.name());
+                assert!(stats.disk_bytes > 0, "{kind} {mode}: no disk bytes");
+                assert!(
+                    stats.extra.keys().any(|k| k.starts_with(&prefix)),
+                    "{kind} {mode}: no {prefix}* figures in {:?}",
+                    stats.extra
+                );
+                if let Some(n) = stats.live_keys {
+                    assert_eq!(n, 199, "{kind} {mode}: live keys");
+                }
+                drop(db);
+                let db = crate::open(kind, dir.path(), &options).unwrap();
+                assert_eq!(db.get(&0u32.to_be_bytes()).unwrap(), None, "{kind} {mode}");
+                assert_eq!(
+                    db.get(&199u32.to_be_bytes()).unwrap().as_deref(),
+                    Some(&[7u8; 100][..]),
+                    "{kind} {mode}"
+                );
+                assert_eq!(db.scan(b"", None, usize::MAX).unwrap().len(), 199);
+                db.close().unwrap();
+            }
+        }
+    }
+}
