@@ -10,6 +10,11 @@
 //! * fjall's journal recovery cuts the journal at the first damaged batch and carries on,
 //!   silently dropping the acknowledged writes after it (it has no "fail on corruption"
 //!   recovery mode).
+//!
+//! The truncation sweep is left out for RocksDB: it takes a MANIFEST cut short for a torn
+//! last edit and opens the version before it, even when the WAL that edit retired is already
+//! deleted, so the flushed writes are silently missing (a cut no crash can produce, since the
+//! WAL is deleted only after the edit is synced).
 #![cfg(any(
     feature = "redb",
     feature = "fjall",
@@ -49,7 +54,8 @@ engines::conformance_suite!(
 engines::conformance_suite!(
     rocksdb,
     Kit::for_kind(EngineKind::Rocksdb),
-    no_fault_injection
+    no_fault_injection,
+    no_truncations
 );
 #[cfg(feature = "sqlite")]
 engines::conformance_suite!(
