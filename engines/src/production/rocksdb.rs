@@ -244,4 +244,41 @@ Level    Files   Size     Score Read(GB)  Rn(GB) Rnp1(GB) Write(GB) Wnew(GB) Mov
         assert_eq!(compaction_stats_w_amp(text), Some(2.5));
         assert_eq!(compaction_stats_w_amp("no table here"), None);
     }
+
+    #[test]
+    fn statistics_and_compaction_stats_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(dir.path(), &Options::default()).unwrap();
+        let mut user = 0u64;
+        for i in 0..3000u32 {
+            let key = format!("key{i:08}");
+            db.put(key.as_bytes(), &[i as u8; 200]).unwrap();
+            user += key.len() as u64 + 200;
+        }
+        db.sync().unwrap();
+        db.compact().unwrap();
+        let s = db.stats();
+        let x = |name: &str| {
+            *s.extra
+                .get(name)
+                .unwrap_or_else(|| panic!("{name} missing in {:?}", s.extra))
+        };
+        assert!(x("rocksdb_user_bytes_written") >= user as f64);
+        assert!(
+            x("rocksdb_wal_bytes") >= user as f64,
+            "the WAL holds every put"
+        );
+        assert!(
+            x("rocksdb_flush_bytes") > 0.0,
+            "compact flushed the memtable"
+        );
+        assert!(x("rocksdb_write_amp") > 1.0);
+        let w = x("rocksdb_compaction_stats_w_amp");
+        assert!(
+            w > 0.0 && w < x("rocksdb_write_amp"),
+            "W-Amp {w} excludes the WAL"
+        );
+        assert_eq!(x("rocksdb_estimate_keys"), 3000.0);
+        db.close().unwrap();
+    }
 }
