@@ -32,6 +32,14 @@ pub mod log;
 pub mod lsm;
 pub mod memory;
 mod options;
+#[cfg(any(
+    feature = "redb",
+    feature = "fjall",
+    feature = "lmdb",
+    feature = "rocksdb",
+    feature = "sqlite"
+))]
+pub mod production;
 pub mod store_dir;
 
 pub use error::{Error, Result};
@@ -89,6 +97,21 @@ pub enum EngineKind {
     Bitcask,
     Lsm,
     Btree,
+    /// redb: copy-on-write B-tree (production, feature `redb`).
+    #[cfg(feature = "redb")]
+    Redb,
+    /// fjall: LSM-tree (production, feature `fjall`).
+    #[cfg(feature = "fjall")]
+    Fjall,
+    /// LMDB through heed: copy-on-write B+ tree over mmap (production, feature `lmdb`).
+    #[cfg(feature = "lmdb")]
+    Lmdb,
+    /// RocksDB: LSM-tree (production, feature `rocksdb`).
+    #[cfg(feature = "rocksdb")]
+    Rocksdb,
+    /// SQLite with WAL: B-tree (production, feature `sqlite`).
+    #[cfg(feature = "sqlite")]
+    Sqlite,
 }
 
 /// The design family an engine belongs to, for grouping in reports.
@@ -122,6 +145,16 @@ impl EngineKind {
         EngineKind::Bitcask,
         EngineKind::Lsm,
         EngineKind::Btree,
+        #[cfg(feature = "redb")]
+        EngineKind::Redb,
+        #[cfg(feature = "fjall")]
+        EngineKind::Fjall,
+        #[cfg(feature = "lmdb")]
+        EngineKind::Lmdb,
+        #[cfg(feature = "rocksdb")]
+        EngineKind::Rocksdb,
+        #[cfg(feature = "sqlite")]
+        EngineKind::Sqlite,
     ];
 
     pub fn name(self) -> &'static str {
@@ -130,6 +163,16 @@ impl EngineKind {
             EngineKind::Bitcask => "bitcask",
             EngineKind::Lsm => "lsm",
             EngineKind::Btree => "btree",
+            #[cfg(feature = "redb")]
+            EngineKind::Redb => "redb",
+            #[cfg(feature = "fjall")]
+            EngineKind::Fjall => "fjall",
+            #[cfg(feature = "lmdb")]
+            EngineKind::Lmdb => "lmdb",
+            #[cfg(feature = "rocksdb")]
+            EngineKind::Rocksdb => "rocksdb",
+            #[cfg(feature = "sqlite")]
+            EngineKind::Sqlite => "sqlite",
         }
     }
 
@@ -139,6 +182,16 @@ impl EngineKind {
             EngineKind::Bitcask => Family::LogHash,
             EngineKind::Lsm => Family::Lsm,
             EngineKind::Btree => Family::BTree,
+            #[cfg(feature = "redb")]
+            EngineKind::Redb => Family::BTree,
+            #[cfg(feature = "fjall")]
+            EngineKind::Fjall => Family::Lsm,
+            #[cfg(feature = "lmdb")]
+            EngineKind::Lmdb => Family::BTree,
+            #[cfg(feature = "rocksdb")]
+            EngineKind::Rocksdb => Family::Lsm,
+            #[cfg(feature = "sqlite")]
+            EngineKind::Sqlite => Family::BTree,
         }
     }
 
@@ -149,7 +202,25 @@ impl EngineKind {
             EngineKind::Bitcask => "append-only segments, in-memory hash keydir, hint files, merge",
             EngineKind::Lsm => "WAL, memtable, SSTables with block index and bloom filters, leveled or tiered compaction",
             EngineKind::Btree => "B+ tree of 4 KiB pages, buffer pool, linked leaves, page WAL",
+            #[cfg(feature = "redb")]
+            EngineKind::Redb => "redb (production): copy-on-write B-tree in one file, checksummed pages, one write transaction per write",
+            #[cfg(feature = "fjall")]
+            EngineKind::Fjall => "fjall (production): LSM-tree with a shared journal, leveled compaction, checksummed blocks",
+            #[cfg(feature = "lmdb")]
+            EngineKind::Lmdb => "LMDB via heed (production): copy-on-write B+ tree over mmap, single writer, no page checksums",
+            #[cfg(feature = "rocksdb")]
+            EngineKind::Rocksdb => "RocksDB (production): LSM-tree, WAL, leveled compaction, block checksums, no compression",
+            #[cfg(feature = "sqlite")]
+            EngineKind::Sqlite => "SQLite (production, bundled): WITHOUT ROWID B-tree table in WAL mode",
         }
+    }
+
+    /// True for the production engines (the adapters behind the `production` features).
+    pub fn is_production(self) -> bool {
+        !matches!(
+            self,
+            EngineKind::Memory | EngineKind::Bitcask | EngineKind::Lsm | EngineKind::Btree
+        )
     }
 
     /// True when the engine keeps its data in files (and so persists across opens).
@@ -189,5 +260,15 @@ pub fn open(kind: EngineKind, dir: &Path, options: &Options) -> Result<Box<dyn E
         EngineKind::Bitcask => bitcask::open(dir, options),
         EngineKind::Lsm => lsm::open(dir, options),
         EngineKind::Btree => btree::open(dir, options),
+        #[cfg(feature = "redb")]
+        EngineKind::Redb => production::redb::open(dir, options),
+        #[cfg(feature = "fjall")]
+        EngineKind::Fjall => production::fjall::open(dir, options),
+        #[cfg(feature = "lmdb")]
+        EngineKind::Lmdb => production::lmdb::open(dir, options),
+        #[cfg(feature = "rocksdb")]
+        EngineKind::Rocksdb => production::rocksdb::open(dir, options),
+        #[cfg(feature = "sqlite")]
+        EngineKind::Sqlite => production::sqlite::open(dir, options),
     }
 }

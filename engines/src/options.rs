@@ -58,6 +58,7 @@ impl FromStr for Durability {
 
 /// The window of the `group` durability mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct GroupCommit {
     /// Longest time unsynced writes may wait for an fsync.
     #[serde(with = "duration_ms")]
@@ -75,8 +76,10 @@ impl Default for GroupCommit {
     }
 }
 
-/// Everything `open` needs besides the engine kind and directory.
+/// Everything `open` needs besides the engine kind and directory. Fields missing from a
+/// serialized form (a result file written before they existed) take their defaults.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Options {
     pub durability: Durability,
     pub group_commit: GroupCommit,

@@ -13,18 +13,23 @@
 //! without a marker (someone else's files) is `Error::Incompatible`, and nothing is written.
 //! The lock is an exclusive `flock` on the file `LOCK`, held until the [`StoreDir`] is
 //! dropped; the kernel releases it when a process dies, so a crashed store opens at once.
+//! A second claim from the same process is refused at once (a set of held paths). A claim
+//! that finds the flock taken by someone else retries for a moment before refusing: a
+//! process forked by another thread of this process holds copies of our descriptors, the
+//! lock's included, until it execs, so a store just closed here can look taken briefly.
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
 
 use crate::io::Io;
 use crate::{Error, Result};
 
 pub const MARKER: &str = "KVBENCH";
 pub const LOCK: &str = "LOCK";
-/// Extra attempts (5 ms apart) to take a store lock that looks held.
-const LOCK_RETRIES: u32 = 100;
 
 /// A claimed, locked store directory. Dropping it releases the lock.
 #[derive(Debug)]
@@ -32,8 +37,41 @@ pub struct StoreDir {
     path: PathBuf,
     /// The store was created by this claim (the directory held no store before).
     pub created: bool,
+    // Fields drop in order: the process-local claim goes first, then the flock.
+    _held: Held,
     _lock: fs::File,
 }
+
+/// Canonical paths of the stores this process has claimed.
+static HELD: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+
+/// This process's claim on a path; dropped (before the lock file closes) with the StoreDir.
+#[derive(Debug)]
+struct Held(PathBuf);
+
+impl Held {
+    fn take(path: PathBuf) -> Option<Held> {
+        let mut held = HELD.lock().unwrap_or_else(|p| p.into_inner());
+        // Build the guard only on success: a guard dropped here would deadlock on HELD and
+        // remove the other claimant's entry.
+        if held.insert(path.clone()) {
+            Some(Held(path))
+        } else {
+            None
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        HELD.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.0);
+    }
+}
+
+/// How long a claim waits for an flock held by someone else (see the module comment).
+const LOCK_PATIENCE: Duration = Duration::from_secs(2);
 
 impl StoreDir {
     pub fn path(&self) -> &Path {
@@ -54,6 +92,13 @@ pub fn claim(io: &Io, dir: &Path, engine: &str, version: u32) -> Result<StoreDir
             format!("{}: {e}", dir.display()),
         ))
     })?;
+    let in_use = || {
+        Error::Incompatible(format!(
+            "{} is in use by another open engine (lock held on {LOCK})",
+            dir.display()
+        ))
+    };
+    let held = Held::take(fs::canonicalize(dir)?).ok_or_else(in_use)?;
     let lock_path = dir.join(LOCK);
     let lock = fs::OpenOptions::new()
         .create(true)
@@ -66,21 +111,13 @@ pub fn claim(io: &Io, dir: &Path, engine: &str, version: u32) -> Result<StoreDir
                 format!("{}: {e}", lock_path.display()),
             ))
         })?;
-    // A process forked by another thread of this process holds a copy of every descriptor,
-    // a lock just released included, until it execs; so a lock that looks taken is tried a
-    // few more times (for about half a second) before the store is declared in use.
-    let mut tries = 0;
+    let started = std::time::Instant::now();
     // SAFETY: flock on a descriptor we own; no memory is passed.
     while unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        if tries < LOCK_RETRIES {
-            tries += 1;
-            std::thread::sleep(std::time::Duration::from_millis(5));
-            continue;
+        if started.elapsed() >= LOCK_PATIENCE {
+            return Err(in_use());
         }
-        return Err(Error::Incompatible(format!(
-            "{} is in use by another open engine (lock held on {LOCK})",
-            dir.display()
-        )));
+        std::thread::sleep(Duration::from_millis(5));
     }
 
     let marker = dir.join(MARKER);
@@ -111,6 +148,7 @@ pub fn claim(io: &Io, dir: &Path, engine: &str, version: u32) -> Result<StoreDir
     Ok(StoreDir {
         path: dir.to_path_buf(),
         created,
+        _held: held,
         _lock: lock,
     })
 }
@@ -199,5 +237,34 @@ mod tests {
         fs::write(other.path().join("photo.jpg"), b"x").unwrap();
         let e = claim(&io, other.path(), "lsm", 1).unwrap_err().to_string();
         assert!(e.contains("photo.jpg"), "{e}");
+    }
+
+    #[test]
+    fn a_lock_copy_held_briefly_elsewhere_is_waited_out() {
+        let d = tempfile::tempdir().unwrap();
+        let io = Io::new();
+        let s = claim(&io, d.path(), "bitcask", 1).unwrap();
+        // A forked child's copy of the descriptor shares the open file description, as a dup does.
+        // SAFETY: dup of a descriptor we own; the copy is closed below.
+        let copy = unsafe { libc::dup(s._lock.as_raw_fd()) };
+        assert!(copy >= 0);
+        drop(s);
+        let closer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            // SAFETY: closes the descriptor dup returned, once.
+            unsafe { libc::close(copy) };
+        });
+        let again = claim(&io, d.path(), "bitcask", 1).expect("the copy closed within the wait");
+        closer.join().unwrap();
+        let started = std::time::Instant::now();
+        assert!(matches!(
+            claim(&io, d.path(), "bitcask", 1),
+            Err(Error::Incompatible(_))
+        ));
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "a second claim by this process is refused at once"
+        );
+        drop(again);
     }
 }

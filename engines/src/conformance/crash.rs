@@ -46,19 +46,9 @@ pub fn child(kit: &Kit) {
         eprintln!("crash child: {what}: {e}");
         std::process::exit(3)
     };
-    // The store lock is an flock, and a process that another test thread of the parent forks
-    // holds a copy of the parent's descriptors until it execs: for a moment after the parent
-    // closed the store, the lock may still look taken. Wait that moment out (briefly).
-    let mut tries = 0;
-    let db = loop {
-        match kit.try_open(dir.as_ref(), &options(kit, mode)) {
-            Err(crate::Error::Incompatible(m)) if m.contains("in use") && tries < 200 => {
-                tries += 1;
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            r => break r.unwrap_or_else(|e| fail("open", e)),
-        }
-    };
+    let db = kit
+        .try_open(dir.as_ref(), &options(kit, mode))
+        .unwrap_or_else(|e| fail("open", e));
     println!("READY");
     for i in start.. {
         history::apply(&*db, i).unwrap_or_else(|e| fail("write", e));
