@@ -1,0 +1,294 @@
+//! The three chart shapes the report uses, drawn with plotters into SVG strings: bars,
+//! lines (with event markers, optional log axes) and a bubble scatter. Non-finite values are
+//! dropped before drawing and ranges are padded, so no input makes plotters fail; if drawing
+//! still fails, the chart is replaced by a note saying so.
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::html::escape;
+use crate::model::PALETTE;
+
+pub const WIDTH: u32 = 620;
+pub const HEIGHT: u32 = 340;
+
+pub fn colour(i: usize) -> RGBColor {
+    let (r, g, b) = PALETTE[i % PALETTE.len()];
+    RGBColor(r, g, b)
+}
+
+type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+type DrawResult = Result<(), Box<dyn std::error::Error>>;
+/// Transformed points and markers of one line.
+type Points = (Vec<(f64, f64)>, Vec<(f64, f64)>);
+
+/// Draws into a fresh SVG of the standard size; a drawing error becomes a visible note.
+pub fn svg(title: &str, draw: impl FnOnce(&Area) -> DrawResult) -> String {
+    let mut out = String::new();
+    let res = {
+        let backend = SVGBackend::with_string(&mut out, (WIDTH, HEIGHT));
+        let area = backend.into_drawing_area();
+        area.fill(&WHITE)
+            .map_err(|e| e.to_string().into())
+            .and_then(|_| draw(&area))
+            .and_then(|_| area.present().map_err(|e| e.to_string().into()))
+    };
+    match res {
+        Ok(()) => format!("<figure class=\"chart\">{out}</figure>"),
+        Err(e) => format!(
+            "<p class=\"warn\">Chart “{}” could not be drawn: {}</p>",
+            escape(title),
+            escape(&e.to_string())
+        ),
+    }
+}
+
+/// `(lo, hi)` covering `vals` with some room, never empty.
+pub fn padded(vals: impl Iterator<Item = f64>, from_zero: bool) -> (f64, f64) {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for v in vals.filter(|v| v.is_finite()) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    if from_zero {
+        lo = lo.min(0.0);
+    }
+    let span = hi - lo;
+    if span <= f64::EPSILON * hi.abs().max(1.0) {
+        return (lo - 0.5 * lo.abs().max(1.0), hi + 0.5 * hi.abs().max(1.0));
+    }
+    let pad = span * 0.06;
+    (
+        if from_zero && lo >= 0.0 {
+            0.0
+        } else {
+            lo - pad
+        },
+        hi + pad,
+    )
+}
+
+/// One bar.
+pub struct Bar {
+    pub label: String,
+    pub colour: usize,
+    pub value: f64,
+}
+
+/// Vertical bars, one per item, labelled under the axis.
+pub fn bars(title: &str, y_desc: &str, items: &[Bar], y_fmt: &dyn Fn(&f64) -> String) -> String {
+    let items: Vec<&Bar> = items.iter().filter(|b| b.value.is_finite()).collect();
+    svg(title, |area| {
+        let n = items.len().max(1) as u32;
+        let (_, hi) = padded(items.iter().map(|b| b.value), true);
+        let mut chart = ChartBuilder::on(area)
+            .caption(title, ("sans-serif", 18))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d((0u32..n).into_segmented(), 0f64..hi)?;
+        let label_of = |v: &SegmentValue<u32>| match v {
+            SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => items
+                .get(*i as usize)
+                .map_or(String::new(), |b| b.label.clone()),
+            SegmentValue::Last => String::new(),
+        };
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(items.len().max(1))
+            .x_label_formatter(&label_of)
+            .y_desc(y_desc)
+            .y_label_formatter(y_fmt)
+            .draw()?;
+        chart.draw_series(items.iter().enumerate().map(|(i, b)| {
+            let i = i as u32;
+            let mut r = Rectangle::new(
+                [
+                    (SegmentValue::Exact(i), 0.0),
+                    (SegmentValue::Exact(i + 1), b.value),
+                ],
+                colour(b.colour).filled(),
+            );
+            r.set_margin(0, 0, 12, 12);
+            r
+        }))?;
+        if items.is_empty() {
+            area.draw_text(
+                "no figures to draw",
+                &("sans-serif", 16).into_text_style(area),
+                (WIDTH as i32 / 2 - 60, HEIGHT as i32 / 2),
+            )?;
+        }
+        Ok(())
+    })
+}
+
+/// A line of a line chart, with optional event markers (drawn as triangles on the line).
+pub struct Line {
+    pub label: String,
+    pub colour: usize,
+    pub points: Vec<(f64, f64)>,
+    pub markers: Vec<(f64, f64)>,
+}
+
+/// Axis description: its title, whether it is log10, and how to print a tick (given the
+/// untransformed value).
+pub struct Axis<'a> {
+    pub desc: &'a str,
+    pub log: bool,
+    pub fmt: &'a dyn Fn(f64) -> String,
+}
+
+fn fwd(log: bool, v: f64) -> Option<f64> {
+    if log {
+        (v > 0.0).then(|| v.log10()).filter(|x| x.is_finite())
+    } else {
+        v.is_finite().then_some(v)
+    }
+}
+
+/// Lines with a legend; log axes are drawn as log10 of the values with ticks printed back in
+/// the values' units.
+pub fn lines(title: &str, x: &Axis, y: &Axis, series: &[Line]) -> String {
+    let tx = |s: &[(f64, f64)]| -> Vec<(f64, f64)> {
+        s.iter()
+            .filter_map(|&(a, b)| Some((fwd(x.log, a)?, fwd(y.log, b)?)))
+            .collect()
+    };
+    let data: Vec<Points> = series
+        .iter()
+        .map(|l| (tx(&l.points), tx(&l.markers)))
+        .collect();
+    svg(title, |area| {
+        let all = || data.iter().flat_map(|(p, m)| p.iter().chain(m.iter()));
+        let (x0, x1) = padded(all().map(|p| p.0), false);
+        let (y0, y1) = padded(all().map(|p| p.1), !y.log);
+        let xf = |v: &f64| (x.fmt)(if x.log { 10f64.powf(*v) } else { *v });
+        let yf = |v: &f64| (y.fmt)(if y.log { 10f64.powf(*v) } else { *v });
+        let mut chart = ChartBuilder::on(area)
+            .caption(title, ("sans-serif", 18))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(x0..x1, y0..y1)?;
+        chart
+            .configure_mesh()
+            .x_desc(x.desc)
+            .y_desc(y.desc)
+            .x_label_formatter(&xf)
+            .y_label_formatter(&yf)
+            .draw()?;
+        for (l, (pts, marks)) in series.iter().zip(&data) {
+            let c = colour(l.colour);
+            chart
+                .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2)))?
+                .label(l.label.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
+                });
+            if pts.len() == 1 {
+                chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, c.filled())))?;
+            }
+            chart.draw_series(
+                marks
+                    .iter()
+                    .map(|&p| TriangleMarker::new(p, 6, BLACK.filled())),
+            )?;
+        }
+        if data.iter().all(|(p, _)| p.is_empty()) {
+            area.draw_text(
+                "no figures to draw",
+                &("sans-serif", 16).into_text_style(area),
+                (WIDTH as i32 / 2 - 60, HEIGHT as i32 / 2),
+            )?;
+        }
+        if !series.is_empty() {
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .position(SeriesLabelPosition::UpperLeft)
+                .draw()?;
+        }
+        Ok(())
+    })
+}
+
+/// A point of the bubble scatter: x, y and a size figure.
+pub struct Bubble {
+    pub label: String,
+    pub colour: usize,
+    pub x: f64,
+    pub y: f64,
+    pub size: f64,
+}
+
+/// Scatter with marker area growing with `size` (radius 5 + 5 per unit above 1, capped).
+pub fn bubbles(title: &str, x: &Axis, y: &Axis, items: &[Bubble]) -> String {
+    let pts: Vec<(&Bubble, f64, f64)> = items
+        .iter()
+        .filter_map(|b| Some((b, fwd(x.log, b.x)?, fwd(y.log, b.y)?)))
+        .collect();
+    svg(title, |area| {
+        let (x0, x1) = padded(pts.iter().map(|p| p.1), false);
+        let (y0, y1) = padded(pts.iter().map(|p| p.2), !y.log);
+        let xf = |v: &f64| (x.fmt)(if x.log { 10f64.powf(*v) } else { *v });
+        let yf = |v: &f64| (y.fmt)(if y.log { 10f64.powf(*v) } else { *v });
+        let mut chart = ChartBuilder::on(area)
+            .caption(title, ("sans-serif", 18))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(x0..x1, y0..y1)?;
+        chart
+            .configure_mesh()
+            .x_desc(x.desc)
+            .y_desc(y.desc)
+            .x_label_formatter(&xf)
+            .y_label_formatter(&yf)
+            .draw()?;
+        for (b, px, py) in &pts {
+            let c = colour(b.colour);
+            let r = radius(b.size);
+            chart
+                .draw_series(std::iter::once(Circle::new(
+                    (*px, *py),
+                    r,
+                    c.mix(0.7).filled(),
+                )))?
+                .label(format!(
+                    "{} (space amp {})",
+                    b.label,
+                    crate::html::num(b.size)
+                ))
+                .legend(move |(x, y)| Circle::new((x + 8, y), 5, c.filled()));
+        }
+        if pts.is_empty() {
+            area.draw_text(
+                "no engine has both figures",
+                &("sans-serif", 16).into_text_style(area),
+                (WIDTH as i32 / 2 - 90, HEIGHT as i32 / 2),
+            )?;
+        } else {
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .position(SeriesLabelPosition::UpperRight)
+                .draw()?;
+        }
+        Ok(())
+    })
+}
+
+/// Marker radius in pixels for a space amplification figure.
+pub fn radius(size: f64) -> i32 {
+    if !size.is_finite() {
+        return 5;
+    }
+    (5.0 + 5.0 * (size - 1.0).max(0.0)).min(30.0) as i32
+}
