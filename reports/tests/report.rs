@@ -1,0 +1,297 @@
+//! The report built from runner-made results: every section present, table figures equal to
+//! the results', text escaped, nothing referenced outside the page, and bad input handled.
+
+mod common;
+
+use std::time::Instant;
+
+use common::{fixtures, relabel, EVIL};
+use reports::{load_results, load_results_with_warnings, render, write_report, ReportError};
+use workloads::result::{PhaseKind, RunResult};
+
+/// The `<section id="...">` ... `</section>` text of `id`.
+fn section<'a>(html: &'a str, id: &str) -> &'a str {
+    let start = html
+        .find(&format!("<section id=\"{id}\""))
+        .unwrap_or_else(|| panic!("section {id} missing"));
+    let end = html[start..].find("</section>").expect("section end") + start;
+    &html[start..end]
+}
+
+/// Rows of the first `table.summary` in `text`: header titles, then per row the cells'
+/// (`data-v` or text).
+fn summary_table(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
+    let start = text.find("<table class=\"sortable summary\">").expect("summary table");
+    let end = text[start..].find("</table>").unwrap() + start;
+    let t = &text[start..end];
+    let head = &t[..t.find("</thead>").unwrap()];
+    let headers = head
+        .split("</th>")
+        .filter(|h| h.contains("<th"))
+        .map(|h| h[h.rfind('>').unwrap() + 1..].to_string())
+        .collect();
+    let body = &t[t.find("<tbody>").unwrap()..];
+    let rows = body
+        .split("<tr>")
+        .skip(1)
+        .map(|row| {
+            row.split("<td")
+                .skip(1)
+                .map(|c| match c.find("data-v=\"") {
+                    Some(i) if i < c.find('>').unwrap() => {
+                        let v = &c[i + 8..];
+                        v[..v.find('"').unwrap()].to_string()
+                    }
+                    _ => {
+                        let c = &c[c.find('>').unwrap() + 1..];
+                        c[..c.find("</td>").unwrap()].to_string()
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    (headers, rows)
+}
+
+#[test]
+fn every_section_is_present() {
+    let results = fixtures();
+    let html = render(results, None);
+    assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
+    let workloads = ["ycsb-a", "ycsb-b", "ycsb-c"];
+    for (i, w) in workloads.iter().enumerate() {
+        let s = section(&html, &format!("w{i}"));
+        assert!(s.contains(&format!("Workload: {w}")), "{w}");
+        assert!(s.contains("What this shows"), "{w}: narrative");
+        assert!(s.contains("table class=\"sortable summary\""), "{w}: table");
+        assert!(s.contains(": throughput"), "{w}: throughput bars");
+        assert!(s.contains("latency by percentile"), "{w}: spectrum");
+        assert!(s.contains("throughput over time"), "{w}: timeline");
+        assert_eq!(s.matches("<svg").count(), 3, "{w}: three charts");
+    }
+    let amp = section(&html, "amplification");
+    // Three bar charts and the RUM scatter per workload.
+    assert_eq!(amp.matches("<svg").count(), 4 * workloads.len());
+    assert!(amp.contains("read vs write amplification"));
+    let scaling = section(&html, "scaling");
+    // ycsb-a and ycsb-b ran at 300 and 3000 records: two charts each.
+    assert_eq!(scaling.matches("<svg").count(), 4);
+    assert!(scaling.contains("ycsb-a: throughput by record count"));
+    let fam = section(&html, "families");
+    assert!(fam.contains("fakeprod") && fam.contains("<table"), "pairing");
+    let env = section(&html, "environment");
+    for part in [
+        "Machine 1",
+        "Engines and their options",
+        "Workload specs",
+        "Calibration",
+        "Methodology",
+        "W-Amp",
+        "group_commit",
+    ] {
+        assert!(env.contains(part), "environment: {part}");
+    }
+    // The narrative is written from the numbers: the throughput leader is named.
+    let w0 = section(&html, "w0");
+    assert!(w0.contains("led throughput at"), "narrative names the leader");
+}
+
+#[test]
+fn table_figures_equal_the_results() {
+    let results = fixtures();
+    let html = render(results, None);
+    let s = section(&html, "w0");
+    let (headers, rows) = summary_table(s);
+    let col = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("column {name} in {headers:?}"))
+    };
+    let ours: Vec<&RunResult> = results.iter().filter(|r| r.spec.name == "ycsb-a").collect();
+    assert_eq!(rows.len(), ours.len());
+    let mut matched = 0;
+    for r in ours {
+        let p = r.phase(PhaseKind::Run).unwrap();
+        let row = rows
+            .iter()
+            .find(|row| {
+                row[0].contains(&reports::html::escape(&r.engine.name))
+                    && row[1] == r.spec.record_count.to_string()
+            })
+            .expect("row of the result");
+        let f = |name: &str| -> f64 { row[col(name)].parse().expect("a number") };
+        assert_eq!(f("throughput (ops/s)"), p.throughput.ops_per_sec);
+        assert_eq!(row[col("operations")], p.operations.to_string());
+        let all = p.latency_of(None).unwrap().summary;
+        assert_eq!(f("all p50"), all.p50_ns as f64);
+        assert_eq!(f("all p99"), all.p99_ns as f64);
+        assert_eq!(f("all p99.9"), all.p999_ns as f64);
+        assert_eq!(f("all max"), all.max_ns as f64);
+        let read = p.latency_of(Some(workloads::OpKind::Read)).unwrap().summary;
+        assert_eq!(f("read p99"), read.p99_ns as f64);
+        let upd = p.latency_of(Some(workloads::OpKind::Update)).unwrap().summary;
+        assert_eq!(f("update max"), upd.max_ns as f64);
+        assert_eq!(f("peak RSS"), p.peak_rss_bytes as f64);
+        assert_eq!(
+            f("CPU/op (user+sys)"),
+            p.cpu.user_ns_per_op + p.cpu.system_ns_per_op
+        );
+        if let Some(w) = p.amplification.write_amp_engine {
+            assert_eq!(f("write amp (engine)"), w);
+        }
+        matched += 1;
+    }
+    assert!(matched >= 3);
+    // The best throughput of the table is the one marked.
+    let best_cells = s.matches("class=\"best\"").count();
+    assert!(best_cells > 0, "some column has a best value");
+    let best_tp = rows
+        .iter()
+        .map(|r| r[col("throughput (ops/s)")].parse::<f64>().unwrap())
+        .fold(f64::MIN, f64::max);
+    assert!(s.contains(&format!("<td class=\"best\" data-v=\"{best_tp}\">")));
+}
+
+#[test]
+fn text_from_results_is_escaped() {
+    let mut results = fixtures().to_vec();
+    results[0].spec.name = "<b>bold</b>".into();
+    results[0].notes.push("<img src=x onerror=alert(1)>".into());
+    let html = render(&results, None);
+    assert!(!html.contains(EVIL), "raw script from a label");
+    assert!(!html.contains("<b>bold</b>") && !html.contains("<img"));
+    assert!(html.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"));
+    assert!(html.contains("&lt;b&gt;bold&lt;/b&gt;"));
+    // The only script element is the report's own sorting script.
+    assert_eq!(html.matches("<script").count(), 1);
+}
+
+#[test]
+fn the_page_references_nothing_outside_itself() {
+    let html = render(fixtures(), None);
+    let lower = html.to_ascii_lowercase();
+    for bad in ["src=", "<link", "@import", "url(", "<iframe", "<object", "<embed"] {
+        assert!(!lower.contains(bad), "page contains {bad}");
+    }
+    for (i, _) in lower.match_indices("href=") {
+        let v = &lower[i + 5..];
+        assert!(v.starts_with("\"#"), "external link: {}", &v[..v.len().min(60)]);
+    }
+    // `http` appears only as the SVG namespace name, which is not fetched.
+    let http = lower.matches("http").count();
+    let ns = lower.matches("xmlns=\"http://www.w3.org/2000/svg\"").count();
+    assert!(ns > 0);
+    assert_eq!(http, ns, "only SVG namespace names");
+}
+
+#[test]
+fn loads_a_directory_and_writes_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    for r in fixtures() {
+        workloads::output::write_result(dir.path(), r).unwrap();
+    }
+    std::fs::write(dir.path().join("junk.json"), "{ not json").unwrap();
+    std::fs::write(dir.path().join("other.json"), "{\"a\": 1}").unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "ignored").unwrap();
+    let loaded = load_results_with_warnings(dir.path()).unwrap();
+    assert_eq!(loaded.results.len(), fixtures().len());
+    assert_eq!(loaded.warnings.len(), 2, "{:?}", loaded.warnings);
+    assert!(loaded.warnings.iter().any(|w| w.contains("junk.json")));
+    assert_eq!(load_results(dir.path()).unwrap().len(), fixtures().len());
+
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let path = write_report(dir.path(), &out).unwrap();
+    assert_eq!(path, out.join("report.html"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("Skipped:") && text.contains("junk.json"));
+    let named = write_report(dir.path(), &dir.path().join("sub/r.html")).unwrap();
+    assert!(named.ends_with("sub/r.html") && named.exists());
+}
+
+#[test]
+fn bad_directories_are_clear_errors() {
+    let empty = tempfile::tempdir().unwrap();
+    let e = load_results(empty.path()).unwrap_err();
+    assert!(matches!(e, ReportError::NoResults { .. }));
+    assert!(e.to_string().contains("no kvbench result files"));
+    std::fs::write(empty.path().join("bad.json"), "[1,2").unwrap();
+    let e = load_results(empty.path()).unwrap_err();
+    assert!(e.to_string().contains("bad.json"), "{e}");
+    let missing = empty.path().join("nope");
+    let e = write_report(&missing, &empty.path().join("r.html")).unwrap_err();
+    assert!(matches!(e, ReportError::ReadDir { .. }), "{e}");
+    // A newer schema is skipped with its reason.
+    let mut v = serde_json::to_value(&fixtures()[0]).unwrap();
+    v["schema_version"] = serde_json::json!(workloads::SCHEMA_VERSION + 1);
+    std::fs::write(empty.path().join("new.json"), v.to_string()).unwrap();
+    let e = load_results(empty.path()).unwrap_err();
+    assert!(e.to_string().contains("newer"), "{e}");
+}
+
+#[test]
+fn odd_figures_and_small_sets_render() {
+    let base = &fixtures()[0];
+    // NaN, infinite and zero figures.
+    let mut odd = base.clone();
+    for p in &mut odd.phases {
+        p.throughput.ops_per_sec = f64::NAN;
+        p.amplification.write_amp_engine = Some(f64::INFINITY);
+        p.amplification.space_amp = Some(0.0);
+        p.amplification.read_amp_bytes_per_read = Some(f64::NAN);
+        for t in &mut p.throughput.timeline {
+            t.ops_per_sec = 0.0;
+        }
+        for l in &mut p.latency {
+            for s in &mut l.histogram.spectrum {
+                s.value_ns = 0;
+            }
+        }
+    }
+    let zero = relabel(&odd, "zero", "LSM");
+    for set in [
+        vec![],
+        vec![base.clone()],
+        vec![odd.clone()],
+        vec![odd.clone(), zero.clone()],
+        vec![base.clone(), odd, zero],
+    ] {
+        let html = render(&set, None);
+        assert!(html.trim_end().ends_with("</html>"), "{} results", set.len());
+        if set.is_empty() {
+            assert!(html.contains("No results to show"));
+        } else {
+            assert!(html.contains("<section id=\"w0\""));
+            assert!(!html.contains("could not be drawn"), "{html}");
+        }
+    }
+    let one = render(std::slice::from_ref(base), None);
+    assert!(one.contains("Only memory ran this workload"));
+}
+
+#[test]
+fn mixed_machines_and_versions_are_called_out() {
+    let mut other = relabel(&fixtures()[0], "memory", "reference");
+    other.environment.hostname = "elsewhere".into();
+    other.kvbench_version = "0.0.9".into();
+    let html = render(&[fixtures()[0].clone(), other], None);
+    assert!(html.contains("2 different machines or builds"));
+    assert!(html.contains("different kvbench/schema versions"));
+    let same = render(&fixtures()[..2], None);
+    assert!(!same.contains("different machines"));
+}
+
+#[test]
+fn fifty_results_render_quickly() {
+    let mut many = Vec::new();
+    for i in 0..50 {
+        let r = &fixtures()[i % fixtures().len()];
+        many.push(relabel(r, &format!("e{}", i % 6), "LSM"));
+    }
+    let t = Instant::now();
+    let html = render(&many, None);
+    let took = t.elapsed();
+    eprintln!("50 results: {} bytes in {took:?}", html.len());
+    assert!(html.contains("</html>"));
+}
