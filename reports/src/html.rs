@@ -92,7 +92,7 @@ th,td{border:1px solid #ccc;padding:3px 6px;text-align:right;white-space:nowrap}
 th{background:#f2f2f2;cursor:pointer}td.l,th.l{text-align:left}\
 td.best{font-weight:bold;background:#e6f4ea}td.best::after{content:' \\2605';color:#009E73}\
 .swatch{display:inline-block;width:.9em;height:.9em;margin-right:.3em;vertical-align:middle}\
-.charts{display:flex;flex-wrap:wrap;gap:12px}.chart{border:1px solid #eee}\
+.charts{display:flex;flex-wrap:wrap;gap:12px}.chart{border:1px solid #eee;margin:0}\
 .warn{background:#fff4e5;border-left:4px solid #E69F00;padding:.4em .8em}\
 .note{color:#555;font-size:13px}pre{background:#f7f7f7;padding:.5em;overflow-x:auto;font-size:12px}\
 .narrative{background:#f3f8fc;border-left:4px solid #0072B2;padding:.4em .8em}\

@@ -28,11 +28,17 @@ fn extremes<'a, 'b>(
     Some(if higher_better { (hi, lo) } else { (lo, hi) })
 }
 
+/// How far apart two figures are: `3.20×`, or `within 5%`.
 fn ratio(a: f64, b: f64) -> String {
     if a > 0.0 && b > 0.0 {
-        format!("{}×", num((a / b).max(b / a)))
+        let r = (a / b).max(b / a);
+        if r < 1.05 {
+            "within 5% of".into()
+        } else {
+            format!("{}× that of", num(r))
+        }
     } else {
-        "an unbounded factor".into()
+        "not comparable with".into()
     }
 }
 
@@ -54,7 +60,7 @@ pub fn sentences(w: &Workload) -> Vec<String> {
     let tput = |s: &Series| main_phase(s.result).map(|p| p.throughput.ops_per_sec);
     if let Some(((b, bv), (l, lv))) = extremes(&series, tput, true) {
         out.push(format!(
-            "{} led throughput at {} ops/s, {} the rate of {} ({} ops/s).",
+            "{} led throughput at {} ops/s, {} {} ({} ops/s).",
             escape(&b.label),
             num(bv),
             ratio(bv, lv),
@@ -70,7 +76,7 @@ pub fn sentences(w: &Workload) -> Vec<String> {
     };
     if let Some(((b, bv), (l, lv))) = extremes(&series, p99, false) {
         out.push(format!(
-            "{} had the lowest p99 latency over all operations ({}), {} below {} ({}).",
+            "{} had the lowest p99 latency over all operations ({}), {} {} ({}).",
             escape(&b.label),
             nanos(bv),
             ratio(bv, lv),
@@ -99,6 +105,9 @@ pub fn sentences(w: &Workload) -> Vec<String> {
         ));
     }
     for s in &series {
+        if let Some(sentence) = impossible_rate(s) {
+            out.push(sentence);
+        }
         if let Some(sentence) = stall(s) {
             out.push(sentence);
         }
@@ -150,6 +159,29 @@ fn stall(s: &Series) -> Option<String> {
             num(worst.ops_per_sec),
             num(median),
             compactions
+        )
+    })
+}
+
+/// Little's law for a closed loop: `threads` workers cannot complete more than
+/// `threads / mean latency` operations a second. A rate far above that means the phase's
+/// elapsed time is wrong, and the reader must be told.
+fn impossible_rate(s: &Series) -> Option<String> {
+    let p = main_phase(s.result)?;
+    let mean_ns = p.latency_of(None)?.summary.mean_ns;
+    if p.open_loop || mean_ns.is_nan() || mean_ns <= 0.0 || p.threads == 0 {
+        return None;
+    }
+    let bound = p.threads as f64 * 1e9 / mean_ns;
+    (p.throughput.ops_per_sec > 2.0 * bound).then(|| {
+        format!(
+            "Check {}: its throughput ({} ops/s) is more than {} workers with a mean latency of {} can complete ({} ops/s), so its measured elapsed time ({} s) looks too short.",
+            escape(&s.label),
+            num(p.throughput.ops_per_sec),
+            p.threads,
+            nanos(mean_ns),
+            num(bound),
+            num(p.elapsed_secs)
         )
     })
 }

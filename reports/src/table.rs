@@ -45,9 +45,16 @@ impl Column {
         }
     }
 
-    /// The best value, when at least two rows have one to compare.
-    pub fn best(&self) -> Option<f64> {
-        let present: Vec<f64> = self.values.iter().flatten().copied().collect();
+    /// The best value among the rows `in_group` says to compare, when at least two of them
+    /// have one.
+    pub fn best(&self, in_group: impl Fn(usize) -> bool) -> Option<f64> {
+        let present: Vec<f64> = self
+            .values
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| in_group(*i))
+            .filter_map(|(_, v)| *v)
+            .collect();
         if present.len() < 2 {
             return None;
         }
@@ -162,9 +169,11 @@ pub fn write(page: &mut Page, model: &Model, w: &Workload) {
         let _ = write!(b, "<th>{}</th>", escape(&c.title));
     }
     b.push_str("</tr></thead><tbody>");
-    let bests: Vec<Option<f64>> = cols.iter().map(Column::best).collect();
     for (i, s) in w.series.iter().enumerate() {
         let r = s.result;
+        // Rows are compared with rows of the same record count only.
+        let same = |j: usize| rows[j].spec.record_count == r.spec.record_count;
+        let bests: Vec<Option<f64>> = cols.iter().map(|c| c.best(same)).collect();
         let ops = main_phase(r).map_or(0, |p| p.operations);
         let _ = write!(
             b,
@@ -193,7 +202,7 @@ pub fn write(page: &mut Page, model: &Model, w: &Workload) {
         }
         b.push_str("</tr>");
     }
-    b.push_str("</tbody></table><p class=\"note\">★ marks the best value of each column (highest throughput, lowest of everything else) among the rows that have it; – means the figure does not apply (e.g. no files) or was not measured. Latency columns are per operation type; CPU/op is the whole process's CPU time per operation.</p>");
+    b.push_str("</tbody></table><p class=\"note\">★ marks the best value of each column (highest throughput, lowest of everything else) among the rows of the same record count that have it; – means the figure does not apply (e.g. no files) or was not measured. Latency columns are per operation type; CPU/op is the whole process's CPU time per operation.</p>");
     write_extra(page, model, w);
 }
 

@@ -97,17 +97,29 @@ fn chromium_loads_the_report_and_draws_its_charts() {
     assert!(charts >= 3, "the report has charts");
 
     let dom = chromium(&["--dump-dom"], &page, &dir.path().join("p1"));
-    assert!(dom.status.success(), "{}", String::from_utf8_lossy(&dom.stderr));
+    assert!(
+        dom.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
     let dom = String::from_utf8_lossy(&dom.stdout);
     assert!(dom.contains("kvbench report"), "the page loaded");
-    assert_eq!(dom.matches("<svg").count(), charts, "every chart is in the DOM");
+    assert_eq!(
+        dom.matches("<svg").count(),
+        charts,
+        "every chart is in the DOM"
+    );
     assert!(dom.contains("<section id=\"environment\""));
 
     let shot = dir.path().join("report.png");
     let png = screenshot(&page, &shot, &dir.path().join("p2"));
     let blank_page = dir.path().join("blank.html");
     std::fs::write(&blank_page, "<!DOCTYPE html><html><body></body></html>").unwrap();
-    let blank = screenshot(&blank_page, &dir.path().join("blank.png"), &dir.path().join("p3"));
+    let blank = screenshot(
+        &blank_page,
+        &dir.path().join("blank.png"),
+        &dir.path().join("p3"),
+    );
     eprintln!(
         "screenshot {} bytes, blank page {} bytes, {charts} charts",
         png.len(),

@@ -64,11 +64,13 @@ pub fn write(page: &mut Page, model: &Model) {
             &Axis {
                 desc: "read amplification (bytes read per read, log)",
                 log: true,
+                from_zero: false,
                 fmt: &tick,
             },
             &Axis {
                 desc: "write amplification (log)",
                 log: true,
+                from_zero: false,
                 fmt: &tick,
             },
             &points,

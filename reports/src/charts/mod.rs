@@ -21,6 +21,8 @@ pub fn tick(v: f64) -> String {
         format!("{:.3}k", v / 1e3)
     } else if a >= 1.0 || a == 0.0 {
         format!("{v:.3}")
+    } else if a >= 0.01 {
+        format!("{v:.2}")
     } else {
         format!("{v:.3e}")
     }
@@ -38,8 +40,13 @@ pub fn spectrum_x(percentile: f64) -> Option<f64> {
     (q > 0.0 && percentile.is_finite()).then(|| (1.0 / q).log10())
 }
 
-/// The percentile at spectrum position `x` (inverse of [`spectrum_x`]), printed: `99.9%`.
+/// The percentile at spectrum position `x` (inverse of [`spectrum_x`]), printed: `99.9%`;
+/// empty between whole decades (90%, 99%, 99.9%, ...), which are the ticks worth reading.
 pub fn spectrum_tick(x: f64) -> String {
+    if (x - x.round()).abs() > 1e-6 || x < -1e-6 {
+        return String::new();
+    }
+    let x = x.round();
     let p = 100.0 * (1.0 - 10f64.powf(-x));
     let s = format!("{p:.4}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
@@ -65,5 +72,7 @@ mod tests {
         assert_eq!(tick(1500.0), "1.500k");
         assert_eq!(tick(2000.0), "2k");
         assert_eq!(tick(0.0), "0");
+        assert_eq!(tick(0.5), "0.50");
+        assert_eq!(spectrum_tick(0.5), "");
     }
 }

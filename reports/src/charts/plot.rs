@@ -140,6 +140,8 @@ pub struct Line {
 pub struct Axis<'a> {
     pub desc: &'a str,
     pub log: bool,
+    /// Start a linear axis at zero (times, rates).
+    pub from_zero: bool,
     pub fmt: &'a dyn Fn(f64) -> String,
 }
 
@@ -165,8 +167,8 @@ pub fn lines(title: &str, x: &Axis, y: &Axis, series: &[Line]) -> String {
         .collect();
     svg(title, |area| {
         let all = || data.iter().flat_map(|(p, m)| p.iter().chain(m.iter()));
-        let (x0, x1) = padded(all().map(|p| p.0), false);
-        let (y0, y1) = padded(all().map(|p| p.1), !y.log);
+        let (x0, x1) = padded(all().map(|p| p.0), x.from_zero && !x.log);
+        let (y0, y1) = padded(all().map(|p| p.1), y.from_zero && !y.log);
         let xf = |v: &f64| (x.fmt)(if x.log { 10f64.powf(*v) } else { *v });
         let yf = |v: &f64| (y.fmt)(if y.log { 10f64.powf(*v) } else { *v });
         let mut chart = ChartBuilder::on(area)
@@ -234,8 +236,8 @@ pub fn bubbles(title: &str, x: &Axis, y: &Axis, items: &[Bubble]) -> String {
         .filter_map(|b| Some((b, fwd(x.log, b.x)?, fwd(y.log, b.y)?)))
         .collect();
     svg(title, |area| {
-        let (x0, x1) = padded(pts.iter().map(|p| p.1), false);
-        let (y0, y1) = padded(pts.iter().map(|p| p.2), !y.log);
+        let (x0, x1) = padded(pts.iter().map(|p| p.1), x.from_zero && !x.log);
+        let (y0, y1) = padded(pts.iter().map(|p| p.2), y.from_zero && !y.log);
         let xf = |v: &f64| (x.fmt)(if x.log { 10f64.powf(*v) } else { *v });
         let yf = |v: &f64| (y.fmt)(if y.log { 10f64.powf(*v) } else { *v });
         let mut chart = ChartBuilder::on(area)

@@ -59,11 +59,13 @@ pub fn write(page: &mut Page, model: &Model) {
                 &Axis {
                     desc: "records loaded (log scale)",
                     log: true,
+                    from_zero: false,
                     fmt: &tick,
                 },
                 &Axis {
                     desc,
                     log: true,
+                    from_zero: false,
                     fmt: &tick,
                 },
                 &series,

@@ -56,11 +56,13 @@ pub fn write(page: &mut Page, model: &Model, w: &Workload) {
         &Axis {
             desc: "percentile (log scale of 1/(1-p))",
             log: false,
+            from_zero: true,
             fmt: &spectrum_tick,
         },
         &Axis {
             desc: "latency (log scale)",
             log: true,
+            from_zero: false,
             fmt: &tick_us,
         },
         &spectrum,
@@ -109,11 +111,13 @@ pub fn write(page: &mut Page, model: &Model, w: &Workload) {
         &Axis {
             desc: "seconds into the run phase",
             log: false,
+            from_zero: true,
             fmt: &tick,
         },
         &Axis {
             desc: "operations per second",
             log: false,
+            from_zero: true,
             fmt: &tick,
         },
         &timeline,
