@@ -263,12 +263,18 @@ fn ctrl_c_writes_a_partial_result() {
             out.path().to_str().unwrap(),
         ])
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // The handler is installed before the run prints "starting" (stderr is not a terminal).
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut err, &mut line).unwrap();
+    assert!(line.contains("starting"), "{line}");
+    std::thread::sleep(std::time::Duration::from_millis(500));
     // SAFETY: kill(2) on our own child's pid.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
     let results = results_in(out.path());
@@ -321,4 +327,47 @@ fn dir_is_kept_and_csv_exports() {
         "{}",
         lines[1]
     );
+}
+
+/// `calibrate` measures and saves calibration.json; later runs in that results directory
+/// embed it.
+#[test]
+fn calibrate_then_run_embeds_the_calibration() {
+    let out = tempfile::tempdir().unwrap();
+    let dev = tempfile::tempdir().unwrap();
+    let o = kvbench(&[
+        "calibrate",
+        "--dir",
+        dev.path().to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+        "--size-mib",
+        "2",
+        "--harness-ops",
+        "20000",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("fsync") && text.contains("harness floor"),
+        "{text}"
+    );
+    let o = kvbench(&[
+        "run",
+        "--engine",
+        "memory",
+        "-w",
+        "ycsb-b",
+        "--records",
+        "500",
+        "--ops",
+        "1000",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("% of floor"));
+    let r = &results_in(out.path())[0];
+    let c = r.calibration.as_ref().expect("embedded calibration");
+    assert!(c.memory_engine_ops_per_sec > 0.0 && c.fsync_latency.count > 0);
 }

@@ -21,6 +21,9 @@ pub struct CalibrateArgs {
     /// Size of the sequential-write and random-read file, MiB.
     #[arg(long, default_value_t = 256, value_name = "MIB")]
     pub size_mib: u64,
+    /// Operations of the memory-engine run that measures the harness floor.
+    #[arg(long, default_value_t = 1_000_000, value_name = "N")]
+    pub harness_ops: u64,
 }
 
 pub fn cmd_calibrate(a: CalibrateArgs) -> CliResult<ExitCode> {
@@ -28,6 +31,7 @@ pub fn cmd_calibrate(a: CalibrateArgs) -> CliResult<ExitCode> {
     let cfg = CalibrateConfig {
         file_mib: a.size_mib.max(1),
         read_time: Duration::from_secs(3),
+        harness_ops: a.harness_ops.max(1),
         ..CalibrateConfig::default()
     };
     let c = calibrate(&dir, &cfg, &|step| eprintln!("calibrate: {step}"))

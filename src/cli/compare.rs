@@ -7,8 +7,10 @@ use std::process::ExitCode;
 use engines::EngineKind;
 use workloads::runner::RunError;
 
+use super::run::OneError;
+
 use super::args::{CompareArgs, Scale};
-use super::run::{load_calibration, run_one, sub_dir};
+use super::run::{load_calibration, prepare_out, run_one, sub_dir};
 use super::{signal, table, CliResult};
 
 /// Workloads of a `compare` with no `--workloads`.
@@ -43,6 +45,7 @@ pub fn cmd_compare(mut a: CompareArgs) -> CliResult<ExitCode> {
         specs.push(s);
     }
     let calibration = load_calibration(&a.place)?;
+    prepare_out(&a.place)?;
     signal::install();
 
     let started = std::time::Instant::now();
@@ -58,7 +61,7 @@ pub fn cmd_compare(mut a: CompareArgs) -> CliResult<ExitCode> {
                     eprintln!("{} {}: wrote {}", kind.name(), spec.name, path.display());
                     results.push(r);
                 }
-                Err(RunError::Open(e)) => {
+                Err(OneError::Run(RunError::Open(e))) => {
                     eprintln!("kvbench: {}: skipped, it did not open: {e}", kind.name());
                     failed.push(kind.name());
                     continue 'engines;

@@ -29,11 +29,9 @@ impl Reporter {
         let bar = std::io::stderr().is_terminal().then(|| {
             let b = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
             b.set_style(
-                ProgressStyle::with_template(
-                    "{prefix:>24} {msg:5} [{bar:30}] {pos}/{len} {per_sec} eta {eta}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
+                ProgressStyle::with_template("{prefix} [{bar:24}] {pos}/{len} {msg} eta {eta}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
             );
             b.set_prefix(label.clone());
             b
@@ -58,9 +56,13 @@ impl Reporter {
         match &self.bar {
             Some(b) => {
                 if new_phase {
-                    b.set_message(phase_name(p.phase));
                     b.reset();
                 }
+                b.set_message(format!(
+                    "{} {:.0} ops/s",
+                    phase_name(p.phase),
+                    p.ops_per_sec
+                ));
                 match (p.ops_total, p.duration_secs) {
                     (Some(total), _) => {
                         b.set_length(total);

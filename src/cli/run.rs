@@ -13,6 +13,16 @@ use super::args::{PlaceArgs, RunArgs};
 use super::progress::Reporter;
 use super::{signal, table, CliResult};
 
+/// Creates the results directory before any run, so a long run cannot end unwritable.
+pub fn prepare_out(place: &PlaceArgs) -> CliResult<()> {
+    std::fs::create_dir_all(&place.out).map_err(|e| {
+        format!(
+            "cannot create the results directory {}: {e}",
+            place.out.display()
+        )
+    })
+}
+
 /// The calibration to embed: `--calibration FILE`, else `OUT/calibration.json` if present.
 pub fn load_calibration(place: &PlaceArgs) -> CliResult<Option<Calibration>> {
     let (path, required) = match &place.calibration {
@@ -22,10 +32,30 @@ pub fn load_calibration(place: &PlaceArgs) -> CliResult<Option<Calibration>> {
     if !required && !path.exists() {
         return Ok(None);
     }
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    serde_json::from_str(&text)
+    // A calibration is under 2 KiB; cap the read so a wrong path cannot read forever.
+    let file = std::fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_reader(std::io::Read::take(file, 1 << 20))
         .map(Some)
         .map_err(|e| format!("{}: not a calibration file: {e}", path.display()))
+}
+
+/// Why one run produced no result file.
+#[derive(Debug)]
+pub enum OneError {
+    Run(RunError),
+    /// The result could not be written.
+    Write(PathBuf, std::io::Error),
+}
+
+impl std::fmt::Display for OneError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OneError::Run(e) => e.fmt(f),
+            OneError::Write(dir, e) => {
+                write!(f, "cannot write the result into {}: {e}", dir.display())
+            }
+        }
+    }
 }
 
 /// Runs `spec` on `kind` with a progress display, writes the result file, and returns the
@@ -36,7 +66,7 @@ pub fn run_one(
     place: &PlaceArgs,
     dir: Option<PathBuf>,
     calibration: Option<Calibration>,
-) -> Result<(RunResult, PathBuf), RunError> {
+) -> Result<(RunResult, PathBuf), OneError> {
     let reporter = Reporter::new(format!("{} {}", kind.name(), spec.name));
     let progress = |p: &runner::Progress| reporter.update(p);
     let cfg = RunConfig {
@@ -53,8 +83,9 @@ pub fn run_one(
         &cfg,
     );
     reporter.finish();
-    let result = result?;
-    let path = workloads::output::write_result(&place.out, &result).map_err(RunError::Dir)?;
+    let result = result.map_err(OneError::Run)?;
+    let path = workloads::output::write_result(&place.out, &result)
+        .map_err(|e| OneError::Write(place.out.clone(), e))?;
     Ok((result, path))
 }
 
@@ -102,6 +133,7 @@ pub fn cmd_run(a: RunArgs) -> CliResult<ExitCode> {
         .map_err(|e: engines::Error| e.to_string())?;
     let spec = build_spec(&a)?;
     let calibration = load_calibration(&a.place)?;
+    prepare_out(&a.place)?;
     signal::install();
     let (result, path) = run_one(
         &spec,

@@ -1,5 +1,5 @@
-//! Ctrl-C: the first SIGINT sets a flag the runner polls, so the current phase stops cleanly
-//! and a partial result is written; a second SIGINT exits at once.
+//! Ctrl-C: the first SIGINT (or SIGTERM) sets a flag the runner polls, so the current phase
+//! stops cleanly and a partial result is written; a second one exits at once.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -13,7 +13,7 @@ extern "C" fn on_sigint(_: libc::c_int) {
     }
 }
 
-/// Installs the handler.
+/// Installs the handler for SIGINT and SIGTERM.
 pub fn install() {
     // SAFETY: the handler only touches an atomic and calls _exit, both async-signal-safe.
     unsafe {
@@ -21,7 +21,9 @@ pub fn install() {
         sa.sa_sigaction = on_sigint as *const () as usize;
         libc::sigemptyset(&mut sa.sa_mask);
         sa.sa_flags = libc::SA_RESTART;
-        libc::sigaction(libc::SIGINT, &sa, std::ptr::null_mut());
+        for sig in [libc::SIGINT, libc::SIGTERM] {
+            libc::sigaction(sig, &sa, std::ptr::null_mut());
+        }
     }
 }
 

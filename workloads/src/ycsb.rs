@@ -65,6 +65,9 @@ pub struct Properties {
     entries: Vec<(String, String, Origin)>,
 }
 
+/// Largest property file read (YCSB's are under 4 KiB).
+pub const MAX_FILE_BYTES: u64 = 1 << 20;
+
 /// Properties we read.
 const USED: &[&str] = &[
     "recordcount",
@@ -143,14 +146,31 @@ impl Properties {
         Ok(props)
     }
 
-    /// Reads and parses a property file.
+    /// Reads and parses a property file (at most [`MAX_FILE_BYTES`], UTF-8).
     pub fn read(path: &Path) -> Result<Properties, YcsbError> {
+        use std::io::Read;
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| YcsbError {
+        let fail = |message: String| YcsbError {
             file: name.clone(),
             origin: None,
             property: None,
-            message: format!("cannot read: {e}"),
+            message,
+        };
+        let file = std::fs::File::open(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+        let mut bytes = Vec::new();
+        file.take(MAX_FILE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| fail(format!("cannot read: {e}")))?;
+        if bytes.len() as u64 > MAX_FILE_BYTES {
+            return Err(fail(format!(
+                "larger than {MAX_FILE_BYTES} bytes: not a workload property file"
+            )));
+        }
+        let text = String::from_utf8(bytes).map_err(|e| {
+            fail(format!(
+                "not UTF-8 text (byte {})",
+                e.utf8_error().valid_up_to()
+            ))
         })?;
         Properties::parse(&name, &text)
     }
@@ -491,6 +511,18 @@ mod tests {
             e.starts_with("-p override: property 'maxscanlength'"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn binary_and_endless_files_are_errors() {
+        let e = Properties::read(Path::new("/dev/zero"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("larger than"), "{e}");
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), b"recordcount=1\n\xff\xfe\n").unwrap();
+        let e = Properties::read(f.path()).unwrap_err().to_string();
+        assert!(e.contains("not UTF-8 text (byte 14)"), "{e}");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The engine's write counter against the kernel's: a sync-heavy run on a file-backed test
-//! engine (an fsync per write) must give write figures that agree within 10%. This is the
-//! only test in this file, so no other test of this process writes while it measures
-//! (`cargo test` runs each test file as its own process).
+//! engine (an fsync per write) must give write figures that agree within 10%; an engine that
+//! writes behind its I/O layer's back must be caught. This is the only test in this file,
+//! so no other test of this process writes while it measures (`cargo test` runs each test
+//! file as its own process).
 
 mod common;
 
@@ -26,13 +27,12 @@ fn engine_and_kernel_write_figures_agree() {
     spec.threads = 2;
     let cfg = RunConfig {
         dir: None,
-        temp_parent: Some(std::env::current_dir().unwrap().join("target").join("tmp")),
+        temp_parent: None,
         cold_cache: false,
         stop: &stop,
         progress: &|_| {},
         calibration: None,
     };
-    std::fs::create_dir_all(cfg.temp_parent.as_ref().unwrap()).unwrap();
     let r = run(&spec, &common::log_engine(), &cfg).unwrap();
     for kind in [PhaseKind::Load, PhaseKind::Run] {
         let p = r.phase(kind).unwrap();
@@ -61,4 +61,22 @@ fn engine_and_kernel_write_figures_agree() {
     let a = &run_phase.amplification;
     assert!(a.disk_bytes >= a.live_bytes.unwrap());
     assert!(a.space_amp.unwrap() > 1.0);
+
+    // The same run on an engine that writes every record twice, once uncounted: the kernel
+    // sees about twice what the engine counted, and the result says so.
+    let r = run(&spec, &common::log_engine_with(true), &cfg).unwrap();
+    let a = &r.phase(PhaseKind::Run).unwrap().amplification;
+    let (engine, kernel) = (a.write_amp_engine.unwrap(), a.write_amp_proc.unwrap());
+    assert!(
+        kernel > 1.8 * engine,
+        "engine {engine:.3} vs kernel {kernel:.3}"
+    );
+    assert!(a.write_amp_mismatch);
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.starts_with("run: write figures disagree")),
+        "{:?}",
+        r.notes
+    );
 }

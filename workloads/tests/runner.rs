@@ -127,6 +127,11 @@ fn same_seed_same_operations_on_two_engines() {
         ra.amplification.user_bytes_written,
         rb.amplification.user_bytes_written
     );
+    // Reads never miss a key another thread has not inserted yet (ycsb-d reads the latest).
+    for r in [ra, rb] {
+        let reads = r.latency_of(Some(OpKind::Read)).unwrap();
+        assert_eq!((reads.misses, reads.hits), (0, reads.summary.count));
+    }
     spec.seed += 1;
     let c = run(
         &spec,
@@ -273,8 +278,9 @@ fn duration_bound_run_has_a_timeline() {
     let t = &p.throughput.timeline;
     assert_eq!(t.len(), 3, "points at 1 s, 2 s and the end");
     assert_eq!(t.iter().map(|x| x.ops).sum::<u64>(), p.operations);
-    // Open loop at 2000/s: each full second holds about 2000 operations.
-    assert!((1800..=2200).contains(&t[0].ops), "{}", t[0].ops);
+    // Open loop at 2000/s: the first second holds about 2000 operations.
+    // (A closed loop would do hundreds of thousands; the bounds leave room for a busy machine.)
+    assert!((1000..=2600).contains(&t[0].ops), "{}", t[0].ops);
 }
 
 /// An engine that panics during warm-up or during the measured part ends the phase with a

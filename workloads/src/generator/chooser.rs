@@ -180,6 +180,17 @@ mod tests {
             first10 < 20_000,
             "popular records should be scattered, first 10 got {first10}"
         );
+        // As in YCSB, the favourite is where item 0 of the 10^10 hashes to, then item 1:
+        // zipf(10^10) gives item 0 with p = 1/zeta = 3.8% and item 1 with 1.9%.
+        let mut order: Vec<usize> = (0..1000).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(counts[i]));
+        assert_eq!(order[0] as u64, fnvhash64(0) % 1000);
+        assert_eq!(order[1] as u64, fnvhash64(1) % 1000);
+        let share = counts[order[0]] as f64 / 100_000.0;
+        assert!(
+            (share - 1.0 / 26.469).abs() < 0.005,
+            "favourite's share {share}"
+        );
     }
 
     #[test]

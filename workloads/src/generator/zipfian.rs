@@ -147,8 +147,8 @@ mod tests {
         }
         let zn = zeta(n, theta);
         let p = |i: usize| 1.0 / ((i + 1) as f64).powf(theta) / zn;
-        for i in 0..2 {
-            let got = counts[i] as f64 / draws as f64;
+        for (i, &c) in counts.iter().enumerate().take(2) {
+            let got = c as f64 / draws as f64;
             assert!(
                 (got - p(i)).abs() / p(i) < 0.03,
                 "item {i}: {got} vs {}",

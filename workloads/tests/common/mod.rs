@@ -21,23 +21,39 @@ use engines::{Durability, Engine, EngineStats, Options, Result};
 use workloads::result::EngineInfo;
 use workloads::runner::EngineUnderTest;
 
+/// The log's end offset and the index of live pairs.
+type LogState = (u64, BTreeMap<Vec<u8>, Vec<u8>>);
+
 pub struct LogEngine {
     io: Io,
     file: File,
     sync: bool,
-    state: Mutex<(u64, BTreeMap<Vec<u8>, Vec<u8>>)>,
+    /// A side file written behind the I/O layer's back (uncounted), to provoke a mismatch
+    /// between the engine's write counter and the kernel's.
+    uncounted: Option<std::fs::File>,
+    state: Mutex<LogState>,
     _dir: engines::store_dir::StoreDir,
 }
 
 impl LogEngine {
     pub fn open(dir: &Path, options: &Options) -> Result<LogEngine> {
+        LogEngine::open_with(dir, options, false)
+    }
+
+    pub fn open_with(dir: &Path, options: &Options, sneaky: bool) -> Result<LogEngine> {
         let io = Io::new();
         let store = engines::store_dir::claim(&io, dir, "testlog", 1)?;
         let file = io.create(&dir.join("log"))?;
         io.sync_dir(dir)?;
+        let uncounted = if sneaky {
+            Some(std::fs::File::create(dir.join("side"))?)
+        } else {
+            None
+        };
         Ok(LogEngine {
             io,
             file,
+            uncounted,
             sync: options.durability == Durability::Sync,
             state: Mutex::new((0, BTreeMap::new())),
             _dir: store,
@@ -55,6 +71,9 @@ impl LogEngine {
         });
         let mut st = self.state.lock().unwrap();
         self.file.write_all_at(&frame, st.0)?;
+        if let Some(side) = &self.uncounted {
+            std::io::Write::write_all(&mut &*side, &frame)?;
+        }
         st.0 += frame.len() as u64;
         match value {
             Some(v) => st.1.insert(key.to_vec(), v.to_vec()),
@@ -119,6 +138,12 @@ impl Engine for LogEngine {
 }
 
 pub fn log_engine() -> EngineUnderTest {
+    log_engine_with(false)
+}
+
+/// The log engine, writing every record a second time behind its I/O layer's back when
+/// `sneaky`.
+pub fn log_engine_with(sneaky: bool) -> EngineUnderTest {
     EngineUnderTest {
         info: EngineInfo {
             name: "testlog".into(),
@@ -127,7 +152,7 @@ pub fn log_engine() -> EngineUnderTest {
             persistent: true,
             options: Options::default(),
         },
-        open: Box::new(|dir, opts| Ok(Box::new(LogEngine::open(dir, opts)?))),
+        open: Box::new(move |dir, opts| Ok(Box::new(LogEngine::open_with(dir, opts, sneaky)?))),
     }
 }
 
