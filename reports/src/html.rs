@@ -96,7 +96,7 @@ td.best{font-weight:bold;background:#e6f4ea}td.best::after{content:' \\2605';col
 .warn{background:#fff4e5;border-left:4px solid #E69F00;padding:.4em .8em}\
 .note{color:#555;font-size:13px}pre{background:#f7f7f7;padding:.5em;overflow-x:auto;font-size:12px}\
 .narrative{background:#f3f8fc;border-left:4px solid #0072B2;padding:.4em .8em}\
-nav a{margin-right:1em}";
+nav a{margin-right:1em}.scroll{overflow-x:auto}";
 
 /// Optional sugar: click a header to sort a table by that column (`data-v` holds the exact
 /// value). The page is complete without it.

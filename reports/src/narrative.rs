@@ -28,6 +28,11 @@ fn extremes<'a, 'b>(
     Some(if higher_better { (hi, lo) } else { (lo, hi) })
 }
 
+/// True when two figures are within 5% of each other (or both zero).
+fn alike(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 0.05 * a.abs().max(b.abs())
+}
+
 /// How far apart two figures are: `3.20×`, or `within 5%`.
 fn ratio(a: f64, b: f64) -> String {
     if a > 0.0 && b > 0.0 {
@@ -86,23 +91,34 @@ pub fn sentences(w: &Workload) -> Vec<String> {
     }
     let wamp = |s: &Series| main_phase(s.result)?.amplification.write_amp_engine;
     if let Some(((b, bv), (l, lv))) = extremes(&series, wamp, false) {
-        out.push(format!(
-            "{} wrote the fewest bytes per user byte (write amplification {}); {} wrote the most ({}).",
-            escape(&b.label),
-            num(bv),
-            escape(&l.label),
-            num(lv)
-        ));
+        out.push(if alike(bv, lv) {
+            format!("Write amplification was alike across engines ({}).", num(bv))
+        } else {
+            format!(
+                "{} wrote the fewest bytes per user byte (write amplification {}); {} wrote the most ({}).",
+                escape(&b.label),
+                num(bv),
+                escape(&l.label),
+                num(lv)
+            )
+        });
     }
     let samp = |s: &Series| main_phase(s.result)?.amplification.space_amp;
     if let Some(((b, bv), (l, lv))) = extremes(&series, samp, false) {
-        out.push(format!(
-            "{} used the least disk per live byte (space amplification {}), {} the most ({}).",
-            escape(&b.label),
-            num(bv),
-            escape(&l.label),
-            num(lv)
-        ));
+        out.push(if alike(bv, lv) {
+            format!(
+                "Space amplification was alike across engines ({}).",
+                num(bv)
+            )
+        } else {
+            format!(
+                "{} used the least disk per live byte (space amplification {}), {} the most ({}).",
+                escape(&b.label),
+                num(bv),
+                escape(&l.label),
+                num(lv)
+            )
+        });
     }
     for s in &series {
         if let Some(sentence) = impossible_rate(s) {

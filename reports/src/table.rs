@@ -163,7 +163,9 @@ pub fn write(page: &mut Page, model: &Model, w: &Workload) {
     let rows: Vec<&RunResult> = w.series.iter().map(|s| s.result).collect();
     let cols = columns(&rows);
     let b = page.buf();
-    b.push_str("<h3>Summary</h3><table class=\"sortable summary\"><thead><tr>");
+    b.push_str(
+        "<h3>Summary</h3><div class=\"scroll\"><table class=\"sortable summary\"><thead><tr>",
+    );
     b.push_str("<th class=\"l\">engine</th><th>records</th><th>threads</th><th class=\"l\">durability</th><th>operations</th>");
     for c in &cols {
         let _ = write!(b, "<th>{}</th>", escape(&c.title));
@@ -202,7 +204,7 @@ pub fn write(page: &mut Page, model: &Model, w: &Workload) {
         }
         b.push_str("</tr>");
     }
-    b.push_str("</tbody></table><p class=\"note\">★ marks the best value of each column (highest throughput, lowest of everything else) among the rows of the same record count that have it; – means the figure does not apply (e.g. no files) or was not measured. Latency columns are per operation type; CPU/op is the whole process's CPU time per operation.</p>");
+    b.push_str("</tbody></table></div><p class=\"note\">★ marks the best value of each column (highest throughput, lowest of everything else) among the rows of the same record count that have it; – means the figure does not apply (e.g. no files) or was not measured. Latency columns are per operation type; CPU/op is the whole process's CPU time per operation.</p>");
     write_extra(page, model, w);
 }
 
