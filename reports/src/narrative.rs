@@ -33,15 +33,10 @@ fn alike(a: f64, b: f64) -> bool {
     (a - b).abs() <= 0.05 * a.abs().max(b.abs())
 }
 
-/// How far apart two figures are: `3.20×`, or `within 5%`.
+/// How far apart two figures are: `3.20× that of`.
 fn ratio(a: f64, b: f64) -> String {
     if a > 0.0 && b > 0.0 {
-        let r = (a / b).max(b / a);
-        if r < 1.05 {
-            "within 5% of".into()
-        } else {
-            format!("{}× that of", num(r))
-        }
+        format!("{}× that of", num((a / b).max(b / a)))
     } else {
         "not comparable with".into()
     }
@@ -64,14 +59,22 @@ pub fn sentences(w: &Workload) -> Vec<String> {
     }
     let tput = |s: &Series| main_phase(s.result).map(|p| p.throughput.ops_per_sec);
     if let Some(((b, bv), (l, lv))) = extremes(&series, tput, true) {
-        out.push(format!(
-            "{} led throughput at {} ops/s, {} {} ({} ops/s).",
-            escape(&b.label),
-            num(bv),
-            ratio(bv, lv),
-            escape(&l.label),
-            num(lv)
-        ));
+        out.push(if alike(bv, lv) {
+            format!(
+                "All engines ran at about the same rate ({} to {} ops/s).",
+                num(lv),
+                num(bv)
+            )
+        } else {
+            format!(
+                "{} led throughput at {} ops/s, {} {} ({} ops/s).",
+                escape(&b.label),
+                num(bv),
+                ratio(bv, lv),
+                escape(&l.label),
+                num(lv)
+            )
+        });
     }
     let p99 = |s: &Series| {
         main_phase(s.result)?
@@ -80,14 +83,22 @@ pub fn sentences(w: &Workload) -> Vec<String> {
             .map(|l| l.summary.p99_ns as f64)
     };
     if let Some(((b, bv), (l, lv))) = extremes(&series, p99, false) {
-        out.push(format!(
-            "{} had the lowest p99 latency over all operations ({}), {} {} ({}).",
-            escape(&b.label),
-            nanos(bv),
-            ratio(bv, lv),
-            escape(&l.label),
-            nanos(lv)
-        ));
+        out.push(if alike(bv, lv) {
+            format!(
+                "Their p99 latencies over all operations were alike ({} to {}).",
+                nanos(bv),
+                nanos(lv)
+            )
+        } else {
+            format!(
+                "{} had the lowest p99 latency over all operations ({}); {} had the highest ({}, {}×).",
+                escape(&b.label),
+                nanos(bv),
+                escape(&l.label),
+                nanos(lv),
+                if bv > 0.0 { num(lv / bv) } else { "n/a".into() }
+            )
+        });
     }
     let wamp = |s: &Series| main_phase(s.result)?.amplification.write_amp_engine;
     if let Some(((b, bv), (l, lv))) = extremes(&series, wamp, false) {
