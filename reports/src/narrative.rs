@@ -44,6 +44,14 @@ fn ratio(a: f64, b: f64) -> String {
 
 /// The sentences for `w`.
 pub fn sentences(w: &Workload) -> Vec<String> {
+    let mut out = comparisons(w);
+    // Every result of the workload (all record counts) is checked for an implausible rate.
+    out.extend(w.series.iter().filter_map(impossible_rate));
+    out
+}
+
+/// The comparisons between engines at the largest record count, and stalls.
+fn comparisons(w: &Workload) -> Vec<String> {
     let series: Vec<&Series> = w.main_series().collect();
     let mut out = Vec::new();
     if series.len() < 2 {
@@ -132,9 +140,6 @@ pub fn sentences(w: &Workload) -> Vec<String> {
         });
     }
     for s in &series {
-        if let Some(sentence) = impossible_rate(s) {
-            out.push(sentence);
-        }
         if let Some(sentence) = stall(s) {
             out.push(sentence);
         }
@@ -202,8 +207,9 @@ fn impossible_rate(s: &Series) -> Option<String> {
     let bound = p.threads as f64 * 1e9 / mean_ns;
     (p.throughput.ops_per_sec > 2.0 * bound).then(|| {
         format!(
-            "Check {}: its throughput ({} ops/s) is more than {} workers with a mean latency of {} can complete ({} ops/s), so its measured elapsed time ({} s) looks too short.",
+            "Check {} at {} records: its throughput ({} ops/s) is more than {} workers with a mean latency of {} can complete ({} ops/s), so its measured elapsed time ({} s) looks too short.",
             escape(&s.label),
+            s.result.spec.record_count,
             num(p.throughput.ops_per_sec),
             p.threads,
             nanos(mean_ns),

@@ -60,7 +60,11 @@ fn a_single_engine_is_not_compared() {
 
 #[test]
 fn an_impossible_rate_is_pointed_out() {
-    let a = ycsb_a_3000();
+    let mut a = ycsb_a_3000();
+    // The runner's own figure is set to half the bound, so this test does not depend on how
+    // well the runner timed a run this short.
+    let pa = run_mut(&mut a);
+    pa.throughput.ops_per_sec = 0.5 * 1e9 / pa.latency_of(None).unwrap().summary.mean_ns;
     let mut b = relabel(&a, "odd", "LSM");
     let p = run_mut(&mut b);
     let mean = p.latency_of(None).unwrap().summary.mean_ns;
@@ -68,7 +72,8 @@ fn an_impossible_rate_is_pointed_out() {
     p.throughput.ops_per_sec = 10.0 * 1e9 / mean;
     let t = text(&[a.clone(), b]);
     assert!(t.contains("Check odd"), "{t}");
-    assert!(!text(&[a.clone(), relabel(&a, "ok", "LSM")]).contains("Check"));
+    let ok = text(&[a.clone(), relabel(&a, "ok", "LSM")]);
+    assert!(!ok.contains("Check"), "{ok}");
 }
 
 #[test]
