@@ -320,3 +320,66 @@ fn fifty_results_render_quickly() {
     eprintln!("50 results: {} bytes in {took:?}", html.len());
     assert!(html.contains("</html>"));
 }
+
+#[test]
+fn calibration_beside_the_results_is_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = workloads::calibrate::CalibrateConfig {
+        file_mib: 1,
+        fsyncs: 5,
+        read_time: std::time::Duration::from_millis(100),
+        harness_ops: 2000,
+    };
+    let cal = workloads::calibrate::calibrate(dir.path(), &cfg, &|_| {}).unwrap();
+    std::fs::write(
+        dir.path().join("calibration.json"),
+        serde_json::to_string(&cal).unwrap(),
+    )
+    .unwrap();
+    workloads::output::write_result(dir.path(), &fixtures()[0]).unwrap();
+    let path = write_report(dir.path(), &dir.path().join("r.html")).unwrap();
+    let html = std::fs::read_to_string(path).unwrap();
+    let env = section(&html, "environment");
+    assert!(
+        env.contains("<table class=\"calibration\">"),
+        "calibration table"
+    );
+    assert!(env.contains(&reports::html::nanos(cal.fsync_latency.p50_ns as f64)));
+    assert!(env.contains(&reports::html::num(cal.memory_engine_ops_per_sec)));
+    // Without one, the page says how to make one.
+    assert!(render(&fixtures()[..1], None).contains("No calibration with these results"));
+}
+
+#[test]
+fn compactions_are_marked_on_the_timeline() {
+    // A runner-made timed result; an event is placed on it as an engine with compactions
+    // would report one (the memory engine has none).
+    let base = fixtures().iter().find(|r| r.spec.name == "ycsb-c").unwrap();
+    let mut r = base.clone();
+    let run = r
+        .phases
+        .iter_mut()
+        .find(|p| p.phase == PhaseKind::Run)
+        .unwrap();
+    let t = run.throughput.timeline[0].t_secs;
+    run.throughput.events.push(workloads::result::EngineEvent {
+        t_secs: t,
+        kind: "compaction".into(),
+        count: 2,
+        bytes_written: 4096,
+    });
+    let timeline_svg = |html: &str| -> usize {
+        let s = section(html, "w0");
+        let at = s.find("throughput over time").unwrap();
+        let svg = &s[s[..at].rfind("<svg").unwrap()..];
+        let svg = &svg[..svg.find("</svg>").unwrap()];
+        svg.matches("<polygon").count()
+    };
+    let with = render(std::slice::from_ref(&r), None);
+    let without = render(std::slice::from_ref(base), None);
+    assert_eq!(
+        timeline_svg(&with),
+        timeline_svg(&without) + 1,
+        "one marker"
+    );
+}
