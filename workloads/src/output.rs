@@ -7,14 +7,26 @@ use std::path::{Path, PathBuf};
 
 use crate::result::{RunResult, SCHEMA_VERSION};
 
-/// Writes `result` to `dir/<run_id>.json` (creating `dir`; `-2`, `-3`, ... appended when a
-/// file of that name exists) and returns the path.
+/// Writes `result` to `dir/<run_id>.json` (creating `dir`; characters other than letters,
+/// digits, `.`, `_` and `-` become `_`; `-2`, `-3`, ... appended when a file of that name
+/// exists) and returns the path.
 pub fn write_result(dir: &Path, result: &RunResult) -> io::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
-    let mut path = dir.join(format!("{}.json", result.run_id));
+    let stem: String = result
+        .run_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut path = dir.join(format!("{stem}.json"));
     let mut n = 2;
     while path.exists() {
-        path = dir.join(format!("{}-{n}.json", result.run_id));
+        path = dir.join(format!("{stem}-{n}.json"));
         n += 1;
     }
     let text = serde_json::to_string_pretty(result).map_err(io::Error::other)?;
@@ -125,4 +137,45 @@ pub fn csv_summary(results: &[RunResult]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_are_safe_and_unique() {
+        let d = tempfile::tempdir().unwrap();
+        let mut r = crate::result::tests::sample();
+        r.run_id = "memory-my workload/x-20260101T000000Z".into();
+        let a = write_result(d.path(), &r).unwrap();
+        let b = write_result(d.path(), &r).unwrap();
+        assert_eq!(
+            a.file_name().unwrap(),
+            "memory-my_workload_x-20260101T000000Z.json"
+        );
+        assert_eq!(
+            b.file_name().unwrap(),
+            "memory-my_workload_x-20260101T000000Z-2.json"
+        );
+        let (ok, bad) = read_results(d.path()).unwrap();
+        assert_eq!((ok.len(), bad.len()), (2, 0));
+
+        std::fs::write(d.path().join("junk.json"), "{}").unwrap();
+        let mut newer = serde_json::to_value(&r).unwrap();
+        newer["schema_version"] = serde_json::json!(SCHEMA_VERSION + 1);
+        std::fs::write(d.path().join("newer.json"), newer.to_string()).unwrap();
+        let (ok, bad) = read_results(d.path()).unwrap();
+        assert_eq!(ok.len(), 2);
+        assert_eq!(bad.len(), 2);
+        assert!(
+            bad.iter().any(|e| e.contains("not a kvbench result")),
+            "{bad:?}"
+        );
+        assert!(
+            bad.iter()
+                .any(|e| e.contains("newer than this build reads")),
+            "{bad:?}"
+        );
+    }
 }

@@ -396,7 +396,7 @@ impl PhaseResult {
 pub type Extra = BTreeMap<String, f64>;
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn sample() -> RunResult {

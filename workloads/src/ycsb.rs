@@ -15,6 +15,9 @@
 //! file, the line and the property; proportions must sum to 1.
 //!
 //! YCSB's `requestdistribution=zipfian` is its *scrambled* zipfian, and so it is here.
+//! Defaults are YCSB's CoreWorkload defaults, except `recordcount` and `operationcount`,
+//! which default to 1000 (YCSB's own files always set both). `exponential` request
+//! distributions and `zipfian` field lengths are not supported and are errors.
 
 use std::fmt;
 use std::path::Path;
@@ -510,6 +513,44 @@ mod tests {
         assert!(
             e.starts_with("-p override: property 'maxscanlength'"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn core_properties_map_to_the_spec() {
+        let text = "recordcount=10\noperationcount=20\nfieldcount=4\nfieldlength=25\n\
+            fieldlengthdistribution=uniform\ninsertorder=ordered\nzeropadding=8\n\
+            requestdistribution=hotspot\nhotspotdatafraction=0.1\nhotspotopnfraction=0.7\n\
+            readproportion=0.5\nscanproportion=0.5\nupdateproportion=0\n\
+            minscanlength=5\nmaxscanlength=50\nscanlengthdistribution=zipfian\n\
+            threadcount=3\ntarget=500\nmaxexecutiontime=7\n";
+        let s = Properties::parse("f", text).unwrap().to_spec("f").unwrap();
+        assert_eq!(s.value_size, SizeSpec::Uniform { min: 4, max: 100 });
+        assert_eq!(s.insert_order, InsertOrder::Ordered);
+        assert_eq!(s.key.padding, 8);
+        assert_eq!(
+            s.distribution,
+            KeyDistribution::Hotspot {
+                hot_data_fraction: 0.1,
+                hot_op_fraction: 0.7
+            }
+        );
+        assert_eq!(
+            s.scan_length,
+            ScanLength {
+                min: 5,
+                max: 50,
+                distribution: ScanLengthDistribution::Zipfian
+            }
+        );
+        assert_eq!((s.threads, s.target_rate, s.duration_secs), (3, 500.0, 7.0));
+        let latest = Properties::parse("f", "requestdistribution=latest\nzipfianconstant=0.8\n")
+            .unwrap()
+            .to_spec("f")
+            .unwrap();
+        assert_eq!(
+            latest.distribution,
+            KeyDistribution::Latest { constant: 0.8 }
         );
     }
 

@@ -19,6 +19,12 @@ pub fn new_histogram() -> Histogram<u64> {
     h
 }
 
+/// A histogram for an operation type that will not run: nothing is allocated up front (it
+/// grows if used after all).
+pub fn unused_histogram() -> Histogram<u64> {
+    Histogram::new(SIGFIG).expect("valid histogram precision")
+}
+
 /// Records `ns`, clamping 0 to 1 (the lowest trackable value).
 #[inline]
 pub fn record(h: &mut Histogram<u64>, ns: u64) {

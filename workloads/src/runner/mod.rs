@@ -177,6 +177,7 @@ pub fn run(
                 deadline: None,
                 target_rate: 0.0,
                 total: Some(spec.record_count),
+                kinds: [false, false, true, false, false, false],
                 live_is_written: cfg.dir.is_none(),
             },
         );
@@ -217,6 +218,7 @@ pub fn run(
                     .then(|| Duration::from_secs_f64(spec.duration_secs)),
                 target_rate: spec.target_rate,
                 total: (spec.operation_count > 0).then_some(spec.operation_count),
+                kinds: spec.mix.weights().map(|w| w > 0.0),
                 live_is_written: false,
             },
         );

@@ -42,6 +42,8 @@ pub(crate) struct PhasePlan {
     pub target_rate: f64,
     /// Operations expected in total, for progress.
     pub total: Option<u64>,
+    /// Operation types the phase can issue.
+    pub kinds: [bool; 6],
     /// The live data at the end is exactly what the phase wrote (a load into a fresh
     /// store): no scan is needed. Otherwise a full scan counts it, which also warms caches,
     /// so it is kept for the end of the run.
@@ -158,6 +160,7 @@ pub(crate) fn run_phase(ctx: &PhaseCtx<'_>, plan: PhasePlan) -> PhaseEnd {
                 limit: plan.limits[t],
                 deadline: plan.deadline,
                 interval_ns,
+                kinds: plan.kinds,
             };
             let done = &done;
             let h = std::thread::Builder::new()

@@ -17,7 +17,7 @@ use engines::{Engine, Error};
 use hdrhistogram::Histogram;
 
 use super::interval::IntervalCounts;
-use super::latency::{new_histogram, record};
+use super::latency::{new_histogram, record, unused_histogram};
 use crate::generator::{KeyBuilder, LoadStream, Op, OpStream, ValuePool};
 use crate::spec::OpKind;
 
@@ -74,6 +74,9 @@ pub(crate) struct Task<'a> {
     pub deadline: Option<Duration>,
     /// Open loop: nanoseconds between intended starts for this thread.
     pub interval_ns: Option<f64>,
+    /// Operation types the phase can issue (in `OpKind::ALL` order); the others get no
+    /// preallocated histogram.
+    pub kinds: [bool; 6],
 }
 
 /// What a worker measured.
@@ -189,10 +192,8 @@ pub(crate) fn work(mut task: Task<'_>) -> Outcome {
         key: Vec::with_capacity(64),
     };
     let mut out = Outcome {
-        latency: (0..6).map(|_| new_histogram()).collect(),
-        service: task
-            .interval_ns
-            .map(|_| (0..6).map(|_| new_histogram()).collect()),
+        latency: histograms(&task.kinds),
+        service: task.interval_ns.map(|_| histograms(&task.kinds)),
         hits: [0; 6],
         misses: [0; 6],
         ops: 0,
@@ -225,6 +226,19 @@ pub(crate) fn work(mut task: Task<'_>) -> Outcome {
     }
     out.digest = src.digest();
     out
+}
+
+fn histograms(kinds: &[bool; 6]) -> Vec<Histogram<u64>> {
+    kinds
+        .iter()
+        .map(|&used| {
+            if used {
+                new_histogram()
+            } else {
+                unused_histogram()
+            }
+        })
+        .collect()
 }
 
 /// Text of a caught panic.
