@@ -271,7 +271,19 @@ fn odd_figures_and_small_sets_render() {
         }
     }
     let zero = relabel(&odd, "zero", "LSM");
+    // No phases at all, empty names, empty spectra and timelines.
+    let mut bare = relabel(base, "", "");
+    bare.phases.clear();
+    bare.spec.name = String::new();
+    let mut hollow = relabel(base, "hollow", "B-tree");
+    for p in &mut hollow.phases {
+        p.throughput.timeline.clear();
+        p.latency.clear();
+        p.operations = 0;
+    }
     for set in [
+        vec![bare.clone()],
+        vec![hollow.clone(), bare, base.clone()],
         vec![],
         vec![base.clone()],
         vec![odd.clone()],

@@ -55,7 +55,7 @@ pub fn write(page: &mut Page, model: &Model) {
                     colour: model.colour_index(&s.engine),
                     x: a.read_amp_bytes_per_read?,
                     y: a.write_amp_engine?,
-                    size: a.space_amp.unwrap_or(1.0),
+                    size: a.space_amp.unwrap_or(f64::NAN),
                 })
             })
             .collect();
