@@ -46,7 +46,11 @@ pub fn svg(title: &str, draw: impl FnOnce(&Area) -> DrawResult) -> String {
 /// `(lo, hi)` covering `vals` with some room, never empty.
 pub fn padded(vals: impl Iterator<Item = f64>, from_zero: bool) -> (f64, f64) {
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-    for v in vals.filter(|v| v.is_finite()) {
+    // Clamped so that spans and padding stay finite.
+    for v in vals
+        .filter(|v| v.is_finite())
+        .map(|v| v.clamp(-1e300, 1e300))
+    {
         lo = lo.min(v);
         hi = hi.max(v);
     }
@@ -293,4 +297,43 @@ pub fn radius(size: f64) -> i32 {
         return 5;
     }
     (5.0 + 5.0 * (size - 1.0).max(0.0)).min(30.0) as i32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_are_finite_and_not_empty() {
+        let cases: [&[f64]; 7] = [
+            &[],
+            &[f64::NAN],
+            &[5.0],
+            &[0.0, 0.0],
+            &[f64::MAX, f64::MIN],
+            &[f64::MAX],
+            &[-3.0, 7.0],
+        ];
+        for vals in cases {
+            for from_zero in [false, true] {
+                let (lo, hi) = padded(vals.iter().copied(), from_zero);
+                assert!(
+                    lo.is_finite() && hi.is_finite() && lo < hi,
+                    "{vals:?}: {lo}..{hi}"
+                );
+                for v in vals.iter().filter(|v| v.is_finite() && v.abs() < 1e300) {
+                    assert!(lo <= *v && *v <= hi, "{vals:?} {from_zero}");
+                }
+            }
+        }
+        assert_eq!(padded([2.0, 10.0].into_iter(), true).0, 0.0);
+    }
+
+    #[test]
+    fn marker_radius_is_bounded() {
+        assert_eq!(radius(f64::NAN), 5);
+        assert_eq!(radius(1.0), 5);
+        assert_eq!(radius(1e9), 30);
+        assert_eq!(radius(-4.0), 5);
+    }
 }
