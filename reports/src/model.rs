@@ -33,6 +33,12 @@ pub fn main_phase(r: &RunResult) -> Option<&PhaseResult> {
     r.phase(PhaseKind::Run).or_else(|| r.phase(PhaseKind::Load))
 }
 
+/// Amplification applies to engines that keep files; an in-memory engine writes and reads
+/// none, so its figures would be zero or undefined and are shown as absent.
+pub fn has_files(r: &RunResult) -> bool {
+    r.engine.persistent
+}
+
 /// One line of a workload: a result and the label it is shown under.
 pub struct Series<'a> {
     pub label: String,

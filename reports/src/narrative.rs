@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use crate::html::{escape, finite, nanos, num, Page};
-use crate::model::{main_phase, Model, Series, Workload};
+use crate::model::{has_files, main_phase, Model, Series, Workload};
 
 /// A series and its figure.
 type Pick<'b, 'a> = (&'b Series<'a>, f64);
@@ -108,7 +108,12 @@ fn comparisons(w: &Workload) -> Vec<String> {
             )
         });
     }
-    let wamp = |s: &Series| main_phase(s.result)?.amplification.write_amp_engine;
+    let wamp = |s: &Series| {
+        main_phase(s.result)?
+            .amplification
+            .write_amp_engine
+            .filter(|_| has_files(s.result))
+    };
     if let Some(((b, bv), (l, lv))) = extremes(&series, wamp, false) {
         out.push(if alike(bv, lv) {
             format!("Write amplification was alike across engines ({}).", num(bv))
@@ -122,7 +127,12 @@ fn comparisons(w: &Workload) -> Vec<String> {
             )
         });
     }
-    let samp = |s: &Series| main_phase(s.result)?.amplification.space_amp;
+    let samp = |s: &Series| {
+        main_phase(s.result)?
+            .amplification
+            .space_amp
+            .filter(|_| has_files(s.result))
+    };
     if let Some(((b, bv), (l, lv))) = extremes(&series, samp, false) {
         out.push(if alike(bv, lv) {
             format!(

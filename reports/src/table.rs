@@ -8,7 +8,7 @@ use workloads::result::{PhaseResult, RunResult};
 use workloads::spec::OpKind;
 
 use crate::html::{bytes, escape, finite, nanos, num, Page};
-use crate::model::{durability_name, main_phase, Model, Workload};
+use crate::model::{durability_name, has_files, main_phase, Model, Workload};
 
 /// Which way is better for a column.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -118,24 +118,28 @@ pub fn columns(rows: &[&RunResult]) -> Vec<Column> {
         Lower,
         num,
         rows,
-        |_, p| p.amplification.write_amp_engine,
+        |r, p| p.amplification.write_amp_engine.filter(|_| has_files(r)),
     ));
     cols.push(Column::new(
         "write amp (/proc wchar)",
         Lower,
         num,
         rows,
-        |_, p| p.amplification.write_amp_proc,
+        |r, p| p.amplification.write_amp_proc.filter(|_| has_files(r)),
     ));
     cols.push(Column::new(
         "read amp (B/read)",
         Lower,
         num,
         rows,
-        |_, p| p.amplification.read_amp_bytes_per_read,
+        |r, p| {
+            p.amplification
+                .read_amp_bytes_per_read
+                .filter(|_| has_files(r))
+        },
     ));
-    cols.push(Column::new("space amp", Lower, num, rows, |_, p| {
-        p.amplification.space_amp
+    cols.push(Column::new("space amp", Lower, num, rows, |r, p| {
+        p.amplification.space_amp.filter(|_| has_files(r))
     }));
     cols.push(Column::new("disk", Lower, bytes, rows, |r, p| {
         r.engine

@@ -2,7 +2,8 @@
 //! chart, and the screenshot is not blank (it compresses to far more bytes than a blank page
 //! of the same size). Skipped, with a message, when `/usr/bin/chromium` is missing.
 //!
-//! `KVBENCH_SCREENSHOT=path.png` also copies the screenshot there; `KVBENCH_REPORT=file.html`
+//! `KVBENCH_SCREENSHOT=path.png` also copies the screenshot there (`KVBENCH_REPORT_OUT` the
+//! page); `KVBENCH_REPORT=file.html`
 //! screenshots that report instead of one made from the test fixtures (this is how the
 //! README's picture is made: see reports/screenshot.sh).
 
@@ -138,6 +139,9 @@ fn chromium_loads_the_report_and_draws_its_charts() {
         png.len(),
         blank.len()
     );
+    if let Some(out) = std::env::var_os("KVBENCH_REPORT_OUT") {
+        std::fs::copy(&page, &out).expect("copy the report");
+    }
     if let Some(out) = std::env::var_os("KVBENCH_SCREENSHOT") {
         std::fs::copy(&shot, &out).expect("copy the screenshot");
         eprintln!("screenshot written to {}", Path::new(&out).display());

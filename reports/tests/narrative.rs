@@ -44,7 +44,10 @@ fn names_the_leader_and_the_factor() {
 
 #[test]
 fn equal_figures_are_alike() {
-    let a = ycsb_a_3000();
+    let mut a = ycsb_a_3000();
+    // Shown as an engine with files, so that amplification applies.
+    a.engine.persistent = true;
+    run_mut(&mut a).amplification.write_amp_engine = Some(1.5);
     let b = relabel(&a, "twin", "LSM");
     let t = text(&[a, b]);
     assert!(t.contains("about the same rate"), "{t}");
@@ -95,4 +98,12 @@ fn a_stall_is_pointed_out() {
         t.contains("stally stalled: at 3.00 s its rate fell to 10.0 ops/s"),
         "{t}"
     );
+}
+
+#[test]
+fn amplification_is_not_compared_for_engines_without_files() {
+    let a = ycsb_a_3000();
+    let b = relabel(&a, "twin", "LSM");
+    let t = text(&[a, b]);
+    assert!(!t.contains("amplification"), "{t}");
 }

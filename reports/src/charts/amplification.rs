@@ -4,11 +4,11 @@
 use super::plot::{bars, bubbles, Axis, Bar, Bubble};
 use super::tick;
 use crate::html::Page;
-use crate::model::{main_phase, Model};
+use crate::model::{has_files, main_phase, Model};
 
 pub fn write(page: &mut Page, model: &Model) {
     page.section_start("amplification", "Amplification", "amplification");
-    page.push_str("<p class=\"note\">Write amplification = bytes the engine wrote to its files / user bytes written (key + value of every put, key of every delete); read amplification = bytes the engine read from its files per logical read; space amplification = bytes on disk at the end / live key + value bytes. An engine without files (memory) has no read or space amplification and is left out of those charts. The RUM conjecture says an engine can keep at most two of the three low.</p>");
+    page.push_str("<p class=\"note\">Write amplification = bytes the engine wrote to its files / user bytes written (key + value of every put, key of every delete); read amplification = bytes the engine read from its files per logical read; space amplification = bytes on disk at the end / live key + value bytes. An engine without files (memory) has no amplification to speak of and is left out of these charts and columns. The RUM conjecture says an engine can keep at most two of the three low.</p>");
     for w in &model.workloads {
         page.push_str(&format!(
             "<h3>{}</h3><div class=\"charts\">",
@@ -33,6 +33,7 @@ pub fn write(page: &mut Page, model: &Model) {
         for (name, desc, get) in figures {
             let items: Vec<Bar> = w
                 .main_series()
+                .filter(|s| has_files(s.result))
                 .filter_map(|s| {
                     Some(Bar {
                         label: s.label.clone(),
@@ -48,6 +49,7 @@ pub fn write(page: &mut Page, model: &Model) {
         }
         let points: Vec<Bubble> = w
             .main_series()
+            .filter(|s| has_files(s.result))
             .filter_map(|s| {
                 let a = &main_phase(s.result)?.amplification;
                 Some(Bubble {

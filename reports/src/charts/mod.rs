@@ -10,23 +10,34 @@ pub use amplification::write as write_amplification;
 pub use scaling::write as write_scaling;
 pub use workload::write as write_workload;
 
-/// Prints a tick value: `12`, `1.5k`, `2M`.
+/// Prints a tick value with at most three significant digits: `12`, `1.5k`, `192k`, `2M`.
 pub fn tick(v: f64) -> String {
     let a = v.abs();
-    if a >= 1e9 {
-        format!("{:.3}G", v / 1e9)
+    let (x, unit) = if a >= 1e9 {
+        (v / 1e9, "G")
     } else if a >= 1e6 {
-        format!("{:.3}M", v / 1e6)
+        (v / 1e6, "M")
     } else if a >= 1e3 {
-        format!("{:.3}k", v / 1e3)
-    } else if a >= 1.0 || a == 0.0 {
-        format!("{v:.3}")
-    } else if a >= 0.01 {
-        format!("{v:.2}")
+        (v / 1e3, "k")
     } else {
-        format!("{v:.3e}")
-    }
-    .replace(".000", "")
+        (v, "")
+    };
+    let ax = x.abs();
+    let s = if ax >= 100.0 || ax == 0.0 {
+        format!("{x:.0}")
+    } else if ax >= 10.0 {
+        format!("{x:.1}")
+    } else if ax >= 0.01 {
+        format!("{x:.2}")
+    } else {
+        return format!("{v:.1e}");
+    };
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    };
+    format!("{s}{unit}")
 }
 
 /// Prints a latency tick given in microseconds.
@@ -69,10 +80,13 @@ mod tests {
 
     #[test]
     fn ticks() {
-        assert_eq!(tick(1500.0), "1.500k");
+        assert_eq!(tick(1500.0), "1.5k");
         assert_eq!(tick(2000.0), "2k");
+        assert_eq!(tick(191_070.0), "191k");
         assert_eq!(tick(0.0), "0");
-        assert_eq!(tick(0.5), "0.50");
+        assert_eq!(tick(0.5), "0.5");
+        assert_eq!(tick(12.34), "12.3");
+        assert_eq!(tick(0.001), "1.0e-3");
         assert_eq!(spectrum_tick(0.5), "");
     }
 }

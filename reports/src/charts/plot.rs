@@ -149,6 +149,18 @@ pub struct Axis<'a> {
     pub fmt: &'a dyn Fn(f64) -> String,
 }
 
+/// The tick text of axis `a` at drawn position `v`: log axes spanning a decade or more are
+/// labelled at whole decades only (1, 10, 100, ...).
+fn tick_text(a: &Axis, v: f64, span: f64) -> String {
+    if !a.log {
+        return (a.fmt)(v);
+    }
+    if span >= 1.0 && (v - v.round()).abs() > 1e-6 {
+        return String::new();
+    }
+    (a.fmt)(10f64.powf(v))
+}
+
 fn fwd(log: bool, v: f64) -> Option<f64> {
     if log {
         (v > 0.0).then(|| v.log10()).filter(|x| x.is_finite())
@@ -173,8 +185,8 @@ pub fn lines(title: &str, x: &Axis, y: &Axis, series: &[Line]) -> String {
         let all = || data.iter().flat_map(|(p, m)| p.iter().chain(m.iter()));
         let (x0, x1) = padded(all().map(|p| p.0), x.from_zero && !x.log);
         let (y0, y1) = padded(all().map(|p| p.1), y.from_zero && !y.log);
-        let xf = |v: &f64| (x.fmt)(if x.log { 10f64.powf(*v) } else { *v });
-        let yf = |v: &f64| (y.fmt)(if y.log { 10f64.powf(*v) } else { *v });
+        let xf = |v: &f64| tick_text(x, *v, x1 - x0);
+        let yf = |v: &f64| tick_text(y, *v, y1 - y0);
         let mut chart = ChartBuilder::on(area)
             .caption(title, ("sans-serif", 18))
             .margin(10)
@@ -242,8 +254,8 @@ pub fn bubbles(title: &str, x: &Axis, y: &Axis, items: &[Bubble]) -> String {
     svg(title, |area| {
         let (x0, x1) = padded(pts.iter().map(|p| p.1), x.from_zero && !x.log);
         let (y0, y1) = padded(pts.iter().map(|p| p.2), y.from_zero && !y.log);
-        let xf = |v: &f64| (x.fmt)(if x.log { 10f64.powf(*v) } else { *v });
-        let yf = |v: &f64| (y.fmt)(if y.log { 10f64.powf(*v) } else { *v });
+        let xf = |v: &f64| tick_text(x, *v, x1 - x0);
+        let yf = |v: &f64| tick_text(y, *v, y1 - y0);
         let mut chart = ChartBuilder::on(area)
             .caption(title, ("sans-serif", 18))
             .margin(10)

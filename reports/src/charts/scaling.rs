@@ -4,7 +4,7 @@
 use super::plot::{lines, Axis, Line};
 use super::tick;
 use crate::html::{escape, Page};
-use crate::model::{main_phase, Model, Workload};
+use crate::model::{has_files, main_phase, Model, Workload};
 use workloads::result::Amplification;
 
 pub fn write(page: &mut Page, model: &Model) {
@@ -37,7 +37,9 @@ pub fn write(page: &mut Page, model: &Model) {
                 let Some(p) = main_phase(s.result) else {
                     continue;
                 };
-                let Some(v) = get(&p.amplification, p.throughput.ops_per_sec) else {
+                let figure = get(&p.amplification, p.throughput.ops_per_sec);
+                let is_amp = name != "throughput";
+                let Some(v) = figure.filter(|_| !is_amp || has_files(s.result)) else {
                     continue;
                 };
                 let pt = (s.result.spec.record_count as f64, v);
