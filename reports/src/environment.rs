@@ -110,7 +110,7 @@ pub fn write(page: &mut Page, model: &Model, calibration: Option<&Calibration>) 
         );
     }
 
-    b.push_str("<h3>Engines and their options</h3>");
+    b.push_str("<h3>Engines and their options</h3><p class=\"note\">Click an engine to see every option it ran with.</p>");
     let mut seen = std::collections::BTreeSet::new();
     for r in model.results {
         let opts = pretty(&r.engine.options);
@@ -119,7 +119,7 @@ pub fn write(page: &mut Page, model: &Model, calibration: Option<&Calibration>) 
         }
         let _ = write!(
             b,
-            "<p>{}<b>{}</b> ({}; {}; durability <code>{}</code>, cold cache {}): {}</p><pre>{}</pre>",
+            "<details><summary>{}<b>{}</b> ({}; {}; durability <code>{}</code>, cold cache {}): {}</summary><pre>{}</pre></details>",
             model.swatch(&r.engine.name),
             escape(&r.engine.name),
             escape(&r.engine.family),
@@ -138,8 +138,9 @@ pub fn write(page: &mut Page, model: &Model, calibration: Option<&Calibration>) 
         if specs.insert(text.clone()) {
             let _ = write!(
                 b,
-                "<p><b>{}</b>: {}</p><pre>{}</pre>",
+                "<details><summary><b>{}</b> ({} records): {}</summary><pre>{}</pre></details>",
                 escape(&r.spec.name),
+                r.spec.record_count,
                 escape(&r.spec.description),
                 escape(&text)
             );

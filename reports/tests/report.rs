@@ -106,7 +106,14 @@ fn every_section_is_present() {
 
 #[test]
 fn table_figures_equal_the_results() {
-    let results = fixtures();
+    // fakeprod stands for an engine with files, so that its amplification shows.
+    let mut results = fixtures().to_vec();
+    for r in &mut results {
+        if r.engine.name == "fakeprod" {
+            r.engine.persistent = true;
+        }
+    }
+    let results = &results[..];
     let html = render(results, None);
     let s = section(&html, "w0");
     let (headers, rows) = summary_table(s);
@@ -119,6 +126,7 @@ fn table_figures_equal_the_results() {
     let ours: Vec<&RunResult> = results.iter().filter(|r| r.spec.name == "ycsb-a").collect();
     assert_eq!(rows.len(), ours.len());
     let mut matched = 0;
+    let mut amp_rows = 0;
     for r in ours {
         let p = r.phase(PhaseKind::Run).unwrap();
         let row = rows
@@ -148,12 +156,26 @@ fn table_figures_equal_the_results() {
             f("CPU/op (user+sys)"),
             p.cpu.user_ns_per_op + p.cpu.system_ns_per_op
         );
-        if let Some(w) = p.amplification.write_amp_engine {
-            assert_eq!(f("write amp (engine)"), w);
+        match p.amplification.write_amp_engine {
+            Some(w) if r.engine.persistent => assert_eq!(f("write amp (engine)"), w),
+            // No files: amplification does not apply and is shown as absent.
+            _ => assert_eq!(row[col("write amp (engine)")], "–"),
+        }
+        if r.engine.persistent {
+            let amp = &p.amplification;
+            assert_eq!(f("disk"), amp.disk_bytes as f64);
+            if let Some(x) = amp.read_amp_bytes_per_read {
+                assert_eq!(f("read amp (B/read)"), x);
+            }
+            if let Some(x) = amp.space_amp {
+                assert_eq!(f("space amp"), x);
+            }
+            amp_rows += 1;
         }
         matched += 1;
     }
     assert!(matched >= 3);
+    assert_eq!(amp_rows, 1, "fakeprod's amplification checked");
     // The best throughput among the rows of the largest record count (the only count with
     // more than one row) is the one marked.
     let best_cells = s.matches("class=\"best\"").count();
