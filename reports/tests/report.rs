@@ -69,7 +69,11 @@ fn every_section_is_present() {
         assert!(s.contains(": throughput"), "{w}: throughput bars");
         assert!(s.contains("latency by percentile"), "{w}: spectrum");
         assert!(s.contains("throughput over time"), "{w}: timeline");
-        assert_eq!(s.matches("<svg").count(), 3, "{w}: three charts");
+        assert!(
+            s.contains("p99 latency per second"),
+            "{w}: latency over time"
+        );
+        assert_eq!(s.matches("<svg").count(), 4, "{w}: four charts");
     }
     let amp = section(&html, "amplification");
     // Three bar charts and the RUM scatter per workload.

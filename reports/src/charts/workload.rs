@@ -1,5 +1,5 @@
 //! Charts of one workload: throughput bars, latency percentile spectrum, throughput over time
-//! with the engines' compactions marked.
+//! with the engines' compactions marked, and p99 latency per interval (stalls show in both).
 
 use workloads::result::PhaseKind;
 
@@ -121,6 +121,44 @@ pub fn write(page: &mut Page, model: &Model, w: &Workload) {
             fmt: &tick,
         },
         &timeline,
+    ));
+    let p99: Vec<Line> = w
+        .main_series()
+        .filter_map(|s| {
+            let p = s
+                .result
+                .phase(PhaseKind::Run)
+                .or_else(|| main_phase(s.result))?;
+            let points = p
+                .throughput
+                .timeline
+                .iter()
+                .filter(|t| t.p99_ns > 0)
+                .map(|t| (t.t_secs, t.p99_ns as f64 / 1e3))
+                .collect();
+            Some(Line {
+                label: s.label.clone(),
+                colour: model.colour_index(&s.engine),
+                points,
+                markers: vec![],
+            })
+        })
+        .collect();
+    page.push_str(&lines(
+        &format!("{}: p99 latency per second{suffix}", w.name),
+        &Axis {
+            desc: "seconds into the run phase",
+            log: false,
+            from_zero: true,
+            fmt: &tick,
+        },
+        &Axis {
+            desc: "p99 latency in the interval (log scale)",
+            log: true,
+            from_zero: false,
+            fmt: &tick_us,
+        },
+        &p99,
     ));
     page.push_str("</div>");
 }
