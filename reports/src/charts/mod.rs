@@ -27,8 +27,10 @@ pub fn tick(v: f64) -> String {
         format!("{x:.0}")
     } else if ax >= 10.0 {
         format!("{x:.1}")
-    } else if ax >= 0.01 {
+    } else if ax >= 1.0 {
         format!("{x:.2}")
+    } else if ax >= 0.001 {
+        format!("{x:.3}")
     } else {
         return format!("{v:.1e}");
     };
@@ -86,7 +88,8 @@ mod tests {
         assert_eq!(tick(0.0), "0");
         assert_eq!(tick(0.5), "0.5");
         assert_eq!(tick(12.34), "12.3");
-        assert_eq!(tick(0.001), "1.0e-3");
+        assert_eq!(tick(0.012), "0.012");
+        assert_eq!(tick(0.0001), "1.0e-4");
         assert_eq!(spectrum_tick(0.5), "");
     }
 }
