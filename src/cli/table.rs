@@ -51,6 +51,14 @@ pub fn print(results: &[RunResult], calibration: Option<&Calibration>) {
             continue;
         };
         let s = p.latency_of(None).map(|l| l.summary).unwrap_or_default();
+        // Amplification means nothing for an engine without files: show "-".
+        let files = |v: String| {
+            if r.engine.persistent {
+                v
+            } else {
+                "-".to_string()
+            }
+        };
         let a = &p.amplification;
         let mut notes = Vec::new();
         if r.partial {
@@ -74,10 +82,10 @@ pub fn print(results: &[RunResult], calibration: Option<&Calibration>) {
             }
         }
         if let Some(c) = calibration.filter(|c| c.memory_engine_ops_per_sec > 0.0) {
-            let per_thread = p.throughput.ops_per_sec / p.threads.max(1) as f64;
+            // Share of the harness floor: the memory engine's rate on one thread.
             notes.push(format!(
                 "{:.0}% of floor",
-                100.0 * per_thread / c.memory_engine_ops_per_sec
+                100.0 * p.throughput.ops_per_sec / c.memory_engine_ops_per_sec
             ));
         }
         println!(
@@ -90,10 +98,12 @@ pub fn print(results: &[RunResult], calibration: Option<&Calibration>) {
             us(s.p99_ns),
             us(s.p999_ns),
             us(s.max_ns),
-            amp(a.write_amp_engine),
-            amp(a.write_amp_proc),
-            a.read_amp_bytes_per_read
-                .map_or("-".into(), |x| format!("{x:.0}")),
+            files(amp(a.write_amp_engine)),
+            files(amp(a.write_amp_proc)),
+            files(
+                a.read_amp_bytes_per_read
+                    .map_or("-".into(), |x| format!("{x:.0}"))
+            ),
             amp(a.space_amp),
             notes.join(", ")
         );

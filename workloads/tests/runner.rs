@@ -310,3 +310,29 @@ fn engine_panic_gives_partial_result() {
         );
     }
 }
+
+/// Failed operations are counted (in the operations and the latencies), sampled and noted;
+/// they do not stop the run.
+#[test]
+fn failed_operations_are_counted_and_noted() {
+    let stop = AtomicBool::new(false);
+    let mut spec = preset("fillrandom").unwrap();
+    spec.operation_count = 1000;
+    let r = run(&spec, &common::flaky_engine(10), &cfg(&stop)).unwrap();
+    assert!(!r.partial);
+    let p = r.phase(PhaseKind::Run).unwrap();
+    assert_eq!((p.operations, p.errors), (1000, 100));
+    assert_eq!(p.latency_of(None).unwrap().summary.count, 1000);
+    assert_eq!(
+        p.error_samples,
+        ["insert: I/O error: no space left on device (test)"]
+    );
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n == "run: 100 of 1000 operations failed; see error_samples"),
+        "{:?}",
+        r.notes
+    );
+    assert_eq!(p.amplification.live_keys, Some(900));
+}

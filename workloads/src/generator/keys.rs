@@ -96,6 +96,28 @@ mod tests {
         assert!(fnvhash64(u64::MAX) <= 1 << 63);
     }
 
+    /// `ordered` with fixed-width keys inserts in key order (what fillseq needs); `hashed`
+    /// scatters consecutive records over the key space, all keys distinct.
+    #[test]
+    fn insert_orders() {
+        let spec = KeySpec {
+            size: Some(SizeSpec::Fixed { bytes: 16 }),
+            ..KeySpec::default()
+        };
+        let ordered = KeyBuilder::new(&spec, InsertOrder::Ordered);
+        let keys: Vec<Vec<u8>> = (0..10_000).map(|n| ordered.key(n)).collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]));
+        let hashed = KeyBuilder::new(&spec, InsertOrder::Hashed);
+        let keys: Vec<Vec<u8>> = (0..10_000).map(|n| hashed.key(n)).collect();
+        let ascending = keys.windows(2).filter(|w| w[0] < w[1]).count();
+        assert!(
+            (4_000..6_000).contains(&ascending),
+            "{ascending} of 9999 ascending"
+        );
+        let distinct: std::collections::HashSet<_> = keys.iter().collect();
+        assert_eq!(distinct.len(), keys.len());
+    }
+
     #[test]
     fn keys_like_ycsb() {
         let ordered = KeyBuilder::new(&KeySpec::default(), InsertOrder::Ordered);

@@ -400,6 +400,54 @@ mod tests {
         }
     }
 
+    /// Scan lengths: fixed is always the maximum; uniform covers 1..=max evenly (each of
+    /// 10 equal ranges within 10% of a tenth); zipfian favours short scans (length 1 is the
+    /// most common and the shortest tenth of lengths gets more than half the scans).
+    #[test]
+    fn scan_length_distributions() {
+        let lengths = |d: ScanLengthDistribution| {
+            let mut sp = spec(OpMix {
+                scan: 1.0,
+                ..OpMix::default()
+            });
+            sp.scan_length = crate::spec::ScanLength {
+                min: 1,
+                max: 100,
+                distribution: d,
+            };
+            let mut s = OpStream::new(&sp, 0);
+            (0..50_000)
+                .map(|_| s.next_op().scan_len)
+                .collect::<Vec<u32>>()
+        };
+        assert!(lengths(ScanLengthDistribution::Fixed)
+            .iter()
+            .all(|&l| l == 100));
+        let mut tenths = [0u32; 10];
+        for l in lengths(ScanLengthDistribution::Uniform) {
+            tenths[(l as usize - 1) / 10] += 1;
+        }
+        assert!(
+            tenths.iter().all(|&c| (4_500..=5_500).contains(&c)),
+            "{tenths:?}"
+        );
+        let z = lengths(ScanLengthDistribution::Zipfian);
+        let mut counts = [0u32; 101];
+        for &l in &z {
+            counts[l as usize] += 1;
+        }
+        assert_eq!(
+            counts
+                .iter()
+                .enumerate()
+                .max_by_key(|&(_, c)| *c)
+                .unwrap()
+                .0,
+            1
+        );
+        assert!(z.iter().filter(|&&l| l <= 10).count() > 25_000);
+    }
+
     #[test]
     fn values_and_scans_stay_in_range() {
         let mut sp = spec(OpMix {

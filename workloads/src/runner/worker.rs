@@ -310,7 +310,8 @@ fn measure(task: &Task<'_>, src: &mut Source, exec: &mut Exec<'_>, out: &mut Out
             }
             Err(e) => {
                 out.errors += 1;
-                if out.error_samples.len() < 5 {
+                // Sample the first errors only: an error storm must not format every one.
+                if out.error_samples.len() < 5 && out.errors <= 100 {
                     let msg = format!("{}: {e}", op.kind.name());
                     if !out.error_samples.contains(&msg) {
                         out.error_samples.push(msg);

@@ -288,3 +288,67 @@ pub fn panicky_engine(after: u64) -> EngineUnderTest {
         }),
     }
 }
+
+/// The memory engine, but every `every`-th put fails with an I/O error (a full disk).
+pub struct FlakyEngine {
+    inner: MemoryEngine,
+    puts: AtomicU64,
+    every: u64,
+}
+
+impl Engine for FlakyEngine {
+    fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        if (self.puts.fetch_add(1, Ordering::Relaxed) + 1) % self.every == 0 {
+            return Err(engines::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::StorageFull,
+                "no space left on device (test)",
+            )));
+        }
+        self.inner.put(key, value)
+    }
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.inner.get(key)
+    }
+    fn delete(&self, key: &[u8]) -> Result<()> {
+        self.inner.delete(key)
+    }
+    fn scan(
+        &self,
+        start: &[u8],
+        end: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.inner.scan(start, end, limit)
+    }
+    fn sync(&self) -> Result<()> {
+        self.inner.sync()
+    }
+    fn close(&self) -> Result<()> {
+        self.inner.close()
+    }
+    fn compact(&self) -> Result<()> {
+        self.inner.compact()
+    }
+    fn stats(&self) -> EngineStats {
+        self.inner.stats()
+    }
+}
+
+pub fn flaky_engine(every: u64) -> EngineUnderTest {
+    EngineUnderTest {
+        info: EngineInfo {
+            name: "flaky".into(),
+            family: "reference".into(),
+            description: "test: memory engine whose puts sometimes fail".into(),
+            persistent: false,
+            options: Options::default(),
+        },
+        open: Box::new(move |_, _| {
+            Ok(Box::new(FlakyEngine {
+                inner: MemoryEngine::new(),
+                puts: AtomicU64::new(0),
+                every,
+            }))
+        }),
+    }
+}
