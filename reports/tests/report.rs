@@ -421,3 +421,36 @@ fn compactions_are_marked_on_the_timeline() {
         "one marker"
     );
 }
+
+#[test]
+fn engines_keep_their_colour_and_runs_their_own_label() {
+    let fx = fixtures();
+    let mut reversed = fx.to_vec();
+    reversed.reverse();
+    let (m1, m2) = (
+        reports::model::Model::new(fx),
+        reports::model::Model::new(&reversed),
+    );
+    for e in &m1.engines {
+        assert_eq!(m1.hex(e), m2.hex(e), "{e} keeps its colour");
+    }
+    assert_ne!(m1.hex("memory"), m1.hex("fakeprod"));
+    // The colour is the one drawn: memory's hex appears as an SVG stroke or fill.
+    let html = render(fx, None);
+    let (r, g, b) = m1.colour("memory");
+    assert!(html.contains(&format!("rgb({r},{g},{b})")) || html.contains(&m1.hex("memory")));
+
+    // The same engine, workload and size under two durability modes: two labels.
+    let a = fx[0].clone();
+    let mut s = a.clone();
+    s.durability = engines::Durability::Sync;
+    s.run_id.push_str("-sync");
+    let both = [a, s];
+    let m = reports::model::Model::new(&both);
+    let labels: Vec<&str> = m.workloads[0]
+        .series
+        .iter()
+        .map(|s| s.label.as_str())
+        .collect();
+    assert_eq!(labels, ["memory (none, 1 thr)", "memory (sync, 1 thr)"]);
+}
