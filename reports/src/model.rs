@@ -28,9 +28,13 @@ const KNOWN: [&str; 8] = [
 /// Engines written in this project; any other engine is a production engine.
 pub const HOME_ENGINES: [&str; 4] = ["memory", "bitcask", "lsm", "btree"];
 
-/// The phase a result is judged by: `run`, or `load` when the run phase is missing.
+/// The phase a result is judged by: `run`, or `load` when the run phase is missing or did
+/// no operations.
 pub fn main_phase(r: &RunResult) -> Option<&PhaseResult> {
-    r.phase(PhaseKind::Run).or_else(|| r.phase(PhaseKind::Load))
+    r.phase(PhaseKind::Run)
+        .filter(|p| p.operations > 0)
+        .or_else(|| r.phase(PhaseKind::Load))
+        .or_else(|| r.phase(PhaseKind::Run))
 }
 
 /// Amplification applies to engines that keep files; an in-memory engine writes and reads

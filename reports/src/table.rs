@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use workloads::result::{PhaseResult, RunResult};
+use workloads::result::{PhaseKind, PhaseResult, RunResult};
 use workloads::spec::OpKind;
 
 use crate::html::{bytes, escape, finite, nanos, num, Page};
@@ -186,7 +186,12 @@ pub fn write(page: &mut Page, model: &Model, w: &Workload) {
             "<tr><td class=\"l\">{}{}{}</td><td data-v=\"{}\">{}</td><td data-v=\"{}\">{}</td><td class=\"l\">{}</td><td data-v=\"{ops}\">{ops}</td>",
             model.swatch(&s.engine),
             escape(&s.label),
-            if r.partial { " <b>(partial)</b>" } else { "" },
+            match (r.partial, main_phase(r).map(|p| p.phase)) {
+                (true, Some(PhaseKind::Load)) => " <b>(partial; load phase)</b>",
+                (true, _) => " <b>(partial)</b>",
+                (false, Some(PhaseKind::Load)) => " (load phase)",
+                _ => "",
+            },
             r.spec.record_count,
             r.spec.record_count,
             r.spec.threads,

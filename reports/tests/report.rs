@@ -454,3 +454,28 @@ fn engines_keep_their_colour_and_runs_their_own_label() {
         .collect();
     assert_eq!(labels, ["memory (none, 1 thr)", "memory (sync, 1 thr)"]);
 }
+
+#[test]
+fn a_load_only_result_is_judged_by_its_load_phase() {
+    // A run interrupted before its run phase did any operation (as after Ctrl-C).
+    let mut r = fixtures()[0].clone();
+    r.partial = true;
+    r.partial_reason = Some("interrupted".into());
+    for p in &mut r.phases {
+        if p.phase == PhaseKind::Run {
+            p.operations = 0;
+            p.throughput.ops_per_sec = 0.0;
+        }
+    }
+    let load = r.phase(PhaseKind::Load).unwrap();
+    let html = render(std::slice::from_ref(&r), None);
+    let (headers, rows) = summary_table(section(&html, "w0"));
+    let tp = headers
+        .iter()
+        .position(|h| h == "throughput (ops/s)")
+        .unwrap();
+    assert_eq!(
+        rows[0][tp].parse::<f64>().unwrap(),
+        load.throughput.ops_per_sec
+    );
+}
