@@ -43,6 +43,16 @@ pub fn has_files(r: &RunResult) -> bool {
     r.engine.persistent
 }
 
+/// The data size a result ran at, for grouping and scaling: the records loaded, or for a
+/// workload that starts empty (db_bench's fill phases) the operations it ran.
+pub fn size_of(r: &RunResult) -> u64 {
+    if r.spec.record_count > 0 {
+        r.spec.record_count
+    } else {
+        r.spec.operation_count
+    }
+}
+
 /// One line of a workload: a result and the label it is shown under.
 pub struct Series<'a> {
     pub label: String,
@@ -55,7 +65,7 @@ pub struct Workload<'a> {
     pub name: String,
     /// All results, ordered by engine colour then record count.
     pub series: Vec<Series<'a>>,
-    /// Record counts present, ascending.
+    /// Data sizes present ([`size_of`]), ascending.
     pub record_counts: Vec<u64>,
 }
 
@@ -63,9 +73,7 @@ impl Workload<'_> {
     /// The results at the largest record count: what the per-workload charts draw.
     pub fn main_series(&self) -> impl Iterator<Item = &Series<'_>> {
         let top = self.record_counts.last().copied().unwrap_or(0);
-        self.series
-            .iter()
-            .filter(move |s| s.result.spec.record_count == top)
+        self.series.iter().filter(move |s| size_of(s.result) == top)
     }
 }
 
@@ -95,8 +103,8 @@ impl<'a> Model<'a> {
         let workloads = by_name
             .into_iter()
             .map(|(name, mut rs)| {
-                rs.sort_by_key(|r| (rank(&r.engine.name), r.spec.record_count));
-                let mut record_counts: Vec<u64> = rs.iter().map(|r| r.spec.record_count).collect();
+                rs.sort_by_key(|r| (rank(&r.engine.name), size_of(r)));
+                let mut record_counts: Vec<u64> = rs.iter().map(|r| size_of(r)).collect();
                 record_counts.sort_unstable();
                 record_counts.dedup();
                 let series = label_series(&rs);
@@ -142,7 +150,7 @@ impl<'a> Model<'a> {
 /// Labels are engine names; results that would share a label (same engine and record count)
 /// get their durability mode and threads added, then a number.
 fn label_series<'a>(rs: &[&'a RunResult]) -> Vec<Series<'a>> {
-    let key = |r: &RunResult| (r.engine.name.clone(), r.spec.record_count);
+    let key = |r: &RunResult| (r.engine.name.clone(), size_of(r));
     let mut out: Vec<Series<'a>> = Vec::with_capacity(rs.len());
     for r in rs {
         let same = rs.iter().filter(|o| key(o) == key(r)).count();
@@ -159,7 +167,7 @@ fn label_series<'a>(rs: &[&'a RunResult]) -> Vec<Series<'a>> {
         let mut n = 2;
         while out
             .iter()
-            .any(|s| s.label == label && s.result.spec.record_count == r.spec.record_count)
+            .any(|s| s.label == label && size_of(s.result) == size_of(r))
         {
             label = format!("{base} #{n}");
             n += 1;

@@ -8,7 +8,7 @@ use workloads::result::{PhaseKind, PhaseResult, RunResult};
 use workloads::spec::OpKind;
 
 use crate::html::{bytes, escape, finite, nanos, num, Page};
-use crate::model::{durability_name, has_files, main_phase, Model, Workload};
+use crate::model::{durability_name, has_files, main_phase, size_of, Model, Workload};
 
 /// Which way is better for a column.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -178,7 +178,7 @@ pub fn write(page: &mut Page, model: &Model, w: &Workload) {
     for (i, s) in w.series.iter().enumerate() {
         let r = s.result;
         // Rows are compared with rows of the same record count only.
-        let same = |j: usize| rows[j].spec.record_count == r.spec.record_count;
+        let same = |j: usize| size_of(rows[j]) == size_of(r);
         let bests: Vec<Option<f64>> = cols.iter().map(|c| c.best(same)).collect();
         let ops = main_phase(r).map_or(0, |p| p.operations);
         let _ = write!(
@@ -213,7 +213,7 @@ pub fn write(page: &mut Page, model: &Model, w: &Workload) {
         }
         b.push_str("</tr>");
     }
-    b.push_str("</tbody></table></div><p class=\"note\">★ marks the best value of each column (highest throughput, lowest of everything else) among the rows of the same record count that have it; – means the figure does not apply (e.g. no files) or was not measured. Latency columns are per operation type; CPU/op is the whole process's CPU time per operation.</p>");
+    b.push_str("</tbody></table></div><p class=\"note\">★ marks the best value of each column (highest throughput, lowest of everything else) among the rows of the same size (records loaded, or operations for a workload that starts empty) that have it; – means the figure does not apply (e.g. no files) or was not measured. Latency columns are per operation type; CPU/op is the whole process's CPU time per operation.</p>");
     write_extra(page, model, w);
 }
 

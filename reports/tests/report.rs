@@ -479,3 +479,21 @@ fn a_load_only_result_is_judged_by_its_load_phase() {
         load.throughput.ops_per_sec
     );
 }
+
+#[test]
+fn a_workload_that_starts_empty_scales_with_its_operations() {
+    let runs = [
+        common::run_memory("fillrandom", 0, 500, 0.0),
+        common::run_memory("fillrandom", 0, 2000, 0.0),
+    ];
+    let html = render(&runs, None);
+    let scaling = section(&html, "scaling");
+    assert!(scaling.contains("fillrandom: throughput by record count"));
+    assert_eq!(scaling.matches("<svg").count(), 2);
+    // Each size has its own row, label and (lone) best.
+    let (_, rows) = summary_table(section(&html, "w0"));
+    assert_eq!(rows.len(), 2);
+    assert!(rows
+        .iter()
+        .all(|r| r[0].contains("memory") && !r[0].contains(" #2")));
+}

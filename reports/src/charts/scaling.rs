@@ -4,7 +4,7 @@
 use super::plot::{lines, Axis, Line};
 use super::tick;
 use crate::html::{escape, Page};
-use crate::model::{has_files, main_phase, Model, Workload};
+use crate::model::{has_files, main_phase, size_of, Model, Workload};
 use workloads::result::Amplification;
 
 pub fn write(page: &mut Page, model: &Model) {
@@ -42,7 +42,7 @@ pub fn write(page: &mut Page, model: &Model) {
                 let Some(v) = figure.filter(|_| !is_amp || has_files(s.result)) else {
                     continue;
                 };
-                let pt = (s.result.spec.record_count as f64, v);
+                let pt = (size_of(s.result) as f64, v);
                 match series.iter_mut().find(|l| l.label == s.label) {
                     Some(l) => l.points.push(pt),
                     None => series.push(Line {
@@ -59,7 +59,7 @@ pub fn write(page: &mut Page, model: &Model) {
             page.push_str(&lines(
                 &format!("{}: {name} by record count", w.name),
                 &Axis {
-                    desc: "records loaded (log scale)",
+                    desc: "records loaded, or operations if it starts empty (log)",
                     log: true,
                     from_zero: false,
                     fmt: &tick,

@@ -11,7 +11,7 @@ use crate::model::{main_phase, Model, Workload};
 pub fn write(page: &mut Page, model: &Model, w: &Workload) {
     let top = w.record_counts.last().copied().unwrap_or(0);
     let suffix = if w.record_counts.len() > 1 {
-        format!(" ({top} records)")
+        format!(" (size {top})")
     } else {
         String::new()
     };
