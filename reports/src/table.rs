@@ -213,7 +213,7 @@ pub fn write(page: &mut Page, model: &Model, w: &Workload) {
         }
         b.push_str("</tr>");
     }
-    b.push_str("</tbody></table></div><p class=\"note\">★ marks the best value of each column (highest throughput, lowest of everything else) among the rows of the same size (records loaded, or operations for a workload that starts empty) that have it; – means the figure does not apply (e.g. no files) or was not measured. Latency columns are per operation type; CPU/op is the whole process's CPU time per operation.</p>");
+    b.push_str("</tbody></table></div><p class=\"note\">★ marks the best value of each column (highest throughput, lowest of everything else) among the rows of the same size (records loaded, or operations for a workload that starts empty) that have it; – means the figure does not apply (e.g. no files) or was not measured. Latency columns are per operation type; CPU/op is the whole process's CPU time per operation. Write amp (engine) is kvbench's definition: every byte the engine wrote to its files (WAL, logs, tables, pages, compactions) / user bytes written; the /proc column is the kernel's count of the process's writes over the same user bytes; read amp is bytes read from files per logical read; space amp is disk bytes / live bytes (see Methodology).</p>");
     write_extra(page, model, w);
 }
 
