@@ -88,6 +88,8 @@ fn every_section_is_present() {
         fam.contains("fakeprod") && fam.contains("<table"),
         "pairing"
     );
+    // ycsb-a pairs memory with fakeprod (same family): one chart.
+    assert_eq!(fam.matches("<svg").count(), 1, "pair chart");
     let env = section(&html, "environment");
     for part in [
         "Machine 1",
