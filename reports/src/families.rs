@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use crate::charts::plot::{bars, Bar};
 use crate::charts::tick;
 use crate::html::{escape, finite, nanos, num, Page};
-use crate::model::{main_phase, Model, Series, HOME_ENGINES};
+use crate::model::{has_files, main_phase, Model, Series, HOME_ENGINES};
 
 fn figures(s: &Series) -> (f64, f64, Option<f64>) {
     let p = main_phase(s.result);
@@ -14,7 +14,8 @@ fn figures(s: &Series) -> (f64, f64, Option<f64>) {
         p.map_or(f64::NAN, |p| p.throughput.ops_per_sec),
         p.and_then(|p| p.latency_of(None))
             .map_or(f64::NAN, |l| l.summary.p99_ns as f64),
-        p.and_then(|p| p.amplification.write_amp_engine),
+        p.and_then(|p| p.amplification.write_amp_engine)
+            .filter(|_| has_files(s.result)),
     )
 }
 

@@ -10,6 +10,13 @@ pub fn write(page: &mut Page, model: &Model) {
     page.section_start("amplification", "Amplification", "amplification");
     page.push_str("<p class=\"note\">Write amplification = bytes the engine wrote to its files / user bytes written (key + value of every put, key of every delete); read amplification = bytes the engine read from its files per logical read; space amplification = bytes on disk at the end / live key + value bytes. An engine without files (memory) has no amplification to speak of and is left out of these charts and columns. The RUM conjecture says an engine can keep at most two of the three low.</p>");
     for w in &model.workloads {
+        if !w.main_series().any(|s| has_files(s.result)) {
+            page.push_str(&format!(
+                "<h3>{}</h3><p class=\"note\">No engine with files ran this workload: no amplification to show.</p>",
+                crate::html::escape(&w.name)
+            ));
+            continue;
+        }
         page.push_str(&format!(
             "<h3>{}</h3><div class=\"charts\">",
             crate::html::escape(&w.name)
