@@ -56,6 +56,13 @@ pub fn write(page: &mut Page, model: &Model) {
             for l in &mut series {
                 l.points.sort_by(|a, b| a.0.total_cmp(&b.0));
             }
+            if !series.iter().any(|l| l.points.len() > 1) {
+                page.push_str(&format!(
+                    "<p class=\"note\">{}: no engine has {name} figures at two or more sizes.</p>",
+                    escape(&w.name)
+                ));
+                continue;
+            }
             page.push_str(&lines(
                 &format!("{}: {name} by record count", w.name),
                 &Axis {
