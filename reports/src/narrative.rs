@@ -47,6 +47,21 @@ pub fn sentences(w: &Workload) -> Vec<String> {
     let mut out = comparisons(w);
     // Every result of the workload (all record counts) is checked for an implausible rate.
     out.extend(w.series.iter().filter_map(impossible_rate));
+    for s in &w.series {
+        if let Some(p) = main_phase(s.result).filter(|p| p.errors > 0) {
+            out.push(format!(
+                "{} at size {}: {} of {} operations failed (counted in the latencies){}.",
+                escape(&s.label),
+                crate::model::size_of(s.result),
+                p.errors,
+                p.operations,
+                p.error_samples
+                    .first()
+                    .map(|e| format!(", e.g. “{}”", escape(e)))
+                    .unwrap_or_default()
+            ));
+        }
+    }
     out
 }
 

@@ -107,3 +107,18 @@ fn amplification_is_not_compared_for_engines_without_files() {
     let t = text(&[a, b]);
     assert!(!t.contains("amplification"), "{t}");
 }
+
+#[test]
+fn failed_operations_are_reported() {
+    let a = ycsb_a_3000();
+    let mut b = relabel(&a, "flaky", "LSM");
+    let p = run_mut(&mut b);
+    p.errors = 7;
+    p.error_samples = vec!["I/O error: <disk> gone".into()];
+    let t = text(&[a, b]);
+    assert!(
+        t.contains("flaky at size 3000: 7 of 2000 operations failed"),
+        "{t}"
+    );
+    assert!(t.contains("&lt;disk&gt; gone"), "escaped: {t}");
+}
