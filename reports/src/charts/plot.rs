@@ -88,6 +88,8 @@ pub fn bars(title: &str, y_desc: &str, items: &[Bar], y_fmt: &dyn Fn(&f64) -> St
     svg(title, |area| {
         let n = items.len().max(1) as u32;
         let (_, hi) = padded(items.iter().map(|b| b.value), true);
+        // Bars grow from zero; with no positive value the axis is 0..1.
+        let hi = if hi > 0.0 { hi } else { 1.0 };
         let mut chart = ChartBuilder::on(area)
             .caption(title, ("sans-serif", 18))
             .margin(10)
@@ -339,6 +341,29 @@ mod tests {
             }
         }
         assert_eq!(padded([2.0, 10.0].into_iter(), true).0, 0.0);
+    }
+
+    #[test]
+    fn bars_draw_whatever_the_values() {
+        let mk = |v: f64| Bar {
+            label: "x".into(),
+            colour: 0,
+            value: v,
+        };
+        for vals in [
+            vec![],
+            vec![-5.0],
+            vec![0.0, 0.0],
+            vec![f64::NAN, 3.0],
+            vec![1e300, -1e300],
+        ] {
+            let items: Vec<Bar> = vals.into_iter().map(mk).collect();
+            let svg = bars("t", "y", &items, &|v| format!("{v}"));
+            assert!(
+                svg.starts_with("<figure") && svg.contains("</svg>"),
+                "{svg}"
+            );
+        }
     }
 
     #[test]
