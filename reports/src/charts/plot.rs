@@ -367,6 +367,44 @@ mod tests {
     }
 
     #[test]
+    fn lines_and_bubbles_draw_whatever_the_values() {
+        let odd = [0.0, -1.0, f64::NAN, f64::INFINITY, 1e-300, 1e300, 5.0];
+        let fmt = |v: f64| format!("{v}");
+        for log in [false, true] {
+            let axis = Axis {
+                desc: "d",
+                log,
+                from_zero: !log,
+                fmt: &fmt,
+            };
+            let line = Line {
+                label: "<l>".into(),
+                colour: 9,
+                points: odd
+                    .iter()
+                    .zip(odd.iter().rev())
+                    .map(|(a, b)| (*a, *b))
+                    .collect(),
+                markers: vec![(f64::NAN, 1.0), (2.0, 2.0)],
+            };
+            let svg = lines("t", &axis, &axis, &[line]);
+            assert!(svg.contains("</svg>") && !svg.contains("<l>"), "{svg}");
+            assert!(lines("t", &axis, &axis, &[]).contains("</svg>"));
+            let b: Vec<Bubble> = odd
+                .iter()
+                .map(|&v| Bubble {
+                    label: "b".into(),
+                    colour: 1,
+                    x: v,
+                    y: v,
+                    size: v,
+                })
+                .collect();
+            assert!(bubbles("t", &axis, &axis, &b).contains("</svg>"));
+        }
+    }
+
+    #[test]
     fn marker_radius_is_bounded() {
         assert_eq!(radius(f64::NAN), 5);
         assert_eq!(radius(1.0), 5);
