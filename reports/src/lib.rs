@@ -2,7 +2,7 @@
 //!
 //! ```text
 //!  results dir ─ load_results ─ [RunResult] ─ model::Model (group by workload, pick colours)
-//!      ─ render: summary tables (table), charts as inline SVG (charts/*), rule-written
+//!      ─ render: overview (workload x engine), summary tables (table), charts as inline SVG (charts/*), rule-written
 //!        paragraphs (narrative), production pairs (families), environment, options, specs,
 //!        calibration, methodology (environment) ─ one HTML string ─ write_report
 //! ```
@@ -17,6 +17,7 @@ pub mod families;
 pub mod html;
 pub mod model;
 pub mod narrative;
+pub mod overview;
 pub mod table;
 
 use std::path::{Path, PathBuf};
@@ -110,6 +111,7 @@ pub fn render_with_warnings(
     if model.workloads.is_empty() {
         page.push_str("<p class=\"empty\">No results to show.</p>");
     }
+    overview::write(&mut page, &model);
     for (i, w) in model.workloads.iter().enumerate() {
         page.section_start(
             &format!("w{i}"),

@@ -67,6 +67,13 @@ fn every_section_is_present() {
     let html = render(&results, None);
     assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
     let workloads = ["ycsb-a", "ycsb-b", "ycsb-c"];
+    let overview = section(&html, "overview");
+    for w in workloads {
+        assert!(
+            overview.contains(&format!("<td class=\"l\">{w}</td>")),
+            "overview row {w}"
+        );
+    }
     for (i, w) in workloads.iter().enumerate() {
         let s = section(&html, &format!("w{i}"));
         assert!(s.contains(&format!("Workload: {w}")), "{w}");
