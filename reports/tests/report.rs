@@ -74,6 +74,12 @@ fn every_section_is_present() {
             "overview row {w}"
         );
     }
+    let c = results.iter().find(|r| r.spec.name == "ycsb-c").unwrap();
+    let tp = c.phase(PhaseKind::Run).unwrap().throughput.ops_per_sec;
+    assert!(
+        overview.contains(&format!("data-v=\"{tp}\"")),
+        "overview figure"
+    );
     for (i, w) in workloads.iter().enumerate() {
         let s = section(&html, &format!("w{i}"));
         assert!(s.contains(&format!("Workload: {w}")), "{w}");
