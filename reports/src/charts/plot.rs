@@ -157,10 +157,16 @@ fn tick_text(a: &Axis, v: f64, span: f64) -> String {
     if !a.log {
         return (a.fmt)(v);
     }
-    if span >= 1.0 && (v - v.round()).abs() > 1e-6 {
+    let whole = (v - v.round()).abs() <= 1e-6;
+    if span >= 1.0 && !whole {
         return String::new();
     }
-    (a.fmt)(10f64.powf(v))
+    // Whole decades are printed exactly (10^3 is 1000, not 999.99...).
+    (a.fmt)(if whole {
+        10f64.powi(v.round() as i32)
+    } else {
+        10f64.powf(v)
+    })
 }
 
 fn fwd(log: bool, v: f64) -> Option<f64> {
@@ -402,6 +408,20 @@ mod tests {
                 .collect();
             assert!(bubbles("t", &axis, &axis, &b).contains("</svg>"));
         }
+    }
+
+    #[test]
+    fn log_ticks_at_whole_decades() {
+        let fmt = |v: f64| crate::html::nanos(v * 1e3);
+        let a = Axis {
+            desc: "",
+            log: true,
+            from_zero: false,
+            fmt: &fmt,
+        };
+        assert_eq!(tick_text(&a, 0.0, 2.0), "1.0 µs");
+        assert_eq!(tick_text(&a, 0.5, 2.0), "");
+        assert_eq!(tick_text(&a, 0.5, 0.8), "3.2 µs");
     }
 
     #[test]
