@@ -1,0 +1,258 @@
+//! "What this shows": a paragraph per workload written from the numbers by fixed rules
+//! (who led throughput and by what factor, lowest tail latency, amplification leaders,
+//! stalls seen on the timeline). No figure here is typed by hand.
+
+use std::fmt::Write as _;
+
+use crate::html::{escape, finite, nanos, num, Page};
+use crate::model::{has_files, main_phase, Model, Series, Workload};
+
+/// A series and its figure.
+type Pick<'b, 'a> = (&'b Series<'a>, f64);
+
+/// The series with the highest (or lowest) finite figure, and the one at the other end.
+fn extremes<'a, 'b>(
+    series: &'b [&'b Series<'a>],
+    get: impl Fn(&Series) -> Option<f64>,
+    higher_better: bool,
+) -> Option<(Pick<'b, 'a>, Pick<'b, 'a>)> {
+    let mut vals: Vec<(&Series, f64)> = series
+        .iter()
+        .filter_map(|s| Some((*s, get(s).and_then(finite)?)))
+        .collect();
+    if vals.len() < 2 {
+        return None;
+    }
+    vals.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let (lo, hi) = (vals[0], vals[vals.len() - 1]);
+    Some(if higher_better { (hi, lo) } else { (lo, hi) })
+}
+
+/// True when two figures are within 5% of each other (or both zero).
+fn alike(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 0.05 * a.abs().max(b.abs())
+}
+
+/// How far apart two figures are: `3.20× that of`.
+fn ratio(a: f64, b: f64) -> String {
+    if a > 0.0 && b > 0.0 {
+        format!("{}× that of", num((a / b).max(b / a)))
+    } else {
+        "not comparable with".into()
+    }
+}
+
+/// The sentences for `w`.
+pub fn sentences(w: &Workload) -> Vec<String> {
+    let mut out = comparisons(w);
+    // Every result of the workload (all record counts) is checked for an implausible rate.
+    out.extend(w.series.iter().filter_map(impossible_rate));
+    for s in &w.series {
+        if let Some(p) = main_phase(s.result).filter(|p| p.errors > 0) {
+            out.push(format!(
+                "{} at size {}: {} of {} operations failed (counted in the latencies){}.",
+                escape(&s.label),
+                crate::model::size_of(s.result),
+                p.errors,
+                p.operations,
+                p.error_samples
+                    .first()
+                    .map(|e| format!(", e.g. “{}”", escape(e)))
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    out
+}
+
+/// The comparisons between engines at the largest record count, and stalls.
+fn comparisons(w: &Workload) -> Vec<String> {
+    let series: Vec<&Series> = w.main_series().collect();
+    let mut out = Vec::new();
+    if series.len() < 2 {
+        if let Some(s) = series.first() {
+            let t = main_phase(s.result).map_or(f64::NAN, |p| p.throughput.ops_per_sec);
+            out.push(format!(
+                "Only {} ran this workload ({} ops/s), so there is nothing to compare it with.",
+                escape(&s.label),
+                num(t)
+            ));
+        }
+        return out;
+    }
+    let tput = |s: &Series| main_phase(s.result).map(|p| p.throughput.ops_per_sec);
+    if let Some(((b, bv), (l, lv))) = extremes(&series, tput, true) {
+        out.push(if alike(bv, lv) {
+            format!(
+                "All engines ran at about the same rate ({} to {} ops/s).",
+                num(lv),
+                num(bv)
+            )
+        } else {
+            format!(
+                "{} led throughput at {} ops/s, {} {} ({} ops/s).",
+                escape(&b.label),
+                num(bv),
+                ratio(bv, lv),
+                escape(&l.label),
+                num(lv)
+            )
+        });
+    }
+    let p99 = |s: &Series| {
+        main_phase(s.result)?
+            .latency_of(None)
+            .filter(|l| l.summary.count > 0)
+            .map(|l| l.summary.p99_ns as f64)
+    };
+    if let Some(((b, bv), (l, lv))) = extremes(&series, p99, false) {
+        out.push(if alike(bv, lv) {
+            format!(
+                "Their p99 latencies over all operations were alike ({} to {}).",
+                nanos(bv),
+                nanos(lv)
+            )
+        } else {
+            format!(
+                "{} had the lowest p99 latency over all operations ({}); {} had the highest ({}, {}×).",
+                escape(&b.label),
+                nanos(bv),
+                escape(&l.label),
+                nanos(lv),
+                if bv > 0.0 { num(lv / bv) } else { "n/a".into() }
+            )
+        });
+    }
+    let wamp = |s: &Series| {
+        main_phase(s.result)?
+            .amplification
+            .write_amp_engine
+            .filter(|_| has_files(s.result))
+    };
+    if let Some(((b, bv), (l, lv))) = extremes(&series, wamp, false) {
+        out.push(if alike(bv, lv) {
+            format!("Write amplification was alike across engines ({}).", num(bv))
+        } else {
+            format!(
+                "{} wrote the fewest bytes per user byte (write amplification {}); {} wrote the most ({}).",
+                escape(&b.label),
+                num(bv),
+                escape(&l.label),
+                num(lv)
+            )
+        });
+    }
+    let samp = |s: &Series| {
+        main_phase(s.result)?
+            .amplification
+            .space_amp
+            .filter(|_| has_files(s.result))
+    };
+    if let Some(((b, bv), (l, lv))) = extremes(&series, samp, false) {
+        out.push(if alike(bv, lv) {
+            format!(
+                "Space amplification was alike across engines ({}).",
+                num(bv)
+            )
+        } else {
+            format!(
+                "{} used the least disk per live byte (space amplification {}), {} the most ({}).",
+                escape(&b.label),
+                num(bv),
+                escape(&l.label),
+                num(lv)
+            )
+        });
+    }
+    for s in &series {
+        if let Some(sentence) = stall(s) {
+            out.push(sentence);
+        }
+        if s.result.partial {
+            out.push(format!(
+                "{}'s run is partial ({}): its figures cover only what ran.",
+                escape(&s.label),
+                escape(
+                    s.result
+                        .partial_reason
+                        .as_deref()
+                        .unwrap_or("no reason given")
+                )
+            ));
+        }
+    }
+    out
+}
+
+/// A stall: an interval (not the last, which may be short) below half the phase's median
+/// rate, with the compactions seen.
+fn stall(s: &Series) -> Option<String> {
+    let p = main_phase(s.result)?;
+    let tl = &p.throughput.timeline;
+    if tl.len() < 3 {
+        return None;
+    }
+    let full = &tl[..tl.len() - 1];
+    let mut rates: Vec<f64> = full
+        .iter()
+        .map(|t| t.ops_per_sec)
+        .filter(|v| v.is_finite())
+        .collect();
+    if rates.is_empty() {
+        return None;
+    }
+    rates.sort_by(f64::total_cmp);
+    let median = rates[rates.len() / 2];
+    let worst = full
+        .iter()
+        .filter(|t| t.ops_per_sec.is_finite())
+        .min_by(|a, b| a.ops_per_sec.total_cmp(&b.ops_per_sec))?;
+    let compactions: u64 = p.throughput.events.iter().map(|e| e.count).sum();
+    (median > 0.0 && worst.ops_per_sec < 0.5 * median).then(|| {
+        format!(
+            "{} stalled: at {} s its rate fell to {} ops/s against a median of {} ops/s ({} compactions/merges in the phase).",
+            escape(&s.label),
+            num(worst.t_secs),
+            num(worst.ops_per_sec),
+            num(median),
+            compactions
+        )
+    })
+}
+
+/// Little's law for a closed loop: `threads` workers cannot complete more than
+/// `threads / mean latency` operations a second. A rate far above that means the phase's
+/// elapsed time is wrong, and the reader must be told.
+fn impossible_rate(s: &Series) -> Option<String> {
+    let p = main_phase(s.result)?;
+    let mean_ns = p.latency_of(None)?.summary.mean_ns;
+    if p.open_loop || mean_ns.is_nan() || mean_ns <= 0.0 || p.threads == 0 {
+        return None;
+    }
+    let bound = p.threads as f64 * 1e9 / mean_ns;
+    (p.throughput.ops_per_sec > 2.0 * bound).then(|| {
+        format!(
+            "Check {} at {} records: its throughput ({} ops/s) is more than {} workers with a mean latency of {} can complete ({} ops/s), so its measured elapsed time ({} s) looks too short.",
+            escape(&s.label),
+            s.result.spec.record_count,
+            num(p.throughput.ops_per_sec),
+            p.threads,
+            nanos(mean_ns),
+            num(bound),
+            num(p.elapsed_secs)
+        )
+    })
+}
+
+pub fn write(page: &mut Page, _model: &Model, w: &Workload) {
+    let s = sentences(w);
+    let b = page.buf();
+    b.push_str("<div class=\"narrative\"><b>What this shows.</b> ");
+    if s.is_empty() {
+        b.push_str("No figures to compare.");
+    }
+    for x in s {
+        let _ = write!(b, "{x} ");
+    }
+    b.push_str("</div>");
+}

@@ -1,0 +1,149 @@
+//! The report in headless Chromium: the page loads, the DOM Chromium builds holds every SVG
+//! chart, and the screenshot is not blank (it compresses to far more bytes than a blank page
+//! of the same size). Skipped, with a message, when `/usr/bin/chromium` is missing.
+//!
+//! `KVBENCH_SCREENSHOT=path.png` also copies the screenshot there (`KVBENCH_REPORT_OUT` the
+//! page); `KVBENCH_REPORT=file.html`
+//! screenshots that report instead of one made from the test fixtures (this is how the
+//! README's picture is made: see reports/screenshot.sh).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Runs Chromium headless with `args` and the page, killing it after 60 s.
+fn chromium(args: &[&str], page: &Path, profile: &Path) -> Output {
+    let mut child = Command::new(CHROMIUM)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .arg(format!("file://{}", page.display()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start chromium");
+    let start = Instant::now();
+    // Read stdout on a thread so a large DOM cannot fill the pipe while we wait.
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut stdout, &mut v).map(|_| v)
+    });
+    loop {
+        if let Some(status) = child.try_wait().expect("wait chromium") {
+            let stdout = reader.join().unwrap().unwrap_or_default();
+            let mut stderr = Vec::new();
+            if let Some(mut e) = child.stderr.take() {
+                let _ = std::io::Read::read_to_end(&mut e, &mut stderr);
+            }
+            return Output {
+                status,
+                stdout,
+                stderr,
+            };
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("chromium did not finish within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn screenshot(page: &Path, out: &Path, profile: &Path) -> Vec<u8> {
+    let shot = format!("--screenshot={}", out.display());
+    let o = chromium(&[&shot, "--window-size=1400,3000"], page, profile);
+    let png = std::fs::read(out).unwrap_or_else(|e| {
+        panic!(
+            "no screenshot ({e}); chromium said: {}",
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "a PNG");
+    png
+}
+
+#[test]
+fn chromium_loads_the_report_and_draws_its_charts() {
+    if !Path::new(CHROMIUM).exists() {
+        eprintln!("SKIPPED: {CHROMIUM} is missing (apt-get install chromium); the report was not rendered in a browser");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let page: PathBuf = match std::env::var_os("KVBENCH_REPORT") {
+        Some(p) => std::fs::canonicalize(p).expect("KVBENCH_REPORT"),
+        None => {
+            // The runner's own results only (no relabelled stand-ins): this page is also the
+            // README's picture.
+            let genuine: Vec<_> = common::fixtures()
+                .iter()
+                .filter(|r| r.engine.name == "memory")
+                .cloned()
+                .collect();
+            let p = dir.path().join("report.html");
+            std::fs::write(&p, reports::render(&genuine, None)).unwrap();
+            p
+        }
+    };
+    let html = std::fs::read_to_string(&page).unwrap();
+    let charts = html.matches("<svg").count();
+    assert!(charts >= 3, "the report has charts");
+
+    let dom = chromium(&["--dump-dom"], &page, &dir.path().join("p1"));
+    assert!(
+        dom.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(dom.contains("kvbench report"), "the page loaded");
+    assert_eq!(
+        dom.matches("<svg").count(),
+        charts,
+        "every chart is in the DOM"
+    );
+    assert!(dom.contains("<section id=\"environment\""));
+
+    let shot = dir.path().join("report.png");
+    let png = screenshot(&page, &shot, &dir.path().join("p2"));
+    let blank_page = dir.path().join("blank.html");
+    std::fs::write(&blank_page, "<!DOCTYPE html><html><body></body></html>").unwrap();
+    let blank = screenshot(
+        &blank_page,
+        &dir.path().join("blank.png"),
+        &dir.path().join("p3"),
+    );
+    eprintln!(
+        "screenshot {} bytes, blank page {} bytes, {charts} charts",
+        png.len(),
+        blank.len()
+    );
+    assert!(
+        png.len() > 10 * blank.len(),
+        "the screenshot looks blank: {} bytes vs {} for a blank page",
+        png.len(),
+        blank.len()
+    );
+    if let Some(out) = std::env::var_os("KVBENCH_REPORT_OUT") {
+        std::fs::copy(&page, &out).expect("copy the report");
+    }
+    if let Some(out) = std::env::var_os("KVBENCH_SCREENSHOT") {
+        std::fs::copy(&shot, &out).expect("copy the screenshot");
+        eprintln!("screenshot written to {}", Path::new(&out).display());
+    }
+}
