@@ -140,6 +140,12 @@ pub fn write_report(results_dir: &Path, out: &Path) -> Result<PathBuf, ReportErr
     }
     let calibration = load_calibration(results_dir);
     let page = render_with_warnings(&loaded.results, calibration.as_ref(), &loaded.warnings);
+    write_page(&page, out)
+}
+
+/// Writes a rendered page to `out` (to `out/report.html` when `out` is a directory) through a
+/// temporary file and a rename, so a reader never sees half a report. Returns the path written.
+pub fn write_page(page: &str, out: &Path) -> Result<PathBuf, ReportError> {
     let path = if out.is_dir() {
         out.join("report.html")
     } else {

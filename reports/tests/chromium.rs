@@ -1,6 +1,7 @@
 //! The report in headless Chromium: the page loads, the DOM Chromium builds holds every SVG
 //! chart, and the screenshot is not blank (it compresses to far more bytes than a blank page
-//! of the same size). Skipped, with a message, when `/usr/bin/chromium` is missing.
+//! of the same size). Skipped, with a message, when `/usr/bin/chromium` is missing (a failure
+//! instead when `KVBENCH_REQUIRE_CHROMIUM` is set, as `.ci/run` does).
 //!
 //! `KVBENCH_SCREENSHOT=path.png` also copies the screenshot there (`KVBENCH_REPORT_OUT` the
 //! page); `KVBENCH_REPORT=file.html`
@@ -81,6 +82,11 @@ fn screenshot(page: &Path, out: &Path, profile: &Path) -> Vec<u8> {
 #[test]
 fn chromium_loads_the_report_and_draws_its_charts() {
     if !Path::new(CHROMIUM).exists() {
+        // CI installs Chromium and sets this, so there a missing browser fails the test.
+        assert!(
+            std::env::var_os("KVBENCH_REQUIRE_CHROMIUM").is_none(),
+            "{CHROMIUM} is missing and KVBENCH_REQUIRE_CHROMIUM is set"
+        );
         eprintln!("SKIPPED: {CHROMIUM} is missing (apt-get install chromium); the report was not rendered in a browser");
         return;
     }

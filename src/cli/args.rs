@@ -107,7 +107,7 @@ pub struct RunArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct CompareArgs {
-    /// Engines, comma-separated (default: all).
+    /// Engines, comma-separated, or `all` (the default): every engine this build has.
     #[arg(long, value_delimiter = ',')]
     pub engines: Vec<String>,
     /// Workloads, comma-separated (default: read-heavy,write-heavy,range-scan).

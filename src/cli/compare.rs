@@ -1,5 +1,6 @@
-//! `kvbench compare`: engines x workloads into one results directory, a CSV summary, and
-//! the summary table. Engines that fail to open are reported on one line each and skipped;
+//! `kvbench compare`: engines x workloads into one results directory, a CSV summary, the
+//! summary table and the HTML report of this run's results (`kvbench report DIR` reports
+//! every result in a directory, e.g. several runs at different sizes). Engines that fail to open are reported on one line each and skipped;
 //! the exit code is then non-zero.
 
 use std::process::ExitCode;
@@ -17,7 +18,7 @@ use super::{signal, table, CliResult};
 const DEFAULT_WORKLOADS: [&str; 3] = ["read-heavy", "write-heavy", "range-scan"];
 
 pub fn cmd_compare(mut a: CompareArgs) -> CliResult<ExitCode> {
-    let kinds: Vec<EngineKind> = if a.engines.is_empty() {
+    let kinds: Vec<EngineKind> = if a.engines.is_empty() || a.engines == ["all"] {
         EngineKind::ALL.to_vec()
     } else {
         a.engines
@@ -86,6 +87,10 @@ pub fn cmd_compare(mut a: CompareArgs) -> CliResult<ExitCode> {
             started.elapsed().as_secs(),
             csv.display()
         );
+        let page = reports::render(&results, calibration.as_ref());
+        let report = reports::write_page(&page, &a.place.out.join("report.html"))
+            .map_err(|e| e.to_string())?;
+        println!("report: {}", report.display());
     }
     let partial = results.iter().any(|r| r.partial) || signal::interrupted();
     if !failed.is_empty() {

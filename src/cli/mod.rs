@@ -1,4 +1,4 @@
-//! Subcommands: `run`, `compare`, `workloads`, `engines`, `calibrate`, `csv`.
+//! Subcommands: `run`, `compare`, `report`, `workloads`, `engines`, `calibrate`, `csv`.
 
 mod args;
 mod calibrate;
@@ -36,6 +36,15 @@ enum Command {
     /// Run engines x workloads into a results directory (default: every engine on
     /// read-heavy, write-heavy and range-scan, about 3 minutes).
     Compare(CompareArgs),
+    /// Write the HTML report of every result file in a directory.
+    Report {
+        /// Results directory.
+        #[arg(default_value = "kvbench-results")]
+        dir: std::path::PathBuf,
+        /// The HTML file to write (a directory: DIR/report.html inside it).
+        #[arg(short, long, default_value = "report.html")]
+        out: std::path::PathBuf,
+    },
     /// List the named workloads, one line each.
     Workloads,
     /// List the engines this build can run, with their design family.
@@ -57,6 +66,11 @@ pub fn dispatch(cli: Cli) -> CliResult<ExitCode> {
     match cli.command {
         Command::Run(a) => run::cmd_run(a),
         Command::Compare(a) => compare::cmd_compare(a),
+        Command::Report { dir, out } => {
+            let path = reports::write_report(&dir, &out).map_err(|e| e.to_string())?;
+            println!("report: {}", path.display());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Workloads => {
             for p in workloads::presets::PRESETS {
                 println!("{:<13} {}", p.name, p.summary);
