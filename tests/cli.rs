@@ -150,6 +150,26 @@ fn bad_flags_and_files_are_one_line_errors() {
             vec!["compare", "--scale", "huge"],
             "possible values: small, medium, large",
         ),
+        (
+            vec![
+                "run",
+                "--engine",
+                "lsm",
+                "-w",
+                "fillrandom",
+                "--engine-option",
+                "lsm.compacton=tiered",
+            ],
+            "valid are",
+        ),
+        (
+            vec!["compare", "--engine-option", "bitcask.max_segment_bytes=12"],
+            "max_segment_bytes",
+        ),
+        (
+            vec!["report", "/nonexistent/results"],
+            "cannot read results directory",
+        ),
     ];
     for (args, want) in cases {
         let o = kvbench(&args);
@@ -236,12 +256,57 @@ fn compare_writes_one_file_per_engine_and_workload() {
     );
     let csv = std::fs::read_to_string(out.path().join("summary.csv")).unwrap();
     assert!(csv.starts_with(workloads::output::CSV_HEADER));
-    // Summary table on stdout names both workloads.
+    // Summary table on stdout names both workloads, then the report's path.
     let table = String::from_utf8_lossy(&o.stdout);
     assert!(
         table.contains("read-heavy") && table.contains("ycsb-e"),
         "{table}"
     );
+    let report = out.path().join("report.html");
+    assert!(
+        table.contains(&format!("report: {}", report.display())),
+        "{table}"
+    );
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        html.contains("Workload: ycsb-e"),
+        "the report covers the run"
+    );
+
+    // `kvbench report` of the same directory, to a file of our choosing.
+    let again = out.path().join("again.html");
+    let o = kvbench(&[
+        "report",
+        out.path().to_str().unwrap(),
+        "-o",
+        again.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(std::fs::read_to_string(&again)
+        .unwrap()
+        .contains("Workload: read-heavy"));
+}
+
+/// An engine setting from the command line reaches the engine and the result file.
+#[test]
+fn engine_options_reach_the_result() {
+    let out = tempfile::tempdir().unwrap();
+    let o = kvbench(&[
+        "run",
+        "--engine",
+        "lsm",
+        "-w",
+        "fillrandom",
+        "--ops",
+        "2000",
+        "--engine-option",
+        "lsm.compaction=tiered",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = &results_in(out.path())[0];
+    assert_eq!(r.engine.options.lsm.compaction.as_str(), "tiered");
 }
 
 /// Ctrl-C stops the run cleanly: exit code 130, a result file marked partial.

@@ -223,6 +223,12 @@ impl EngineKind {
         )
     }
 
+    /// True when the engine's file I/O goes through [`io`], so [`EngineStats::io`] counts it
+    /// (false for the production engines, which do their own I/O).
+    pub fn counts_io(self) -> bool {
+        !self.is_production()
+    }
+
     /// True when the engine keeps its data in files (and so persists across opens).
     pub fn persistent(self) -> bool {
         self != EngineKind::Memory

@@ -34,19 +34,8 @@ fn quiet(segment: u64) -> Options {
     o
 }
 
-/// Opens, waiting out the moment a child process forked by another test thread still holds
-/// a copy of the store lock's descriptor (until it execs), as the kit's crash child does.
 fn open(dir: &Path, o: &Options) -> Box<dyn Engine> {
-    let mut tries = 0;
-    loop {
-        match engines::open(EngineKind::Bitcask, dir, o) {
-            Err(Error::Incompatible(m)) if m.contains("in use") && tries < 200 => {
-                tries += 1;
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            r => return r.unwrap(),
-        }
-    }
+    engines::open(EngineKind::Bitcask, dir, o).unwrap()
 }
 
 fn names(dir: &Path, ext: &str) -> Vec<String> {
@@ -569,16 +558,17 @@ fn merge_crash_at_every_step() {
     }
 }
 
-/// A throwaway sanity figure, not a benchmark (the kvbench CLI measures): run with
-/// `cargo test --release -p engines --test bitcask throughput_sanity -- --ignored --nocapture`.
+/// The figures the CLI cannot give (start-up with and without hint files, space before and
+/// after a merge), with puts/s, gets/s and keydir bytes per key on the way. Rough figures,
+/// not a benchmark: run in release mode with
+/// `cargo test --release -p engines --test bitcask figures -- --ignored --nocapture`.
 #[test]
-#[ignore = "prints a rough throughput figure; run by hand in release mode"]
-fn throughput_sanity() {
+#[ignore = "prints release-mode figures; run by hand"]
+fn figures() {
     let dir = kit_dir();
     let mut o = Options::default();
     o.bitcask.background_merge = false;
-    let db = open(dir.path(), &o);
-    const N: u32 = 500_000;
+    const N: u32 = 1_000_000;
     let k = |i: u32| {
         format!(
             "user{:012}",
@@ -587,32 +577,60 @@ fn throughput_sanity() {
         .into_bytes()
     };
     let v = vec![0x5a; 100];
+    let secs = |t: std::time::Instant| t.elapsed().as_secs_f64();
+    let db = open(dir.path(), &o);
     let t = std::time::Instant::now();
     for i in 0..N {
         db.put(&k(i), &v).unwrap();
     }
-    let put_s = t.elapsed().as_secs_f64();
+    let puts = N as f64 / secs(t);
     let t = std::time::Instant::now();
     for i in 0..N {
         assert!(db.get(&k(i.wrapping_mul(7919) % N)).unwrap().is_some());
     }
-    let get_s = t.elapsed().as_secs_f64();
-    let t = std::time::Instant::now();
-    let scans = 50;
-    for i in 0..scans {
-        assert_eq!(db.scan(&k(i), None, 100).unwrap().len(), 100);
+    let gets = N as f64 / secs(t);
+    let keydir = db.stats().extra["keydir_bytes_per_key"];
+    // A second generation of every value: half the data bytes are dead.
+    for i in 0..N {
+        db.put(&k(i), &v).unwrap();
     }
-    let scan_s = t.elapsed().as_secs_f64() / scans as f64;
-    let s = db.stats();
-    eprintln!(
-        "bitcask, {N} keys (16 B keys, 100 B values, durability none, page cache warm): \
-         {:.0} puts/s, {:.0} gets/s, scan of 100 keys {:.1} ms, keydir {:.1} B/key",
-        N as f64 / put_s,
-        N as f64 / get_s,
-        scan_s * 1e3,
-        s.extra["keydir_bytes_per_key"]
-    );
+    wait_for_hints(dir.path());
     db.close().unwrap();
+    drop(db);
+
+    let t = std::time::Instant::now();
+    let db = open(dir.path(), &o);
+    let with_hints = secs(t);
+    let hints = names(dir.path(), ".hint").len();
+    db.close().unwrap();
+    drop(db);
+    for h in names(dir.path(), ".hint") {
+        std::fs::remove_file(dir.path().join(h)).unwrap();
+    }
+    let mut no_hints = o.clone();
+    no_hints.bitcask.hint_files = false;
+    let t = std::time::Instant::now();
+    let db = open(dir.path(), &no_hints);
+    let without_hints = secs(t);
+    let before = db.stats().disk_bytes;
+    let t = std::time::Instant::now();
+    db.compact().unwrap();
+    let merge_secs = secs(t);
+    let after = db.stats().disk_bytes;
+    assert_eq!(db.stats().live_keys, Some(N as u64));
+    db.close().unwrap();
+    let live = N as u64 * (16 + 100);
+    eprintln!(
+        "bitcask, {N} keys of 16 B, values of 100 B, durability none, page cache warm:\n  \
+         {puts:.0} puts/s, {gets:.0} gets/s, keydir {keydir:.1} B/key\n  \
+         start-up after {N} overwrites: {:.0} ms with {hints} hint files, {:.0} ms scanning the data files\n  \
+         disk before merge {:.1} MiB, after {:.1} MiB (merge {merge_secs:.1} s); live key+value bytes {:.1} MiB",
+        with_hints * 1e3,
+        without_hints * 1e3,
+        before as f64 / 1048576.0,
+        after as f64 / 1048576.0,
+        live as f64 / 1048576.0,
+    );
 }
 
 #[test]

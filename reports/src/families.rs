@@ -14,7 +14,7 @@ fn figures(s: &Series) -> (f64, f64, Option<f64>) {
         p.map_or(f64::NAN, |p| p.throughput.ops_per_sec),
         p.and_then(|p| p.latency_of(None))
             .map_or(f64::NAN, |l| l.summary.p99_ns as f64),
-        p.and_then(|p| p.amplification.write_amp_engine)
+        p.and_then(|p| p.amplification.write_amp())
             .filter(|_| has_files(s.result)),
     )
 }

@@ -126,7 +126,7 @@ fn comparisons(w: &Workload) -> Vec<String> {
     let wamp = |s: &Series| {
         main_phase(s.result)?
             .amplification
-            .write_amp_engine
+            .write_amp()
             .filter(|_| has_files(s.result))
     };
     if let Some(((b, bv), (l, lv))) = extremes(&series, wamp, false) {

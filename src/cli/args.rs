@@ -83,6 +83,10 @@ pub struct PlaceArgs {
     /// Calibration file to embed (default: OUT/calibration.json when it exists).
     #[arg(long, value_name = "FILE")]
     pub calibration: Option<PathBuf>,
+    /// An engine setting by its path in the options a result records, e.g.
+    /// `lsm.compaction=tiered` or `bitcask.max_segment_bytes=16777216` (repeatable).
+    #[arg(long = "engine-option", value_name = "KEY=VALUE")]
+    pub engine_options: Vec<String>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -45,6 +45,7 @@ pub fn cmd_compare(mut a: CompareArgs) -> CliResult<ExitCode> {
         a.spec.apply(&mut s)?;
         specs.push(s);
     }
+    let options = super::engine_options::parse(&a.place.engine_options)?;
     let calibration = load_calibration(&a.place)?;
     prepare_out(&a.place)?;
     signal::install();
@@ -57,7 +58,7 @@ pub fn cmd_compare(mut a: CompareArgs) -> CliResult<ExitCode> {
                 break 'engines;
             }
             let dir = a.place.dir.as_ref().map(|d| sub_dir(d, kind, spec));
-            match run_one(spec, kind, &a.place, dir, calibration.clone()) {
+            match run_one(spec, kind, &a.place, dir, &options, calibration.clone()) {
                 Ok((r, path)) => {
                     eprintln!("{} {}: wrote {}", kind.name(), spec.name, path.display());
                     results.push(r);

@@ -3,6 +3,7 @@
 mod args;
 mod calibrate;
 mod compare;
+mod engine_options;
 mod progress;
 mod run;
 mod signal;

@@ -65,6 +65,7 @@ pub fn run_one(
     kind: EngineKind,
     place: &PlaceArgs,
     dir: Option<PathBuf>,
+    options: &Options,
     calibration: Option<Calibration>,
 ) -> Result<(RunResult, PathBuf), OneError> {
     let reporter = Reporter::new(format!("{} {}", kind.name(), spec.name));
@@ -77,11 +78,7 @@ pub fn run_one(
         progress: &progress,
         calibration,
     };
-    let result = runner::run(
-        spec,
-        &EngineUnderTest::builtin(kind, Options::default()),
-        &cfg,
-    );
+    let result = runner::run(spec, &EngineUnderTest::builtin(kind, options.clone()), &cfg);
     reporter.finish();
     let result = result.map_err(OneError::Run)?;
     let path = workloads::output::write_result(&place.out, &result)
@@ -132,6 +129,7 @@ pub fn cmd_run(a: RunArgs) -> CliResult<ExitCode> {
         .parse()
         .map_err(|e: engines::Error| e.to_string())?;
     let spec = build_spec(&a)?;
+    let options = super::engine_options::parse(&a.place.engine_options)?;
     let calibration = load_calibration(&a.place)?;
     prepare_out(&a.place)?;
     signal::install();
@@ -140,6 +138,7 @@ pub fn cmd_run(a: RunArgs) -> CliResult<ExitCode> {
         kind,
         &a.place,
         a.place.dir.clone(),
+        &options,
         calibration.clone(),
     )
     .map_err(|e| format!("{} on {}: {e}", spec.name, kind.name()))?;

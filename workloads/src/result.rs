@@ -65,8 +65,16 @@ pub struct EngineInfo {
     pub description: String,
     /// True when the engine keeps its data in files.
     pub persistent: bool,
+    /// True when the engine's I/O counters see its file I/O (false for the production
+    /// engines: their amplification comes from `/proc/self/io` only).
+    #[serde(default = "yes")]
+    pub counts_io: bool,
     /// The options the engine was opened with.
     pub options: Options,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Where and how the run happened.
@@ -328,6 +336,14 @@ pub struct Amplification {
     pub space_amp: Option<f64>,
 }
 
+impl Amplification {
+    /// Write amplification by the engine's own count where our counters see its I/O, by the
+    /// kernel's (`/proc/self/io` wchar) otherwise (the production engines).
+    pub fn write_amp(&self) -> Option<f64> {
+        self.write_amp_engine.or(self.write_amp_proc)
+    }
+}
+
 /// CPU time of the process (all threads) during a phase, from `getrusage`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct CpuUsage {
@@ -492,6 +508,7 @@ pub(crate) mod tests {
                 family: "reference".into(),
                 description: "model".into(),
                 persistent: false,
+                counts_io: true,
                 options: Options::default(),
             },
             durability: Durability::Sync,

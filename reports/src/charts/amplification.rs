@@ -25,8 +25,8 @@ pub fn write(page: &mut Page, model: &Model) {
         let figures: [(&str, &str, Get); 3] = [
             (
                 "write amplification",
-                "engine bytes written / user bytes",
-                |a| a.write_amp_engine,
+                "bytes written (engine count, else the kernel's) / user bytes",
+                |a| a.write_amp(),
             ),
             (
                 "read amplification",
@@ -63,7 +63,7 @@ pub fn write(page: &mut Page, model: &Model) {
                     label: s.label.clone(),
                     colour: model.colour_index(&s.engine),
                     x: a.read_amp_bytes_per_read?,
-                    y: a.write_amp_engine?,
+                    y: a.write_amp()?,
                     size: a.space_amp.unwrap_or(f64::NAN),
                 })
             })

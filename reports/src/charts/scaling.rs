@@ -22,8 +22,8 @@ pub fn write(page: &mut Page, model: &Model) {
         ("throughput", "operations per second", |_, t| Some(t)),
         (
             "write amplification",
-            "engine bytes written / user bytes",
-            |a, _| a.write_amp_engine,
+            "bytes written (engine count, else the kernel's) / user bytes",
+            |a, _| a.write_amp(),
         ),
     ];
     for w in scaled {

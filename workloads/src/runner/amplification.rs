@@ -45,7 +45,9 @@ fn ratio(num: u64, den: u64) -> Option<f64> {
     (den > 0).then(|| num as f64 / den as f64)
 }
 
-/// The amplification figures, and a note when the two write figures disagree.
+/// The amplification figures, and a note when the two write figures disagree. An engine whose
+/// I/O our counters do not see (`counts_io` false) gets no engine-counted figures and no
+/// cross-check: its write amplification is the kernel's alone.
 pub fn compute(
     user: UserBytes,
     engine_io: &IoSnapshot,
@@ -53,6 +55,7 @@ pub fn compute(
     disk_bytes: u64,
     live: Option<(u64, u64)>,
     persistent: bool,
+    counts_io: bool,
 ) -> (Amplification, Option<String>) {
     let mut a = Amplification {
         user_bytes_written: user.written,
@@ -62,12 +65,13 @@ pub fn compute(
         engine_bytes_read: engine_io.bytes_read,
         proc_wchar: proc_io.map(|p| p.wchar),
         proc_write_bytes: proc_io.map(|p| p.write_bytes),
-        write_amp_engine: ratio(engine_io.bytes_written, user.written),
+        write_amp_engine: ratio(engine_io.bytes_written, user.written).filter(|_| counts_io),
         write_amp_proc: proc_io.and_then(|p| ratio(p.wchar, user.written)),
         write_amp_device: proc_io.and_then(|p| ratio(p.write_bytes, user.written)),
         write_amp_mismatch: false,
-        read_amp_bytes_per_read: ratio(engine_io.bytes_read, user.logical_reads),
-        read_amp: ratio(engine_io.bytes_read, user.read),
+        read_amp_bytes_per_read: ratio(engine_io.bytes_read, user.logical_reads)
+            .filter(|_| counts_io),
+        read_amp: ratio(engine_io.bytes_read, user.read).filter(|_| counts_io),
         disk_bytes,
         live_bytes: live.map(|l| l.0),
         live_keys: live.map(|l| l.1),
@@ -77,7 +81,7 @@ pub fn compute(
         a.space_amp = live.and_then(|(bytes, _)| ratio(disk_bytes, bytes));
     }
     let mut note = None;
-    if let Some(wchar) = a.proc_wchar {
+    if let Some(wchar) = a.proc_wchar.filter(|_| counts_io) {
         let e = engine_io.bytes_written;
         let diff = e.abs_diff(wchar);
         if diff > MISMATCH_FLOOR_BYTES && diff as f64 > MISMATCH_RATIO * e.max(wchar) as f64 {
@@ -122,6 +126,7 @@ mod tests {
             2_000_000,
             Some((1_000_000, 10)),
             true,
+            true,
         );
         assert_eq!(a.write_amp_engine, Some(3.0));
         assert_eq!(a.read_amp_bytes_per_read, Some(10_000.0));
@@ -133,16 +138,39 @@ mod tests {
             wchar: 4_000_000,
             ..ProcIo::default()
         };
-        let (a, note) = compute(user, &io, Some(&off), 0, None, true);
+        let (a, note) = compute(user, &io, Some(&off), 0, None, true, true);
         assert!(a.write_amp_mismatch);
         assert!(note.unwrap().contains("outside the engine"));
+
+        // An engine doing its own I/O: the kernel's figure only, no engine figure to check.
+        let (a, note) = compute(
+            user,
+            &IoSnapshot::default(),
+            Some(&off),
+            0,
+            None,
+            true,
+            false,
+        );
+        assert_eq!(a.write_amp_proc, Some(4.0));
+        assert_eq!(a.write_amp_engine, None);
+        assert_eq!((a.read_amp, a.read_amp_bytes_per_read), (None, None));
+        assert!(!a.write_amp_mismatch && note.is_none());
 
         // Small absolute differences (terminal output) are not a mismatch.
         let tiny = ProcIo {
             wchar: 3_000,
             ..ProcIo::default()
         };
-        let (a, _) = compute(user, &IoSnapshot::default(), Some(&tiny), 0, None, false);
+        let (a, _) = compute(
+            user,
+            &IoSnapshot::default(),
+            Some(&tiny),
+            0,
+            None,
+            false,
+            true,
+        );
         assert!(!a.write_amp_mismatch);
         assert_eq!(a.space_amp, None);
     }

@@ -54,6 +54,7 @@ impl EngineUnderTest {
                 family: kind.family().to_string(),
                 description: kind.description().into(),
                 persistent: kind.persistent(),
+                counts_io: kind.counts_io(),
                 options,
             },
             open: Box::new(move |dir, opts| engines::open(kind, dir, opts)),
@@ -156,6 +157,7 @@ pub fn run(
         stop: cfg.stop,
         data_dir: &dir,
         persistent: engine.info.persistent,
+        counts_io: engine.info.counts_io,
         progress: cfg.progress,
     };
     let mut phases = Vec::new();

@@ -29,6 +29,7 @@ pub(crate) struct PhaseCtx<'a> {
     pub stop: &'a AtomicBool,
     pub data_dir: &'a std::path::Path,
     pub persistent: bool,
+    pub counts_io: bool,
     pub progress: &'a (dyn Fn(&Progress) + Sync),
 }
 
@@ -364,6 +365,7 @@ fn finish(
         disk_bytes,
         live,
         ctx.persistent,
+        ctx.counts_io,
     );
     let mut notes: Vec<String> = note.into_iter().collect();
     if errors > 0 {

@@ -150,6 +150,7 @@ pub fn log_engine_with(sneaky: bool) -> EngineUnderTest {
             family: "log+hash".into(),
             description: "test: append-only log, index in memory".into(),
             persistent: true,
+            counts_io: true,
             options: Options::default(),
         },
         open: Box::new(move |dir, opts| Ok(Box::new(LogEngine::open_with(dir, opts, sneaky)?))),
@@ -215,6 +216,7 @@ pub fn sleepy_engine(stall_at: u64, stall: Duration) -> EngineUnderTest {
             family: "reference".into(),
             description: "test: memory engine with one stall".into(),
             persistent: false,
+            counts_io: true,
             options: Options::default(),
         },
         open: Box::new(move |_, _| {
@@ -277,6 +279,7 @@ pub fn panicky_engine(after: u64) -> EngineUnderTest {
             family: "reference".into(),
             description: "test: memory engine whose gets panic".into(),
             persistent: false,
+            counts_io: true,
             options: Options::default(),
         },
         open: Box::new(move |_, _| {
@@ -341,6 +344,7 @@ pub fn flaky_engine(every: u64) -> EngineUnderTest {
             family: "reference".into(),
             description: "test: memory engine whose puts sometimes fail".into(),
             persistent: false,
+            counts_io: true,
             options: Options::default(),
         },
         open: Box::new(move |_, _| {
