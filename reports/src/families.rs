@@ -82,9 +82,9 @@ pub fn write(page: &mut Page, model: &Model) {
     if rows.is_empty() {
         page.push_str("<p class=\"note\">No production engine ran beside a home-built engine of the same family in these results (families: log+hash, LSM, B-tree). Build kvbench with a production engine's feature and run it on the same workloads to fill this section.</p>");
     } else {
-        page.push_str("<table class=\"sortable families\"><thead><tr><th class=\"l\">workload</th><th class=\"l\">family</th><th class=\"l\">home-built</th><th class=\"l\">production</th><th>home ops/s</th><th>production ops/s</th><th>home / production</th><th>home p99</th><th>production p99</th><th>home write amp</th><th>production write amp</th></tr></thead><tbody>");
+        page.push_str("<table class=\"sortable families\"><thead><tr><th class=\"l\">workload</th><th class=\"l\">family</th><th class=\"l\">home-built</th><th class=\"l\">production</th><th>home ops/s</th><th>production ops/s</th><th>home / production</th><th>home p99</th><th>production p99</th><th>home write amp</th><th>production write amp (/proc)</th></tr></thead><tbody>");
         page.push_str(&rows);
-        page.push_str("</tbody></table><div class=\"charts\">");
+        page.push_str("</tbody></table><p class=\"note\">Home-built write amplification is the engine's own count of bytes written to its files; the production engines' is the kernel's count of bytes the process handed to <code>write</code> calls (<code>/proc/self/io</code> wchar), since their I/O bypasses our counters. An engine that keeps unsynced commits in its own memory (redb in durability <code>none</code>) shows less there than it will eventually write.</p><div class=\"charts\">");
         page.push_str(&charts);
         page.push_str("</div>");
     }

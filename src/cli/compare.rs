@@ -31,7 +31,8 @@ pub fn cmd_compare(mut a: CompareArgs) -> CliResult<ExitCode> {
     } else {
         a.workloads.clone()
     };
-    // Sized so the default (4 engines x 3 workloads) takes about 3 minutes here.
+    // Sized so the default (9 engines x 3 workloads with --features production) takes about
+    // 3 minutes on a 2-core machine.
     if a.spec.scale.is_none()
         && a.spec.records.is_none()
         && a.spec.ops.is_none()
