@@ -34,7 +34,10 @@ pub trait Source: Send {
 }
 
 /// Walks a memtable in chunks, taking its lock once per chunk, so a long scan never holds
-/// the lock and never copies the whole memtable.
+/// the lock and never copies the whole memtable. Chunks start small and double: a short
+/// scan over a memtable that holds few of its keys copies a few entries, not a full chunk
+/// (copying unused 1 KB values was the largest cost of `range-scan`), while a long scan
+/// still takes the lock only about once per `MAX_CHUNK` entries.
 pub struct MemIter {
     mem: Arc<Memtable>,
     end: Option<Vec<u8>>,
@@ -42,10 +45,12 @@ pub struct MemIter {
     pos: usize,
     from: Vec<u8>,
     inclusive: bool,
+    chunk: usize,
     done: bool,
 }
 
-const CHUNK: usize = 64;
+const FIRST_CHUNK: usize = 4;
+const MAX_CHUNK: usize = 64;
 
 impl MemIter {
     pub fn new(mem: Arc<Memtable>, start: &[u8], end: Option<&[u8]>) -> Self {
@@ -56,6 +61,7 @@ impl MemIter {
             pos: 0,
             from: start.to_vec(),
             inclusive: true,
+            chunk: FIRST_CHUNK,
             done: false,
         }
     }
@@ -73,13 +79,14 @@ impl Source for MemIter {
                 &self.from,
                 self.inclusive,
                 self.end.as_deref(),
-                CHUNK,
+                self.chunk,
                 &mut self.buf,
             );
             match self.buf.last() {
-                Some(last) if self.buf.len() == CHUNK => {
+                Some(last) if self.buf.len() == self.chunk => {
                     self.from.clone_from(&last.key);
                     self.inclusive = false;
+                    self.chunk = (self.chunk * 2).min(MAX_CHUNK);
                 }
                 _ => self.done = true,
             }
@@ -274,5 +281,25 @@ mod tests {
             n += 1;
         }
         assert_eq!(n, 140);
+    }
+
+    #[test]
+    fn memtable_iterator_is_exact_at_every_chunk_boundary() {
+        let mem = Arc::new(Memtable::new(1));
+        for i in 0..200u32 {
+            mem.insert(format!("k{i:03}").as_bytes(), i as u64 + 1, Some(b"v"));
+        }
+        // Growing chunks end after 4, 12, 28, 60, 124, 188 entries: every count around
+        // them, bounded by `end` and by the memtable's own end.
+        for n in 0..=200u32 {
+            let end = format!("k{n:03}");
+            let mut it = MemIter::new(mem.clone(), b"k000", (n < 200).then_some(end.as_bytes()));
+            let mut got = 0;
+            while let Some(e) = it.next_entry().unwrap() {
+                assert_eq!(e.key, format!("k{got:03}").into_bytes());
+                got += 1;
+            }
+            assert_eq!(got, n);
+        }
     }
 }
