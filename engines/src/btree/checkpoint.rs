@@ -71,7 +71,7 @@ struct Run {
 impl Run {
     fn continues_with(&self, id: PageId) -> bool {
         self.pages == 0
-            || (self.pages < RUN_PAGES && id as u64 == self.first as u64 + self.pages as u64)
+            || (self.pages < RUN_PAGES && id as usize == self.first as usize + self.pages)
     }
 
     fn push(&mut self, id: PageId, image: &[u8]) {
