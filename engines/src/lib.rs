@@ -65,6 +65,15 @@ pub trait Engine: Send + Sync {
     fn close(&self) -> Result<()>;
     /// Run the engine's compaction / merge / checkpoint now (a no-op where there is none).
     fn compact(&self) -> Result<()>;
+    /// Brings the engine to rest: writes out everything it holds in memory for later
+    /// (memtable, dirty pages, uncommitted batches), makes every returned write durable as
+    /// [`Engine::sync`] does, and waits until background work that is due (compaction, merge,
+    /// checkpoint) has finished. It does not start optional work that is not due (a merge
+    /// below its threshold). The runner calls it around a measured phase, so that the bytes an
+    /// engine defers are charged to the phase that caused them ("settled amplification").
+    fn settle(&self) -> Result<()> {
+        self.sync()
+    }
     fn stats(&self) -> EngineStats;
 }
 
@@ -81,6 +90,11 @@ pub struct EngineStats {
     pub disk_bytes: u64,
     /// Bytes of memory held by indexes and caches (keydir, memtables, block cache, buffer pool).
     pub memory_bytes: u64,
+    /// Bytes of writes the engine may hold in memory before it writes them to its files (its
+    /// memtables, the dirty share of its buffer pool, an uncommitted batch): a run that writes
+    /// little more than this has not reached a steady state. 0 where the engine holds none.
+    #[serde(default)]
+    pub write_buffer_bytes: u64,
     /// Compactions, merges or checkpoints completed since open.
     pub compactions: u64,
     /// Bytes written by those compactions (part of `io.bytes_written`).

@@ -13,17 +13,39 @@
 //! a corrupt `len` can never send the reader past good records or make it allocate a huge
 //! buffer.
 //!
-//! **Recovery rule.** Scanning stops at the first record that is not whole and valid. That
-//! record is a *torn tail* (the trace of a crash mid-append, to be cut off with
-//! [`truncate_tail`] before anything is appended) when
-//! * fewer than 12 bytes remain, or every remaining byte is zero (a file extended but never
-//!   written), or
-//! * the header is valid but the payload runs past the end of the file, or
-//! * the header is valid, the payload ends exactly at the end of the file and fails its
-//!   checksum (the last write reached the disk only in part).
+//! **The synced watermark.** A log file starts with a header of two 512-byte slots; each slot
+//! holds the length of the file that an fsync has covered (the *synced length*):
 //!
-//! Anything else (a bad header with data behind it, a bad payload with records behind it)
-//! is damage a crash cannot cause and is reported as `Error::Corruption` with the offset.
+//! ```text
+//!  0                         512                       1024
+//!  +-------+-----------+-----+-------+-----------+-----+------------- records ...
+//!  | magic | synced_len| crc | magic | synced_len| crc |
+//!  +-------+-----------+-----+-------+-----------+-----+
+//!    u32     u64         u32   (slot 1, same layout)     crc = crc32c(magic ++ synced_len)
+//! ```
+//!
+//! The writer updates a slot (alternately) only *after* an fsync has returned, with a length
+//! whose every byte was written before that fsync began, so a slot never names bytes that
+//! were not on stable storage. The slot write itself is not synced; it becomes durable with
+//! the next fsync. A power cut may therefore leave the newer slot torn or reverted: the
+//! reader takes the larger of the valid slots, which is always a length that was synced. A
+//! fresh log has both slots at [`LOG_START`] (nothing synced yet), and a log whose slots are
+//! both invalid has never completed an fsync, so nothing in it was ever acknowledged.
+//!
+//! **Recovery rule.** Scanning stops at the first record that is not whole and valid. With a
+//! synced length (every log, through [`Scanner::log`]), the rule is exact: a stop at or
+//! beyond the synced length is a *torn tail*, whatever the damage looks like (after a power
+//! cut the unsynced part of a file may come back with zeroed blocks followed by blocks that
+//! did reach the disk, or with one torn sector), and is cut off with [`truncate_tail`] before
+//! anything is appended. A stop before it, or a file shorter than it, is damage to synced
+//! data: `Error::Corruption` with the offset. A file written whole and fsynced before it is
+//! used (an SSTable's index, a hint file) is scanned with its own length as the synced
+//! length, so every damage is corruption.
+//!
+//! Files scanned with [`Scanner::new`] (no synced length) fall back to a heuristic: the stop
+//! is a torn tail when fewer than 12 bytes remain or every remaining byte is zero, when the
+//! header is valid but the payload runs past the end of the file, or when the payload ends
+//! exactly at the end of the file and fails its checksum; anything else is corruption.
 
 use crate::io::File;
 use crate::{Error, Result};
@@ -113,12 +135,14 @@ pub struct Scanner<'f> {
     /// File offset of `buf[0]`.
     buf_start: u64,
     tail: Option<Tail>,
+    /// Length covered by an fsync, when known (see the module comment).
+    synced_len: Option<u64>,
 }
 
 const READ_AHEAD: usize = 1 << 20;
 
 impl<'f> Scanner<'f> {
-    /// Scans `file` from `start` (usually 0, or the length of a file header).
+    /// Scans `file` from `start` with the heuristic torn-tail rule (no synced length known).
     pub fn new(file: &'f File, start: u64) -> Result<Self> {
         Ok(Scanner {
             file,
@@ -127,7 +151,36 @@ impl<'f> Scanner<'f> {
             buf: Vec::new(),
             buf_start: start,
             tail: None,
+            synced_len: None,
         })
+    }
+
+    /// Scans `file` from `start`, knowing that its first `synced_len` bytes were on stable
+    /// storage: damage before that offset is corruption, damage at or after it a torn tail.
+    /// A file shorter than `synced_len` is corruption at once.
+    pub fn with_synced_len(file: &'f File, start: u64, synced_len: u64) -> Result<Self> {
+        let mut s = Scanner::new(file, start)?;
+        if s.file_len < synced_len {
+            return Err(Error::corruption(
+                file.path(),
+                s.file_len,
+                format!("log is shorter than its synced length {synced_len}"),
+            ));
+        }
+        s.synced_len = Some(synced_len);
+        Ok(s)
+    }
+
+    /// Scans a log file with a watermark header (see [`create_log`]) from [`LOG_START`].
+    pub fn log(file: &'f File) -> Result<Self> {
+        let synced = read_synced_len(file)?;
+        Scanner::with_synced_len(file, LOG_START, synced)
+    }
+
+    /// Scans a file written whole and fsynced before use: every damage is corruption.
+    pub fn whole(file: &'f File, start: u64) -> Result<Self> {
+        let len = file.len()?;
+        Scanner::with_synced_len(file, start, len)
     }
 
     /// Makes `buf` hold `[at, at + n)`, reading from the file as needed. `n` must fit in the file.
@@ -184,38 +237,38 @@ impl<'f> Scanner<'f> {
             return self.stop(false);
         }
         if remaining < HEADER_LEN as u64 {
-            return self.stop(true);
+            return self.damaged(at, true, "record shorter than its header");
         }
         let header = self.fill(at, HEADER_LEN)?;
         let Some((len, pcrc)) = parse_header(header) else {
-            if self.zero_from(at)? {
-                return self.stop(true);
-            }
-            return Err(Error::corruption(
-                self.file.path(),
-                at,
-                "record header checksum mismatch",
-            ));
+            let zeros = self.zero_from(at)?;
+            return self.damaged(at, zeros, "record header checksum mismatch");
         };
         let end = at + (HEADER_LEN + len) as u64;
         if end > self.file_len {
-            return self.stop(true);
+            return self.damaged(at, true, "record runs past the end of the file");
         }
         let file_len = self.file_len;
         let ok = crc32c::crc32c(self.fill(at + HEADER_LEN as u64, len)?) == pcrc;
         if !ok {
-            if end == file_len {
-                return self.stop(true);
-            }
-            return Err(Error::corruption(
-                self.file.path(),
-                at,
-                "record checksum mismatch",
-            ));
+            return self.damaged(at, end == file_len, "record checksum mismatch");
         }
         self.pos = end;
         let from = (at + HEADER_LEN as u64 - self.buf_start) as usize;
         Ok(Some((at, &self.buf[from..from + len])))
+    }
+
+    /// The scan stopped at damage at `at`: a torn tail or corruption, by the synced length
+    /// when it is known and by `looks_torn` (the heuristic) when it is not.
+    fn damaged(&mut self, at: u64, looks_torn: bool, detail: &str) -> Result<Option<(u64, &[u8])>> {
+        let torn = match self.synced_len {
+            Some(synced) => at >= synced,
+            None => looks_torn,
+        };
+        if torn {
+            return self.stop(true);
+        }
+        Err(Error::corruption(self.file.path(), at, detail))
     }
 
     /// Where the scan ended; `None` until `next_record` has returned `None`.
@@ -232,6 +285,94 @@ pub fn truncate_tail(file: &File, tail: Tail) -> Result<()> {
         file.sync()?;
     }
     Ok(())
+}
+
+/// Bytes of the watermark header at the head of a log file; the first record starts here.
+pub const LOG_START: u64 = 1024;
+const SLOT_LEN: u64 = 512;
+const SLOT_MAGIC: u32 = 0x6b76_6c67; // "kvlg"
+
+fn slot_bytes(synced_len: u64) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[0..4].copy_from_slice(&SLOT_MAGIC.to_le_bytes());
+    b[4..12].copy_from_slice(&synced_len.to_le_bytes());
+    let crc = crc32c::crc32c(&b[0..12]);
+    b[12..16].copy_from_slice(&crc.to_le_bytes());
+    b
+}
+
+/// Writes a fresh watermark header (both slots: nothing synced beyond the header) to a new,
+/// empty log file, and returns its mark. Records are appended from [`LOG_START`]. The header
+/// becomes durable with the file's first fsync; the caller fsyncs the directory to make the
+/// file itself durable.
+pub fn create_log(file: &File) -> Result<SyncedMark> {
+    let mut h = vec![0u8; LOG_START as usize];
+    let slot = slot_bytes(LOG_START);
+    h[..16].copy_from_slice(&slot);
+    h[SLOT_LEN as usize..SLOT_LEN as usize + 16].copy_from_slice(&slot);
+    file.write_all_at(&h, 0)?;
+    Ok(SyncedMark::with(LOG_START, 0))
+}
+
+/// The valid slots' synced lengths (`None` for an invalid slot).
+fn read_slots(file: &File) -> Result<[Option<u64>; 2]> {
+    let mut h = [0u8; LOG_START as usize];
+    let n = file.read_at(&mut h, 0)?;
+    Ok([0usize, SLOT_LEN as usize].map(|at| {
+        let b = h.get(at..at + 16).filter(|_| n >= at + 16)?;
+        let synced = u64::from_le_bytes(b[4..12].try_into().unwrap());
+        (b[..] == slot_bytes(synced)[..]).then_some(synced)
+    }))
+}
+
+/// The synced length a log's header records: the larger of its valid slots, or
+/// [`LOG_START`] when neither is valid (the file never completed an fsync).
+pub fn read_synced_len(file: &File) -> Result<u64> {
+    let slots = read_slots(file)?;
+    Ok(slots.into_iter().flatten().fold(LOG_START, u64::max))
+}
+
+/// Records in a log's header, after an fsync, how much of the file that fsync covered. Keeps
+/// which slot to write next; one per open log file.
+#[derive(Debug)]
+pub struct SyncedMark {
+    /// (largest length recorded, next slot).
+    state: std::sync::Mutex<(u64, u8)>,
+}
+
+impl SyncedMark {
+    fn with(synced_len: u64, next_slot: u8) -> Self {
+        SyncedMark {
+            state: std::sync::Mutex::new((synced_len, next_slot)),
+        }
+    }
+
+    /// The mark of an existing log (after recovery): its synced length, and the slot that
+    /// does not hold it is written next, so a torn write keeps the current value readable.
+    pub fn read(file: &File) -> Result<Self> {
+        let slots = read_slots(file)?;
+        let [a, b] = slots.map(|s| s.unwrap_or(0));
+        let next = u8::from(a >= b && slots[0].is_some());
+        Ok(SyncedMark::with(a.max(b).max(LOG_START), next))
+    }
+
+    /// The largest length recorded so far.
+    pub fn synced_len(&self) -> u64 {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).0
+    }
+
+    /// Records that an fsync of `file`, begun after its first `synced_len` bytes were written,
+    /// has returned. Call it only then; a length not larger than the last one is skipped.
+    pub fn record(&self, file: &File, synced_len: u64) -> Result<()> {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if synced_len <= st.0 {
+            return Ok(());
+        }
+        let slot = u64::from(st.1) * SLOT_LEN;
+        file.write_all_at(&slot_bytes(synced_len), slot)?;
+        *st = (synced_len, st.1 ^ 1);
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -320,5 +461,100 @@ mod tests {
         let (recs, tail) = scan(&f).unwrap();
         assert_eq!(recs.len(), 1);
         assert!(tail.torn);
+    }
+
+    /// A log with a watermark header and `n` records of 300 bytes; the first `synced`
+    /// records are recorded as synced.
+    fn watermarked(n: usize, synced: usize) -> (tempfile::TempDir, File, Vec<u64>) {
+        let dir = tempfile::tempdir().unwrap();
+        let f = Io::new().create(&dir.path().join("log")).unwrap();
+        let mark = create_log(&f).unwrap();
+        let mut ends = vec![LOG_START];
+        let mut buf = Vec::new();
+        for i in 0..n {
+            encode(&[i as u8; 300], &mut buf);
+            ends.push(LOG_START + buf.len() as u64);
+        }
+        f.write_all_at(&buf, LOG_START).unwrap();
+        mark.record(&f, ends[synced]).unwrap();
+        (dir, f, ends)
+    }
+
+    fn scan_log(f: &File) -> Result<(usize, Tail)> {
+        let mut s = Scanner::log(f)?;
+        let mut n = 0;
+        while s.next_record()?.is_some() {
+            n += 1;
+        }
+        Ok((n, s.tail().unwrap()))
+    }
+
+    #[test]
+    fn damage_beyond_the_synced_length_is_a_torn_tail_however_it_looks() {
+        // 40 records (about 12.5 KiB), 10 synced; a 4 KiB block of the unsynced part reads
+        // as zeros with later blocks intact, then one sector is garbage instead.
+        let (_d, f, ends) = watermarked(40, 10);
+        let hole = ends[12].next_multiple_of(4096);
+        f.write_all_at(&[0u8; 4096], hole).unwrap();
+        let (n, tail) = scan_log(&f).unwrap();
+        assert!(tail.torn && (10..40).contains(&n), "{n} records, {tail:?}");
+        assert!(tail.valid_len >= ends[10]);
+        let (_d, f, ends) = watermarked(40, 10);
+        f.write_all_at(&[0x5a; 512], ends[20] + 100).unwrap();
+        let (n, tail) = scan_log(&f).unwrap();
+        assert_eq!(n, 20);
+        assert!(tail.torn);
+        truncate_tail(&f, tail).unwrap();
+        assert_eq!(f.len().unwrap(), ends[20]);
+    }
+
+    #[test]
+    fn damage_inside_synced_data_is_corruption() {
+        let (_d, f, ends) = watermarked(40, 30);
+        f.write_all_at(&[0u8; 64], ends[5] + 20).unwrap();
+        match scan_log(&f) {
+            Err(Error::Corruption { offset, .. }) => assert_eq!(offset, ends[5]),
+            other => panic!("{other:?}"),
+        }
+        let (_d, f, ends) = watermarked(40, 30);
+        f.set_len(ends[29]).unwrap();
+        assert!(matches!(scan_log(&f), Err(Error::Corruption { .. })));
+    }
+
+    #[test]
+    fn the_larger_valid_slot_wins_and_a_torn_slot_falls_back() {
+        // ends[3] is in slot 0; a reopened mark writes the other slot next.
+        let (_d, f, ends) = watermarked(10, 3);
+        let mark = SyncedMark::read(&f).unwrap();
+        assert_eq!(mark.synced_len(), ends[3]);
+        mark.record(&f, ends[7]).unwrap();
+        assert_eq!(read_synced_len(&f).unwrap(), ends[7]);
+        mark.record(&f, ends[5]).unwrap(); // not larger: skipped
+        assert_eq!(read_synced_len(&f).unwrap(), ends[7]);
+        // Tear the slot holding ends[7] (slot 1): the other slot (ends[3]) rules.
+        f.write_all_at(&[0xff; 8], SLOT_LEN + 4).unwrap();
+        assert_eq!(read_synced_len(&f).unwrap(), ends[3]);
+        // Both slots gone: nothing was ever synced.
+        f.write_all_at(&[0u8; LOG_START as usize], 0).unwrap();
+        assert_eq!(read_synced_len(&f).unwrap(), LOG_START);
+        let (n, tail) = scan_log(&f).unwrap();
+        assert_eq!((n, tail.torn), (10, false));
+    }
+
+    #[test]
+    fn whole_files_treat_every_damage_as_corruption() {
+        let (_d, f, buf) = log_with(&[b"one", b"two", b"three"]);
+        let last = (buf.len() - frame_len(5)) as u64;
+        f.write_all_at(&[b'!'], last + HEADER_LEN as u64 + 1)
+            .unwrap();
+        let mut s = Scanner::whole(&f, 0).unwrap();
+        let err = loop {
+            match s.next_record() {
+                Ok(Some(_)) => continue,
+                Ok(None) => panic!("a damaged last record passed as a torn tail"),
+                Err(e) => break e,
+            }
+        };
+        assert!(matches!(err, Error::Corruption { offset, .. } if offset == last));
     }
 }

@@ -311,6 +311,7 @@ impl Engine for Bitcask {
             compactions: s.merges.load(Relaxed),
             compaction_bytes_written: s.merge_bytes.load(Relaxed),
             extra,
+            ..EngineStats::default()
         }
     }
 }

@@ -384,6 +384,7 @@ impl Engine for BtreeEngine {
             compactions: s.checkpoints,
             compaction_bytes_written: s.checkpoint_bytes_written,
             extra,
+            ..EngineStats::default()
         }
     }
 }

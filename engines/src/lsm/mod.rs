@@ -250,6 +250,7 @@ impl Engine for LsmEngine {
             compactions: i.stats.compactions.get(),
             compaction_bytes_written: i.stats.compaction_bytes_written.get(),
             extra,
+            ..EngineStats::default()
         }
     }
 }
