@@ -10,14 +10,16 @@
 //!    images in the still intact WAL;
 //! 3. `data_synced`: fsync the data file. From here the data file alone holds the tree;
 //!    the WAL still holds the same images, and replaying them again is harmless;
-//! 4. `wal_reset`: truncate the WAL to zero and fsync it. The next commit starts it again
-//!    with the next transaction number.
+//! 4. `wal_reset`: the WAL starts over (`wal::restart`: a fresh watermark header, fsynced,
+//!    then the file cut to the header, fsynced). The next commit starts it again with the
+//!    next transaction number.
 
 use super::page::{PageId, PAGE_SIZE};
 use super::pager::Pager;
 use super::wal;
 use crate::durability::Committer;
 use crate::io::crash_point;
+use crate::log::LOG_START;
 use crate::Result;
 
 /// Steps 1 to 3. The caller holds the writer lock (no commit can run) and has committed
@@ -29,6 +31,7 @@ pub fn copy(p: &Pager, committer: &Committer) -> Result<u64> {
     }
     crash_point("btree.checkpoint.start");
     p.wal.sync()?;
+    p.mark.record(&p.wal, p.committed_end)?;
     committer.mark_synced(p.committed_meta.lsn);
     crash_point("btree.checkpoint.wal_synced");
     let mut ids: Vec<(PageId, u64)> = p.wal_index.iter().map(|(&id, &off)| (id, off)).collect();
@@ -95,15 +98,15 @@ impl Run {
 
 /// Step 4, under the pager's write lock: the WAL starts over.
 pub fn reset(p: &mut Pager, pages: u64) -> Result<()> {
-    if p.wal_end == 0 && p.wal_index.is_empty() {
+    if p.wal_end == LOG_START && p.wal_index.is_empty() {
         return Ok(());
     }
-    p.wal.set_len(0)?;
-    // The data file holds every page now, whether or not the truncation reaches the disk.
+    // Whatever happens from here, the data file holds every page (step 3).
     p.wal_index.clear();
-    p.wal_end = 0;
-    p.committed_end = 0;
-    p.wal.sync()?;
+    p.wal_generation += 1;
+    p.mark = wal::restart(&p.wal)?;
+    p.wal_end = LOG_START;
+    p.committed_end = LOG_START;
     crash_point("btree.checkpoint.wal_reset");
     p.stats.checkpoints += 1;
     p.stats.checkpoint_pages_written += pages;

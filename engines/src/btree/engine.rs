@@ -2,17 +2,19 @@
 //! durability through the shared `Committer`, checkpoints, close and stats.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 
 use super::buffer_pool::BufferPool;
-use super::meta::Meta;
+use super::gate::Gate;
+use super::meta::{self, Meta};
 use super::page::{Page, BODY, PAGE_SIZE};
 use super::pager::Pager;
 use super::{checkpoint, tree, wal, BtreeOptions, DATA_FILE, FORMAT_VERSION, WAL_FILE};
 use crate::durability::Committer;
 use crate::io::{File, Io};
 use crate::limits::{check_key, check_put};
+use crate::log::SyncedMark;
 use crate::store_dir::{self, StoreDir};
 use crate::{Durability, Engine, EngineStats, Error, Options, Result};
 
@@ -22,12 +24,13 @@ struct Inner {
     path: std::path::PathBuf,
     options: BtreeOptions,
     mode: Durability,
+    /// Every call passes it; `close()` shuts it and waits for the calls inside.
+    gate: Gate,
     /// Serialises writers and checkpoints.
     writer: Mutex<()>,
     pager: RwLock<Pager>,
     wal: Arc<File>,
     committer: Arc<Committer>,
-    closed: AtomicBool,
     /// WAL length after the last commit, read without a lock to decide on checkpoints.
     wal_len: AtomicU64,
 }
@@ -49,17 +52,27 @@ fn initial_data_file() -> Vec<u8> {
     bytes
 }
 
-/// Reads and checks the meta page of the data file.
-fn data_meta(p: &Pager) -> Result<Meta> {
+/// Reads and checks the meta page of the data file. `Ok(Err(..))` is a damaged meta page
+/// (which the WAL may repair); a store of another format version is refused outright.
+fn data_meta(data: &File) -> Result<Result<Meta>> {
     let mut buf = [0u8; PAGE_SIZE];
-    let n = p.data.read_at(&mut buf, 0)?;
-    let corrupt = |d: &str| Error::corruption(p.data.path(), 0, format!("meta page: {d}"));
+    let n = data.read_at(&mut buf, 0)?;
+    let corrupt = |d: &str| Error::corruption(data.path(), 0, format!("meta page: {d}"));
     if n != PAGE_SIZE {
-        return Err(corrupt("data file shorter than one page"));
+        return Ok(Err(corrupt("data file shorter than one page")));
     }
-    let page = Page::from_bytes(&buf).map_err(corrupt)?;
-    page.verify(0).map_err(corrupt)?;
-    Meta::decode(&page).map_err(corrupt)
+    let page = match Page::from_bytes(&buf).and_then(|p| p.verify(0).map(|()| p)) {
+        Ok(page) => page,
+        Err(d) => return Ok(Err(corrupt(d))),
+    };
+    if let Some(v) = meta::format_version(&page).filter(|&v| v != meta::VERSION) {
+        return Err(Error::Incompatible(format!(
+            "{} holds btree format version {v}; this build reads version {}",
+            data.path().display(),
+            meta::VERSION
+        )));
+    }
+    Ok(Meta::decode(&page).map_err(corrupt))
 }
 
 impl BtreeEngine {
@@ -80,22 +93,18 @@ impl BtreeEngine {
             }
             io.write_file_atomic(dir.path(), DATA_FILE, &initial_data_file())?;
         }
-        if !wal_path.exists() {
-            drop(io.create(&wal_path)?);
-            io.sync_dir(dir.path())?;
-        }
         let data = io.open(&data_path)?;
+        let on_disk = data_meta(&data)?;
+        if !wal_path.exists() {
+            // Only a store that never committed can lack its WAL (a crash between creating
+            // the two files); otherwise committed writes would be silently gone.
+            match &on_disk {
+                Ok(m) if m.txn == 0 => wal::create(&io, dir.path())?,
+                _ => return Err(Error::corruption(&wal_path, 0, "the WAL is missing")),
+            }
+        }
         let wal = Arc::new(io.open(&wal_path)?);
         let rec = wal::recover(&wal)?;
-        let pool = BufferPool::new(bo.pool_pages());
-        let mut pager = Pager::new(
-            Meta::empty(),
-            data,
-            Arc::clone(&wal),
-            pool,
-            bo.max_dirty_pages as usize,
-        );
-        let on_disk = data_meta(&pager);
         let use_wal = rec.commits > 0
             && match &on_disk {
                 Ok(m) => rec.last_txn >= m.txn,
@@ -117,17 +126,23 @@ impl BtreeEngine {
             let page = wal::read_page(&wal, off, 0)?;
             Meta::decode(&page).map_err(|d| Error::corruption(wal.path(), off, d))?
         } else {
-            let m = on_disk?;
-            if rec.commits > 0 {
-                // Left over from a checkpoint that finished writing the data file.
-                wal.set_len(0)?;
-                wal.sync()?;
-            }
-            m
+            on_disk?
         };
-        pager.meta = meta.clone();
-        pager.committed_meta = meta.clone();
-        pager.seq = meta.lsn;
+        let mark = if use_wal || rec.commits == 0 {
+            SyncedMark::read(&wal)?
+        } else {
+            // Left over from a checkpoint that finished writing the data file.
+            wal::restart(&wal)?
+        };
+        let pool = BufferPool::new(bo.pool_pages());
+        let mut pager = Pager::new(
+            meta.clone(),
+            data,
+            Arc::clone(&wal),
+            mark,
+            pool,
+            bo.max_dirty_pages as usize,
+        );
         if use_wal {
             pager.wal_index = rec.index;
             pager.wal_end = rec.end;
@@ -142,12 +157,12 @@ impl BtreeEngine {
             dir: Mutex::new(Some(dir)),
             options: bo,
             mode: options.durability,
+            gate: Gate::new(),
             writer: Mutex::new(()),
             wal_len: AtomicU64::new(pager.wal_end),
             pager: RwLock::new(pager),
             wal,
             committer: Arc::clone(&committer),
-            closed: AtomicBool::new(false),
         });
         let weak: Weak<Inner> = Arc::downgrade(&inner);
         committer.start_flusher(move || weak.upgrade().map(|i| i.flush()));
@@ -164,71 +179,82 @@ impl Inner {
         self.pager.write().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn check_open(&self) -> Result<()> {
-        if self.closed.load(Ordering::Acquire) {
-            return Err(Error::Closed);
-        }
-        Ok(())
-    }
-
-    /// After a failure in the middle of a change: forget what is uncommitted and refuse
-    /// writes until reopen (the WAL or data file may hold a partial write).
-    fn fail(&self, p: &mut Pager, e: Error) -> Error {
-        p.rollback();
+    /// After a failed write to a file (a spill, a commit, a checkpoint): refuse writes until
+    /// reopen. Nothing is taken back: readers go on seeing every change they could see.
+    fn poison(&self, e: Error) -> Error {
         self.committer.poison(format!("btree write failed: {e}"));
         e
     }
 
-    /// Applies one write.
+    /// Applies one write. A checkpoint that is due runs, and the batch gathered so far is
+    /// committed (or spilled), *before* the change, so that their failure fails this write
+    /// before it is applied, never after. (A write whose own fsync fails, in `sync` mode or at
+    /// group mode's byte limit, stays applied: it may have reached the disk.)
     fn write_op(
         &self,
         key: &[u8],
         bytes: u64,
         op: impl FnOnce(&mut Pager) -> Result<()>,
     ) -> Result<()> {
-        self.check_open()?;
-        self.committer.check()?;
+        let _pass = self.gate.enter()?;
+        if self.wal_len.load(Ordering::Relaxed) >= self.options.checkpoint_wal_bytes {
+            self.checkpoint()?;
+        }
         let lsn = {
             let _w = lock(&self.writer);
-            self.check_open()?;
             self.committer.check()?;
+            if self.mode != Durability::Sync
+                && self.read().pending_writes >= self.options.commit_every_writes
+            {
+                self.commit()?;
+            }
             // Read the path under the shared lock (no writer can change it: we hold the
             // writer lock), so readers are not kept waiting while it comes from disk.
             let _pins = tree::pin_path(&self.read(), key);
             let mut p = self.write();
+            if p.needs_spill() {
+                p.spill().map_err(|e| self.poison(e))?;
+            }
             // A delete of an absent key is a write too: it commits (the meta page) and is as
             // durable as the mode promises, like a tombstone in a log-structured engine.
+            p.begin_op();
             if let Err(e) = op(&mut p) {
-                return Err(self.fail(&mut p, e));
+                p.undo_op();
+                return Err(e);
             }
+            p.end_op();
             p.seq += 1;
             p.pending_writes += 1;
             let lsn = p.seq;
             self.committer.appended(lsn, bytes);
-            if self.mode != Durability::Sync && p.pending_writes >= self.options.commit_every_writes
-            {
-                drop(p);
-                self.commit()?;
-            }
             lsn
         };
-        self.committer.commit(lsn, &|| self.flush())?;
-        if self.wal_len.load(Ordering::Relaxed) >= self.options.checkpoint_wal_bytes {
-            self.checkpoint()?;
-        }
-        Ok(())
+        self.committer.commit(lsn, &|| self.flush())
     }
 
-    /// Commits whatever has gathered, then fsyncs the WAL: the Committer's fsync step.
+    /// Commits whatever has gathered, then fsyncs the WAL (unless an earlier fsync covers
+    /// every commit) and records in its header how much the fsync covered: the Committer's
+    /// fsync step.
     fn flush(&self) -> Result<()> {
-        {
+        let (generation, len) = {
             let _w = lock(&self.writer);
             if self.read().has_pending() {
                 self.committer.check()?;
                 self.commit()?;
             }
+            let p = self.read();
+            if p.mark.synced_len() >= p.committed_end {
+                // Every commit is covered by an earlier fsync (or by a checkpoint).
+                return Ok(());
+            }
+            (p.wal_generation, p.committed_end)
+        };
+        self.wal.sync()?;
+        let p = self.read();
+        if p.wal_generation == generation {
+            p.mark.record(&self.wal, len)?;
         }
-        self.wal.sync()
+        Ok(())
     }
 
     /// Commits what has gathered and checkpoints. Readers wait only for the commit and the
@@ -239,9 +265,9 @@ impl Inner {
         self.commit()?;
         let copied = checkpoint::copy(&self.read(), &self.committer);
         let mut p = self.write();
-        if let Err(e) = copied.and_then(|pages| checkpoint::reset(&mut p, pages)) {
-            return Err(self.fail(&mut p, e));
-        }
+        copied
+            .and_then(|pages| checkpoint::reset(&mut p, pages))
+            .map_err(|e| self.poison(e))?;
         self.wal_len.store(p.wal_end, Ordering::Relaxed);
         Ok(())
     }
@@ -256,19 +282,13 @@ impl Inner {
             }
             p.prepare_commit()
         };
-        let written = self.read().write_commit(&prepared);
+        self.read()
+            .write_commit(&prepared)
+            .map_err(|e| self.poison(e))?;
         let mut p = self.write();
-        if let Err(e) = written {
-            return Err(self.fail(&mut p, e));
-        }
         p.finish_commit(prepared);
         self.wal_len.store(p.wal_end, Ordering::Relaxed);
         Ok(())
-    }
-
-    fn release(&self) {
-        self.committer.shutdown();
-        lock(&self.dir).take();
     }
 }
 
@@ -282,7 +302,7 @@ impl Engine for BtreeEngine {
 
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         check_key(key)?;
-        self.inner.check_open()?;
+        let _pass = self.inner.gate.enter()?;
         tree::get(&self.inner.read(), key)
     }
 
@@ -298,7 +318,7 @@ impl Engine for BtreeEngine {
         end: Option<&[u8]>,
         limit: usize,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        self.inner.check_open()?;
+        let _pass = self.inner.gate.enter()?;
         if limit == 0 || end.is_some_and(|e| e <= start) {
             return Ok(Vec::new());
         }
@@ -306,29 +326,41 @@ impl Engine for BtreeEngine {
     }
 
     fn sync(&self) -> Result<()> {
-        self.inner.check_open()?;
         let inner = &self.inner;
+        let _pass = inner.gate.enter()?;
         inner.committer.sync_all(&|| inner.flush())
     }
 
+    /// A barrier: waits for the calls in flight, stops the group-commit flusher, commits and
+    /// fsyncs what has gathered, and releases the directory lock last.
     fn close(&self) -> Result<()> {
         let inner = &self.inner;
-        if inner.closed.swap(true, Ordering::AcqRel) {
+        let Some(_closing) = inner.gate.close() else {
             return Ok(());
-        }
-        let mut r = inner.committer.sync_all(&|| inner.flush());
-        if r.is_ok() {
-            let _w = lock(&inner.writer);
-            let mut p = inner.write();
-            r = p.write_close_marker().and_then(|()| inner.wal.sync());
-        }
-        inner.release();
+        };
+        inner.committer.shutdown();
+        // The second fsync makes the watermark the first one recorded durable, so that after
+        // a clean close every commit lies inside the synced length.
+        let r = inner
+            .committer
+            .sync_all(&|| inner.flush())
+            .and_then(|()| inner.wal.sync());
+        lock(&inner.dir).take();
         r
     }
 
     fn compact(&self) -> Result<()> {
-        self.inner.check_open()?;
+        let _pass = self.inner.gate.enter()?;
         self.inner.checkpoint()
+    }
+
+    /// Commits what has gathered, checkpoints (every dirty page written to the data file, the
+    /// WAL started over) and makes everything durable. Nothing runs in the background after.
+    fn settle(&self) -> Result<()> {
+        let inner = &self.inner;
+        let _pass = inner.gate.enter()?;
+        inner.checkpoint()?;
+        inner.committer.sync_all(&|| inner.flush())
     }
 
     fn stats(&self) -> EngineStats {
@@ -381,10 +413,10 @@ impl Engine for BtreeEngine {
             live_keys: Some(m.live_keys),
             disk_bytes: store_dir::dir_size(&inner.path),
             memory_bytes: ((ps.used + p.dirty_pages()) * PAGE_SIZE) as u64,
+            write_buffer_bytes: p.max_dirty as u64 * PAGE_SIZE as u64,
             compactions: s.checkpoints,
             compaction_bytes_written: s.checkpoint_bytes_written,
             extra,
-            ..EngineStats::default()
         }
     }
 }
@@ -392,16 +424,14 @@ impl Engine for BtreeEngine {
 impl Drop for BtreeEngine {
     fn drop(&mut self) {
         let inner = &self.inner;
-        if !inner.closed.swap(true, Ordering::AcqRel) {
+        if let Some(_closing) = inner.gate.close() {
+            inner.committer.shutdown();
             // Best effort, no fsync: like a process exit, unsynced writes may be lost.
             if inner.committer.check().is_ok() {
                 let _w = lock(&inner.writer);
-                let mut p = inner.write();
-                if p.commit().is_err() {
-                    p.rollback();
-                }
+                let _ = inner.commit();
             }
-            inner.release();
+            lock(&inner.dir).take();
         }
     }
 }

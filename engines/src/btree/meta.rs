@@ -4,7 +4,7 @@
 use super::page::{Page, PageId, PageResult, HEADER, META};
 
 pub const MAGIC: &[u8; 8] = b"KVBTREE\0";
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Meta {
@@ -31,6 +31,12 @@ fn get<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
     b[at..at + N]
         .try_into()
         .expect("fixed offsets inside a page")
+}
+
+/// The format version a sound meta page declares (`None` when it is not a meta page).
+pub fn format_version(p: &Page) -> Option<u32> {
+    let b = &p.bytes()[HEADER..];
+    (p.kind() == META && &b[0..8] == MAGIC).then(|| u32::from_le_bytes(get(b, 8)))
 }
 
 impl Meta {

@@ -11,8 +11,13 @@
 //!
 //! `commit` appends the dirty pages and a fresh meta page as frames of the next transaction,
 //! then the commit frame, in one write; the pages then become committed images (WAL index,
-//! buffer pool). After any failure in the middle of a change, `rollback` forgets everything
-//! uncommitted so that readers see the last committed tree.
+//! buffer pool).
+//!
+//! A failure never takes back what readers may have seen. A change to the tree does no I/O
+//! but reads (spills and commits happen between changes), and each change is bracketed by
+//! `begin_op` and `end_op`: when it fails half-way, `undo_op` puts back the dirty pages and
+//! the meta page as they were before it. A failed spill or commit leaves the dirty pages in
+//! place (readers go on seeing them); the engine then refuses further writes.
 
 use std::sync::Arc;
 
@@ -23,6 +28,7 @@ use super::node::Node;
 use super::page::{IdMap, Page, PageId, PAGE_SIZE};
 use super::wal;
 use crate::io::File;
+use crate::log::{SyncedMark, LOG_START};
 use crate::{Error, Result};
 
 /// Figures the pager counts for `stats()`.
@@ -51,6 +57,10 @@ pub struct Pager {
     pub committed_meta: Meta,
     pub data: File,
     pub wal: Arc<File>,
+    /// The synced-length watermark of the WAL, and how many times the WAL has started over
+    /// (a length measured before a restart must not be recorded after it).
+    pub mark: SyncedMark,
+    pub wal_generation: u64,
     pub pool: BufferPool,
     dirty: IdMap<Arc<Page>>,
     spilled: IdMap<u64>,
@@ -67,6 +77,9 @@ pub struct Pager {
     pub pending_writes: u64,
     pub max_dirty: usize,
     frame_buf: Vec<u8>,
+    /// The meta page and the dirty-set entries the change in progress replaced, oldest first.
+    undo_meta: Meta,
+    undo_pages: Vec<(PageId, Option<Arc<Page>>)>,
     pub stats: PagerStats,
 }
 
@@ -75,25 +88,30 @@ impl Pager {
         meta: Meta,
         data: File,
         wal: Arc<File>,
+        mark: SyncedMark,
         pool: BufferPool,
         max_dirty: usize,
     ) -> Pager {
         Pager {
             seq: meta.lsn,
             committed_meta: meta.clone(),
+            undo_meta: meta.clone(),
             meta,
             data,
             wal,
+            mark,
+            wal_generation: 0,
             pool,
             dirty: IdMap::default(),
             spilled: IdMap::default(),
             spilled_frames: 0,
             wal_index: IdMap::default(),
-            wal_end: 0,
-            committed_end: 0,
+            wal_end: LOG_START,
+            committed_end: LOG_START,
             pending_writes: 0,
             max_dirty: max_dirty.max(8),
             frame_buf: Vec::new(),
+            undo_pages: Vec::new(),
             stats: PagerStats::default(),
         }
     }
@@ -149,14 +167,35 @@ impl Pager {
         Node::decode(&p).map_err(|d| self.corrupt(id, d))
     }
 
-    /// Stores a changed page (sealed here) in the dirty set, spilling if the set is full.
+    /// Stores a changed page (sealed here) in the dirty set.
     pub fn write(&mut self, mut page: Page) -> Result<()> {
         page.seal();
-        self.dirty.insert(page.id(), Arc::new(page));
-        if self.dirty.len() >= self.max_dirty {
-            self.spill()?;
-        }
+        let id = page.id();
+        let old = self.dirty.insert(id, Arc::new(page));
+        self.undo_pages.push((id, old));
         Ok(())
+    }
+
+    /// Starts a change to the tree (see the module comment).
+    pub fn begin_op(&mut self) {
+        self.undo_meta.clone_from(&self.meta);
+        self.undo_pages.clear();
+    }
+
+    /// The change succeeded.
+    pub fn end_op(&mut self) {
+        self.undo_pages.clear();
+    }
+
+    /// The change failed half-way: the dirty set and the meta page as they were before it.
+    pub fn undo_op(&mut self) {
+        while let Some((id, old)) = self.undo_pages.pop() {
+            match old {
+                Some(page) => self.dirty.insert(id, page),
+                None => self.dirty.remove(&id),
+            };
+        }
+        self.meta.clone_from(&self.undo_meta);
     }
 
     /// Writes node `node` as page `id`, keeping the leaf byte count for the fill factor.
@@ -181,7 +220,8 @@ impl Pager {
         if kind == super::page::LEAF {
             self.meta.leaf_bytes = self.meta.leaf_bytes.saturating_sub(size as u64);
         }
-        self.dirty.remove(&id);
+        let old = self.dirty.remove(&id);
+        self.undo_pages.push((id, old));
         self.pool.remove(id);
         freelist::free(self, id)
     }
@@ -209,8 +249,14 @@ impl Pager {
         Ok(())
     }
 
+    /// True when the dirty set has reached its budget and should be spilled before the next
+    /// change.
+    pub fn needs_spill(&self) -> bool {
+        self.dirty.len() >= self.max_dirty
+    }
+
     /// Writes the dirty pages to the WAL as frames of the open transaction.
-    fn spill(&mut self) -> Result<()> {
+    pub fn spill(&mut self) -> Result<()> {
         let txn = self.committed_meta.txn + 1;
         let mut buf = std::mem::take(&mut self.frame_buf);
         buf.clear();
@@ -230,7 +276,9 @@ impl Pager {
         Ok(())
     }
 
-    /// Commits every pending change as one transaction (no fsync: the Committer does that).
+    /// Commits every pending change as one transaction (no fsync), in one step (the engine
+    /// splits the steps to let readers go on during the write).
+    #[cfg(test)]
     pub fn commit(&mut self) -> Result<()> {
         if !self.has_pending() {
             return Ok(());
@@ -290,29 +338,6 @@ impl Pager {
         self.committed_end = self.wal_end;
         self.committed_meta = self.meta.clone();
         self.pending_writes = 0;
-    }
-
-    /// Forgets every uncommitted change (after a failed write or commit).
-    pub fn rollback(&mut self) {
-        self.dirty.clear();
-        self.spilled.clear();
-        self.spilled_frames = 0;
-        self.meta = self.committed_meta.clone();
-        self.seq = self.meta.lsn.max(self.seq);
-        self.pending_writes = 0;
-        self.wal_end = self.committed_end;
-        // Frames past the last commit would be mistaken for part of the next transaction.
-        if self.wal.len().is_ok_and(|len| len > self.committed_end) {
-            let _ = self.wal.set_len(self.committed_end);
-        }
-    }
-
-    /// Appends the clean-shutdown marker, so that the last commit is never the log's last
-    /// record and damage to it is reported instead of being taken for a torn tail.
-    pub fn write_close_marker(&mut self) -> Result<()> {
-        let mut buf = Vec::new();
-        wal::encode_close(&mut buf, self.committed_meta.txn);
-        self.append(&buf)
     }
 
     pub fn dirty_pages(&self) -> usize {

@@ -220,17 +220,20 @@ mod tests {
             .unwrap();
         data.write_all_at(leaf.bytes(), 4096).unwrap();
         let wal = Arc::new(io.create(&dir.join("wal")).unwrap());
+        let mark = crate::log::create_log(&wal).unwrap();
         Pager::new(
             Meta::empty(),
             data,
             wal,
+            mark,
             BufferPool::new(pool_pages),
             max_dirty,
         )
     }
 
-    /// Random puts (small, large, huge keys; inline and overflow values) and deletes, with a
-    /// commit now and then and a full check against a model after every few steps.
+    /// Random puts (small, large, huge keys; inline and overflow values) and deletes, with
+    /// spills, a commit now and then, some changes taken back whole (`undo_op`), and a full
+    /// check against a model after every few steps.
     #[test]
     fn random_changes_keep_every_invariant() {
         let dir = tempfile::tempdir().unwrap();
@@ -247,11 +250,22 @@ mod tests {
             if n % 7 == 0 {
                 key = [vec![b'x'; 300 + (n as usize * 3) % 700], key].concat();
             }
+            // Spills happen between changes, as the engine does them.
+            if p.needs_spill() {
+                p.spill().unwrap();
+            }
+            // One change in nine is taken back whole after it is done, as a change that
+            // fails at its last step would be: the tree must be as before it.
+            let undo = step % 9 == 4;
+            p.begin_op();
             // Deletes win in the middle of the run, so the tree grows, shrinks, grows.
             let delete_odds = if (1500..2800).contains(&step) { 8 } else { 3 };
             if rng.gen_range(0..10) < delete_odds {
                 let had = tree::delete(&mut p, &key).unwrap();
-                assert_eq!(had, model.remove(&key).is_some());
+                assert_eq!(had, model.contains_key(&key));
+                if !undo {
+                    model.remove(&key);
+                }
             } else {
                 let len = match rng.gen_range(0..20) {
                     0 => rng.gen_range(1000..12_000),
@@ -259,12 +273,20 @@ mod tests {
                 };
                 let v: Vec<u8> = (0..len).map(|_| rng.gen()).collect();
                 let new = tree::insert(&mut p, &key, &v).unwrap();
-                assert_eq!(new, model.insert(key, v).is_none());
+                assert_eq!(new, !model.contains_key(&key));
+                if !undo {
+                    model.insert(key, v);
+                }
+            }
+            if undo {
+                p.undo_op();
+            } else {
+                p.end_op();
             }
             if step % 50 == 0 {
                 p.commit().unwrap();
             }
-            if step % 25 == 0 {
+            if step % 25 == 0 || undo {
                 verify(&p).unwrap();
                 let all = tree::scan(&p, b"", None, usize::MAX).unwrap();
                 assert!(all.iter().map(|(k, v)| (k, v)).eq(model.iter()));
@@ -272,5 +294,6 @@ mod tests {
         }
         verify(&p).unwrap();
         assert!(tallest >= 3, "the run never built a tree of height 3");
+        assert!(p.stats.spills > 10, "{} spills", p.stats.spills);
     }
 }

@@ -1,14 +1,17 @@
-//! The write-ahead log of page images: frames in `engines::log` framing, and its recovery
-//! scan. The byte layout is drawn in `mod.rs`.
+//! The write-ahead log of page images: frames in `engines::log` framing behind the log's
+//! synced-length watermark header, and its recovery scan. The byte layout is drawn in
+//! `mod.rs`.
+
+use std::path::Path;
 
 use super::page::{IdMap, Page, PageId, PAGE_SIZE};
-use crate::io::File;
-use crate::log::{self, Scanner, Tail};
+use super::WAL_FILE;
+use crate::io::{File, Io};
+use crate::log::{self, Scanner, SyncedMark, Tail, LOG_START};
 use crate::{Error, Result};
 
 pub const KIND_PAGE: u8 = 1;
 pub const KIND_COMMIT: u8 = 2;
-pub const KIND_CLOSE: u8 = 3;
 
 /// Payload bytes of a page frame: kind, txn, page id, image.
 pub const PAGE_PAYLOAD: usize = 1 + 8 + 4 + PAGE_SIZE;
@@ -32,14 +35,6 @@ pub fn encode_commit(out: &mut Vec<u8>, txn: u64, lsn: u64, frames: u32) {
         b.extend_from_slice(&txn.to_le_bytes());
         b.extend_from_slice(&lsn.to_le_bytes());
         b.extend_from_slice(&frames.to_le_bytes());
-    });
-}
-
-/// Appends the clean-shutdown marker written by `close()`.
-pub fn encode_close(out: &mut Vec<u8>, txn: u64) {
-    log::encode_with(out, |b| {
-        b.push(KIND_CLOSE);
-        b.extend_from_slice(&txn.to_le_bytes());
     });
 }
 
@@ -67,8 +62,36 @@ pub fn read_page(wal: &File, offset: u64, id: PageId) -> Result<Page> {
     Ok(page)
 }
 
+/// Creates the WAL of a new store whole: its header is written and fsynced under a temporary
+/// name, renamed into place and the directory fsynced, so `btree.wal` either does not exist
+/// or has a header.
+pub fn create(io: &Io, dir: &Path) -> Result<()> {
+    let tmp = dir.join(format!("{WAL_FILE}.tmp"));
+    if tmp.exists() {
+        io.remove(&tmp)?;
+    }
+    let f = io.create(&tmp)?;
+    log::create_log(&f)?;
+    f.sync()?;
+    drop(f);
+    io.rename(&tmp, &dir.join(WAL_FILE))?;
+    io.sync_dir(dir)
+}
+
+/// Starts the log over (after a checkpoint has made the data file hold every page): a fresh
+/// header is written and fsynced first, so that every record behind it counts as an unsynced
+/// tail of transactions the data file already holds; then the file is cut to the header and
+/// fsynced again. A crash between the steps leaves a log that recovers either way.
+pub fn restart(wal: &File) -> Result<SyncedMark> {
+    let mark = log::create_log(wal)?;
+    wal.sync()?;
+    wal.set_len(LOG_START)?;
+    wal.sync()?;
+    Ok(mark)
+}
+
 /// What the committed part of a WAL holds.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Recovered {
     /// Latest committed frame offset of each page.
     pub index: IdMap<u64>,
@@ -81,12 +104,20 @@ pub struct Recovered {
 }
 
 /// Scans the log, keeps the frames of committed transactions and cuts the rest (a torn tail,
-/// frames of a transaction that never committed, a close marker) off the file.
+/// frames of a transaction that never committed) off the file. Damage before the synced
+/// length the header records is `Error::Corruption`; at or past it, a torn tail.
 pub fn recover(wal: &File) -> Result<Recovered> {
-    let mut r = Recovered::default();
+    let mut r = Recovered {
+        index: IdMap::default(),
+        first_txn: None,
+        last_txn: 0,
+        last_lsn: 0,
+        end: LOG_START,
+        commits: 0,
+    };
     let mut pending: Vec<(PageId, u64)> = Vec::new();
     let mut open_txn: Option<u64> = None;
-    let mut scanner = Scanner::new(wal, 0)?;
+    let mut scanner = Scanner::log(wal)?;
     while let Some((off, payload)) = scanner.next_record()? {
         let corrupt = |d: &str| Error::corruption(wal.path(), off, d);
         let kind = *payload.first().ok_or_else(|| corrupt("empty WAL record"))?;
@@ -124,11 +155,6 @@ pub fn recover(wal: &File) -> Result<Recovered> {
                 open_txn = None;
                 r.end = off + log::frame_len(payload.len()) as u64;
             }
-            KIND_CLOSE => {
-                if open_txn.is_some() {
-                    return Err(corrupt("close marker inside a transaction"));
-                }
-            }
             _ => return Err(corrupt("unknown WAL record kind")),
         }
     }
@@ -150,7 +176,6 @@ pub fn recover(wal: &File) -> Result<Recovered> {
 mod tests {
     use super::*;
     use crate::btree::page::LEAF;
-    use crate::io::Io;
 
     fn page(id: PageId, fill: u8) -> Page {
         let mut p = Page::new(LEAF, id);
@@ -159,42 +184,75 @@ mod tests {
         p
     }
 
+    /// A new log file with its header; records go from `LOG_START`.
+    fn new_log(dir: &std::path::Path) -> File {
+        let f = Io::new().create(&dir.join("wal")).unwrap();
+        log::create_log(&f).unwrap();
+        f
+    }
+
     #[test]
     fn committed_frames_survive_the_rest_is_cut() {
         let dir = tempfile::tempdir().unwrap();
-        let f = Io::new().create(&dir.path().join("wal")).unwrap();
+        let f = new_log(dir.path());
         let mut buf = Vec::new();
         encode_page(&mut buf, 5, &page(1, 1));
         encode_page(&mut buf, 5, &page(2, 1));
         encode_commit(&mut buf, 5, 10, 2);
-        let first_end = buf.len() as u64;
+        let first_end = LOG_START + buf.len() as u64;
         encode_page(&mut buf, 6, &page(1, 2));
         encode_commit(&mut buf, 6, 12, 1);
-        let second_end = buf.len() as u64;
+        let second_end = LOG_START + buf.len() as u64;
         encode_page(&mut buf, 7, &page(2, 3)); // never committed
-        f.write_all_at(&buf, 0).unwrap();
+        f.write_all_at(&buf, LOG_START).unwrap();
         let r = recover(&f).unwrap();
         assert_eq!((r.first_txn, r.last_txn, r.last_lsn), (Some(5), 6, 12));
         assert_eq!(r.end, second_end);
         assert_eq!(f.len().unwrap(), second_end, "uncommitted frames cut off");
         assert_eq!(read_page(&f, r.index[&1], 1).unwrap().bytes()[100], 2);
         assert_eq!(read_page(&f, r.index[&2], 2).unwrap().bytes()[100], 1);
-        // A torn commit frame loses that transaction only.
+        // A torn commit frame past the synced length loses that transaction only.
         f.set_len(second_end - 3).unwrap();
         let r = recover(&f).unwrap();
         assert_eq!((r.last_txn, r.end), (5, first_end));
+        // Within the synced length, the same cut is corruption.
+        let mark = SyncedMark::read(&f).unwrap();
+        mark.record(&f, first_end).unwrap();
+        f.set_len(first_end - 3).unwrap();
+        assert!(matches!(recover(&f), Err(Error::Corruption { .. })));
     }
 
     #[test]
     fn out_of_sequence_is_corruption() {
         let dir = tempfile::tempdir().unwrap();
-        let f = Io::new().create(&dir.path().join("wal")).unwrap();
+        let f = new_log(dir.path());
         let mut buf = Vec::new();
         encode_page(&mut buf, 5, &page(1, 1));
         encode_commit(&mut buf, 5, 10, 1);
         encode_page(&mut buf, 9, &page(1, 1));
         encode_commit(&mut buf, 9, 11, 1);
-        f.write_all_at(&buf, 0).unwrap();
+        f.write_all_at(&buf, LOG_START).unwrap();
         assert!(matches!(recover(&f), Err(Error::Corruption { .. })));
+    }
+
+    #[test]
+    fn restart_leaves_an_empty_log_with_a_fresh_mark() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = new_log(dir.path());
+        let mut buf = Vec::new();
+        encode_page(&mut buf, 1, &page(1, 1));
+        encode_commit(&mut buf, 1, 1, 1);
+        f.write_all_at(&buf, LOG_START).unwrap();
+        SyncedMark::read(&f)
+            .unwrap()
+            .record(&f, LOG_START + buf.len() as u64)
+            .unwrap();
+        let mark = restart(&f).unwrap();
+        assert_eq!(
+            (f.len().unwrap(), mark.synced_len()),
+            (LOG_START, LOG_START)
+        );
+        let r = recover(&f).unwrap();
+        assert_eq!((r.commits, r.end), (0, LOG_START));
     }
 }
