@@ -545,8 +545,7 @@ mod tests {
     fn whole_files_treat_every_damage_as_corruption() {
         let (_d, f, buf) = log_with(&[b"one", b"two", b"three"]);
         let last = (buf.len() - frame_len(5)) as u64;
-        f.write_all_at(&[b'!'], last + HEADER_LEN as u64 + 1)
-            .unwrap();
+        f.write_all_at(b"!", last + HEADER_LEN as u64 + 1).unwrap();
         let mut s = Scanner::whole(&f, 0).unwrap();
         let err = loop {
             match s.next_record() {
