@@ -9,7 +9,7 @@
 //! version=1
 //! ```
 //!
-//! Opening checks it: another engine's store, a newer format version, or a non-empty directory
+//! Opening checks it: another engine's store, another format version, or a non-empty directory
 //! without a marker (someone else's files) is `Error::Incompatible`, and nothing is written.
 //! The lock is an exclusive `flock` on the file `LOCK`, held until the [`StoreDir`] is
 //! dropped; the kernel releases it when a process dies, so a crashed store opens at once.
@@ -86,12 +86,8 @@ impl StoreDir {
 
 /// Claims `dir` for `engine` at format `version`, creating it (and the marker) if needed.
 pub fn claim(io: &Io, dir: &Path, engine: &str, version: u32) -> Result<StoreDir> {
-    fs::create_dir_all(dir).map_err(|e| {
-        Error::Io(std::io::Error::new(
-            e.kind(),
-            format!("{}: {e}", dir.display()),
-        ))
-    })?;
+    // Each directory created here is made durable in its parent before any file goes in.
+    io.create_dir_all(dir)?;
     let in_use = || {
         Error::Incompatible(format!(
             "{} is in use by another open engine (lock held on {LOCK})",
@@ -183,9 +179,9 @@ fn check_marker(dir: &Path, text: &str, engine: &str, version: u32) -> Result<()
             dir.display()
         )));
     }
-    if found_version > version {
+    if found_version != version {
         return Err(Error::Incompatible(format!(
-            "{} holds {engine} format version {found_version}; this build reads versions up to {version}",
+            "{} holds {engine} format version {found_version}; this build reads version {version} only",
             dir.display()
         )));
     }
@@ -232,6 +228,11 @@ mod tests {
         .unwrap();
         let e = claim(&io, d.path(), "bitcask", 1).unwrap_err().to_string();
         assert!(e.contains("version 9"), "{e}");
+        let e = claim(&io, d.path(), "bitcask", 10).unwrap_err().to_string();
+        assert!(
+            e.contains("version 9") && e.contains("version 10 only"),
+            "{e}"
+        );
 
         let other = tempfile::tempdir().unwrap();
         fs::write(other.path().join("photo.jpg"), b"x").unwrap();

@@ -1,18 +1,25 @@
-//! Crash safety by SIGKILL. The parent re-runs the test binary as a child (`crash_child`),
-//! which opens the store and applies the kit's deterministic write stream, reporting on its
-//! stdout pipe:
+//! Crash safety by SIGKILL and by power cut. The parent re-runs the test binary as a child
+//! (`crash_child`), which opens the store and applies the kit's deterministic write stream,
+//! reporting on its stdout pipe:
 //! * `DONE n`: writes `0..n` have returned;
 //! * `ACK n`: writes `0..n` are durable (after each write in `sync` mode, after an explicit
-//!   `sync()` every 17 writes in `none` and `group` modes).
+//!   `sync()` every 17 writes in `none` and `group` modes, and after each `settle()`).
 //!
-//! The parent kills the child at a random moment, reopens the store and checks that it holds
-//! exactly the state after some prefix `n` of the writes, with `n` at least the last `ACK`
-//! and at most one past the last line seen: no acknowledged write lost, no value that was never
-//! written, no mix of old and new. It then checks the store takes writes, closes it, and starts
-//! the next child from `n`. Every 250 writes the child calls `compact()`, so crashes also land
-//! in the middle of merges, flushes and checkpoints.
+//! At a random moment the parent ends the child: with SIGKILL ([`Crash::Kill`]: the page
+//! cache keeps every written byte), or by writing `CUT` to its stdin ([`Crash::PowerCut`]:
+//! the child, whose I/O layer tracks what each fsync made durable, cuts the power of its
+//! store with [`crate::io::power::cut`], so unsynced blocks come back zeroed, old or torn in
+//! random order and un-fsynced names are undone, and then kills itself). The parent reopens
+//! the store and checks that it holds exactly the state after some prefix `n` of the writes,
+//! with `n` at least the last `ACK` and at most one past the last line seen: no acknowledged
+//! write lost, no value that was never written, no mix of old and new. It then checks the
+//! store takes writes, closes it, and starts the next child from `n`. Every 250 writes the
+//! child calls `compact()` and every 100 `settle()`, so crashes also land in the middle of
+//! merges, flushes and checkpoints. In a power cut the store directory itself is created by
+//! the engine inside the armed tree, so its own directory entry is put to the test too.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -26,7 +33,44 @@ use crate::{Durability, Engine};
 const DIR_ENV: &str = "KVBENCH_KIT_CHILD_DIR";
 const START_ENV: &str = "KVBENCH_KIT_CHILD_START";
 const MODE_ENV: &str = "KVBENCH_KIT_CHILD_MODE";
+/// Set for a power-cut child: the armed root and the damage seed, as `root:seed`.
+const POWER_ENV: &str = "KVBENCH_KIT_CHILD_POWER";
+/// Writes between explicit `sync()` calls in `none` and `group` modes: a power-cut child
+/// syncs less often, so that its unsynced tails are longer.
 const SYNC_EVERY: u64 = 17;
+const SYNC_EVERY_POWER: u64 = 61;
+/// How a power-cut child's stderr line with the damage done starts.
+const CUT_TAG: &str = "power cut: ";
+
+/// How the parent ends a child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Crash {
+    /// SIGKILL: the process dies, the page cache keeps what it wrote.
+    Kill,
+    /// A simulated power cut: only what fsyncs made durable is sure to survive.
+    PowerCut,
+}
+
+/// In a power-cut child: arms the I/O layer's tracking of `root` and waits on stdin for the
+/// parent's `CUT`, then cuts the power and kills the process.
+fn arm_power_cut(spec: &str) {
+    let (root, seed) = spec.rsplit_once(':').expect("root:seed");
+    let root = Path::new(root).to_path_buf();
+    let seed: u64 = seed.parse().expect("seed");
+    crate::io::power::arm(&root, seed).expect("arming the power-cut tracker");
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+        match crate::io::power::cut(&root) {
+            Ok(report) => eprintln!("{CUT_TAG}{}", report.to_words()),
+            Err(e) => eprintln!("power cut failed: {e}"),
+        }
+        // SAFETY: kill(2) on our own pid; SIGKILL cannot be caught, so this does not return.
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGKILL);
+        }
+    });
+}
 
 fn options(kit: &Kit, mode: Durability) -> crate::Options {
     let mut o = kit.options.clone();
@@ -42,6 +86,13 @@ pub fn child(kit: &Kit) {
     };
     let start: u64 = std::env::var(START_ENV).unwrap().parse().unwrap();
     let mode: Durability = std::env::var(MODE_ENV).unwrap().parse().unwrap();
+    let sync_every = match std::env::var(POWER_ENV) {
+        Ok(spec) => {
+            arm_power_cut(&spec);
+            SYNC_EVERY_POWER
+        }
+        Err(_) => SYNC_EVERY,
+    };
     let fail = |what: &str, e: crate::Error| -> ! {
         eprintln!("crash child: {what}: {e}");
         std::process::exit(3)
@@ -57,7 +108,7 @@ pub fn child(kit: &Kit) {
             println!("ACK {n}");
         } else {
             println!("DONE {n}");
-            if n % SYNC_EVERY == 0 {
+            if n % sync_every == 0 {
                 db.sync().unwrap_or_else(|e| fail("sync", e));
                 println!("ACK {n}");
             }
@@ -65,27 +116,63 @@ pub fn child(kit: &Kit) {
         if n % 250 == 0 {
             db.compact().unwrap_or_else(|e| fail("compact", e));
         }
+        if n % 100 == 50 {
+            db.settle().unwrap_or_else(|e| fail("settle", e));
+            println!("ACK {n}");
+        }
     }
 }
 
 /// The parent side: `kit.crash_cycles` kill-and-recover cycles in durability `mode`.
 pub fn cycles(kit: &Kit, child_test: &str, mode: Durability) {
+    run_cycles(kit, child_test, Crash::Kill, &[mode], kit.crash_cycles);
+}
+
+/// The parent side of power cuts: `kit.power_cycles` cut-and-recover cycles, the durability
+/// mode rotating through sync, none and group.
+pub fn power_cycles(kit: &Kit, child_test: &str) {
+    let modes = [Durability::Sync, Durability::None, Durability::Group];
+    run_cycles(kit, child_test, Crash::PowerCut, &modes, kit.power_cycles);
+}
+
+fn run_cycles(kit: &Kit, child_test: &str, crash: Crash, modes: &[Durability], cycles: usize) {
     let seed: u64 = std::env::var("KVBENCH_CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(rand::random);
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let dir = temp_dir();
+    let root = temp_dir();
+    // A power cut may undo the creation of the store directory itself, so the engine
+    // creates it inside the armed tree.
+    let store = match crash {
+        Crash::Kill => root.path().to_path_buf(),
+        Crash::PowerCut => root.path().join("store"),
+    };
+    let dir = store.as_path();
     let exe = std::env::current_exe().unwrap();
     let mut model = Model::default();
     let mut lost_unsynced = 0u64;
-    for cycle in 0..kit.crash_cycles {
+    let mut damage = crate::io::power::CutReport::default();
+    for cycle in 0..cycles {
+        let mode = modes[cycle % modes.len()];
+        let what = match crash {
+            Crash::Kill => "SIGKILL",
+            Crash::PowerCut => "power cut",
+        };
         let ctx = format!(
-            "{} ({mode} mode, cycle {cycle}, KVBENCH_CRASH_SEED={seed})",
+            "{} ({what}, {mode} mode, cycle {cycle}, KVBENCH_CRASH_SEED={seed})",
             kit.name
         );
-        let stderr_path = dir.path().with_extension(format!("child-{cycle}.stderr"));
-        let mut child = Command::new(&exe)
+        let stderr_path = root.path().with_extension(format!("child-{cycle}.stderr"));
+        let mut command = Command::new(&exe);
+        if crash == Crash::PowerCut {
+            let damage_seed: u64 = rng.gen();
+            command.env(
+                POWER_ENV,
+                format!("{}:{damage_seed}", root.path().display()),
+            );
+        }
+        let mut child = command
             .args([
                 child_test,
                 "--exact",
@@ -93,10 +180,10 @@ pub fn cycles(kit: &Kit, child_test: &str, mode: Durability) {
                 "--nocapture",
                 "--test-threads=1",
             ])
-            .env(DIR_ENV, dir.path())
+            .env(DIR_ENV, dir)
             .env(START_ENV, model.applied.to_string())
             .env(MODE_ENV, mode.as_str())
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&stderr_path).unwrap())
             .spawn()
@@ -141,13 +228,27 @@ pub fn cycles(kit: &Kit, child_test: &str, mode: Durability) {
             }
         }
         std::thread::sleep(Duration::from_micros(rng.gen_range(0..2000)));
-        let _ = child.kill();
-        let status = child.wait().unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let status = match crash {
+            Crash::Kill => {
+                let _ = child.kill();
+                child.wait().unwrap()
+            }
+            Crash::PowerCut => {
+                // The child may have ended on its own (an error); the write then fails.
+                let _ = stdin.write_all(b"CUT\n").and_then(|_| stdin.flush());
+                wait_or_kill(&mut child, Duration::from_secs(60), &ctx)
+            }
+        };
+        drop(stdin);
         reader.join().unwrap();
         while let Ok(line) = rx.try_recv() {
             note(&line, &mut ready);
         }
         let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+        if let Some(words) = stderr.lines().find_map(|l| l.strip_prefix(CUT_TAG)) {
+            damage.add(&crate::io::power::CutReport::parse(words));
+        }
         let _ = std::fs::remove_file(&stderr_path);
         if status.code().is_some() {
             // Killed children have no exit code; the child only ends by itself on an error
@@ -156,7 +257,7 @@ pub fn cycles(kit: &Kit, child_test: &str, mode: Durability) {
         }
 
         let db = kit
-            .try_open(dir.path(), &options(kit, Durability::None))
+            .try_open(dir, &options(kit, Durability::None))
             .unwrap_or_else(|e| panic!("{ctx}: reopening after the crash: {e}"));
         let seen = history::observe(&*db, |_| false).unwrap_or_else(|e| panic!("{ctx}: {e}"));
         let n = history::find_prefix(&model, &seen, last_ack, last_seen + 1)
@@ -175,10 +276,37 @@ pub fn cycles(kit: &Kit, child_test: &str, mode: Durability) {
         lost_unsynced += last_seen.saturating_sub(n);
         model.advance_to(n);
     }
+    let modes: Vec<&str> = modes.iter().map(|m| m.as_str()).collect();
+    let (what, damage) = match crash {
+        Crash::Kill => ("SIGKILL", String::new()),
+        Crash::PowerCut => ("power-cut", format!("; damage done: {}", damage.to_words())),
+    };
     eprintln!(
-        "{}: {} SIGKILL cycles in {mode} mode passed; {} writes applied, {lost_unsynced} returned-but-unsynced writes lost (seed {seed})",
-        kit.name, kit.crash_cycles, model.applied
+        "{}: {cycles} {what} cycles in {} mode passed; {} writes applied, {lost_unsynced} returned-but-unsynced writes lost{damage} (seed {seed})",
+        kit.name,
+        modes.join("/"),
+        model.applied
     );
+}
+
+/// Waits for a child that is about to kill itself; kills it (and fails) if it does not.
+fn wait_or_kill(
+    child: &mut std::process::Child,
+    patience: Duration,
+    ctx: &str,
+) -> std::process::ExitStatus {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if started.elapsed() > patience {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{ctx}: the child did not end within {patience:?} of the power cut");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
 }
 
 /// A full scan agrees with the point reads.

@@ -10,12 +10,20 @@
 //! * [`concurrency`]: writer threads on disjoint keys with readers running alongside;
 //! * [`model`]: proptest sequences of put/get/delete/scan/sync/compact/reopen checked step by
 //!   step against the `memory` engine;
-//! * [`crash`]: a child process writes and acknowledges through a pipe, the parent SIGKILLs it
-//!   at a random moment and checks that the store reopens to a prefix of the writes that holds
-//!   every acknowledged one (sync, none and group modes);
+//! * [`crash`]: a child process writes and acknowledges through a pipe; the parent SIGKILLs it
+//!   at a random moment, or has it cut its own power (unsynced blocks lost out of order,
+//!   un-fsynced names undone: [`crate::io::power`]), and checks that the store reopens to a
+//!   prefix of the writes that holds every acknowledged one (sync, none and group modes);
+//! * [`close_race`]: `close()` (once or twice at a time) while other threads put, get, scan,
+//!   sync and compact: nothing changes in the directory after it returns, the others see only
+//!   `Closed`, the store reopens with every acknowledged write;
+//! * [`settle`]: `settle()` leaves every write readable and the engine idle;
 //! * [`corruption`]: bytes flipped and files truncated at many offsets of a closed store; every
 //!   read is then right or an error, never a panic or a wrong value;
-//! * [`faults`]: a full disk and a failed fsync, injected through the I/O layer.
+//! * [`faults`]: a full disk and a failed fsync, injected through the I/O layer;
+//! * [`failed_writes`]: the same failures under concurrent writers and readers: no reader sees
+//!   a value go backwards, the instance refuses writes after a failed fsync, the reopened
+//!   store holds every durable write.
 //!
 //! Use it from an integration test with one line per engine:
 //!
@@ -29,7 +37,10 @@
 //! [`conformance_suite!`](crate::conformance_suite).
 //!
 //! The crash tests re-run the test binary as the child (the `crash_child` test, ignored in
-//! normal runs). `KVBENCH_CRASH_CYCLES` sets the number of kill cycles (default 20).
+//! normal runs). `KVBENCH_CRASH_CYCLES` sets the number of kill cycles per mode (default 20),
+//! `KVBENCH_POWER_CYCLES` the number of power cuts (default 150, modes rotating),
+//! `KVBENCH_CLOSE_ROUNDS` and `KVBENCH_FAULT_ROUNDS` the rounds of the close-race and
+//! failed-write parts.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -37,18 +48,31 @@ use std::sync::Arc;
 use crate::{Engine, EngineKind, Options, Result};
 
 pub mod basic;
+pub mod close_race;
 pub mod concurrency;
 pub mod corruption;
 pub mod crash;
+pub mod failed_writes;
 pub mod faults;
 mod history;
 pub mod model;
 pub mod persist;
 pub mod scan;
+pub mod settle;
 
 /// Environment variable with the number of SIGKILL cycles each crash test runs.
 pub const CRASH_CYCLES_ENV: &str = "KVBENCH_CRASH_CYCLES";
 const DEFAULT_CRASH_CYCLES: usize = 20;
+/// Environment variable with the number of power cuts the power-cut test runs.
+pub const POWER_CYCLES_ENV: &str = "KVBENCH_POWER_CYCLES";
+const DEFAULT_POWER_CYCLES: usize = 150;
+
+fn env_count(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
 
 type OpenFn = dyn Fn(&Path, &Options) -> Result<Box<dyn Engine>> + Send + Sync;
 
@@ -64,6 +88,8 @@ pub struct Kit {
     pub persistent: bool,
     /// SIGKILL cycles per crash test.
     pub crash_cycles: usize,
+    /// Simulated power cuts in the power-cut test.
+    pub power_cycles: usize,
     /// The engine's file I/O goes through [`crate::io`], so its counters can be checked
     /// (false for engines that do their own I/O, such as the production engines).
     pub counts_io: bool,
@@ -76,16 +102,13 @@ impl Kit {
         persistent: bool,
         open: impl Fn(&Path, &Options) -> Result<Box<dyn Engine>> + Send + Sync + 'static,
     ) -> Self {
-        let crash_cycles = std::env::var(CRASH_CYCLES_ENV)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(DEFAULT_CRASH_CYCLES);
         Kit {
             name: name.into(),
             open: Arc::new(open),
             options: Options::default(),
             persistent,
-            crash_cycles,
+            crash_cycles: env_count(CRASH_CYCLES_ENV, DEFAULT_CRASH_CYCLES),
+            power_cycles: env_count(POWER_CYCLES_ENV, DEFAULT_POWER_CYCLES),
             counts_io: true,
         }
     }
@@ -150,7 +173,8 @@ pub fn child_test_name(module_path: &str) -> String {
 /// Flags after the kit leave parts out, each for a stated reason the README records:
 /// * `no_files`: an engine without files (no persistence, crash, corruption or fault parts);
 /// * `no_fault_injection`: an engine whose file I/O does not go through [`crate::io`] (the
-///   production engines): no fault can be injected, and its I/O counters are not checked;
+///   production engines): no fault can be injected and no power cut simulated, and its I/O
+///   counters are not checked;
 /// * `no_byte_flips`, `no_truncations`: an engine whose format cannot detect that damage
 ///   (no checksums on some pages), so it may return wrong data there.
 #[macro_export]
@@ -225,6 +249,11 @@ macro_rules! conformance_suite {
     (@faults []) => {
         #[test] fn fault_disk_full() { kit_parts::faults::disk_full(&kit()) }
         #[test] fn fault_fsync_failure() { kit_parts::faults::fsync_failure(&kit()) }
+        #[test] fn fault_failed_writes_under_writers() { kit_parts::failed_writes::under_concurrent_writers(&kit()) }
+        #[test] fn power_cut_cycles() {
+            let child = kit_parts::child_test_name(module_path!());
+            kit_parts::crash::power_cycles(&kit(), &child)
+        }
     };
     (@common) => {
         #[test] fn basic_ops() { $crate::conformance::basic::ops(&kit()) }
@@ -235,5 +264,7 @@ macro_rules! conformance_suite {
         #[test] fn scan_semantics() { $crate::conformance::scan::semantics(&kit()) }
         #[test] fn concurrency_writers_and_readers() { $crate::conformance::concurrency::writers_and_readers(&kit()) }
         #[test] fn model_against_memory_engine() { $crate::conformance::model::against_memory(&kit()) }
+        #[test] fn close_race_during_work() { $crate::conformance::close_race::close_during_work(&kit()) }
+        #[test] fn settle_rests() { $crate::conformance::settle::rests(&kit()) }
     };
 }

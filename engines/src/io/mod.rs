@@ -10,20 +10,27 @@
 //!   this way without an API of its own; the hot path pays one relaxed load while none is set;
 //! * [`crash_point`], which kills the process with SIGKILL at a named step when the
 //!   environment variable `KVBENCH_CRASH_AT` names it, so tests can crash an engine at each
-//!   step of a merge, flush, compaction or checkpoint.
+//!   step of a merge, flush, compaction or checkpoint;
+//! * [`power`], which tracks what each fsync made durable under an armed directory and
+//!   simulates a power cut there (unsynced blocks lost out of order, un-fsynced names undone).
 //!
 //! Counting costs a relaxed atomic add per call; errors get the file's path added to them.
+
+mod faults;
+pub mod power;
 
 use std::fs;
 use std::io::{self, ErrorKind};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::Result;
+pub use faults::{clear_faults, crash_point, inject_fault, Fault, CRASH_AT_ENV};
+use faults::{sync_fault, write_allowance};
 
 /// A point-in-time copy of the I/O counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,81 +57,6 @@ impl IoSnapshot {
             files_removed: self.files_removed.saturating_sub(earlier.files_removed),
         }
     }
-}
-
-/// A failure the I/O layer can be told to produce, for tests of error paths.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
-    /// Every fsync (file or directory) fails with EIO until cleared.
-    FailSync,
-    /// Writes succeed for this many more bytes, then fail with ENOSPC until cleared.
-    DiskFullAfter(u64),
-}
-
-struct FaultEntry {
-    dir: PathBuf,
-    fail_sync: bool,
-    /// Bytes writes may still take; `None` means unlimited.
-    budget: Option<u64>,
-}
-
-static FAULTS_ARMED: AtomicBool = AtomicBool::new(false);
-static FAULTS: Mutex<Vec<FaultEntry>> = Mutex::new(Vec::new());
-
-/// Arms `fault` for every file under `dir` (all engines, all `Io` handles), until
-/// [`clear_faults`] is called for that directory.
-pub fn inject_fault(dir: &Path, fault: Fault) {
-    let mut faults = FAULTS.lock().unwrap_or_else(|p| p.into_inner());
-    let pos = match faults.iter().position(|f| f.dir == dir) {
-        Some(pos) => pos,
-        None => {
-            faults.push(FaultEntry {
-                dir: dir.to_path_buf(),
-                fail_sync: false,
-                budget: None,
-            });
-            faults.len() - 1
-        }
-    };
-    match fault {
-        Fault::FailSync => faults[pos].fail_sync = true,
-        Fault::DiskFullAfter(n) => faults[pos].budget = Some(n),
-    }
-    FAULTS_ARMED.store(true, Relaxed);
-}
-
-/// Removes the faults armed for `dir`.
-pub fn clear_faults(dir: &Path) {
-    let mut faults = FAULTS.lock().unwrap_or_else(|p| p.into_inner());
-    faults.retain(|f| f.dir != dir);
-    FAULTS_ARMED.store(!faults.is_empty(), Relaxed);
-}
-
-fn sync_fault(path: &Path) -> bool {
-    if !FAULTS_ARMED.load(Relaxed) {
-        return false;
-    }
-    let faults = FAULTS.lock().unwrap_or_else(|p| p.into_inner());
-    faults
-        .iter()
-        .any(|f| f.fail_sync && path.starts_with(&f.dir))
-}
-
-/// How many of `want` bytes the write budget lets through to `path`.
-fn write_allowance(path: &Path, want: usize) -> usize {
-    if !FAULTS_ARMED.load(Relaxed) {
-        return want;
-    }
-    let mut faults = FAULTS.lock().unwrap_or_else(|p| p.into_inner());
-    let mut allowed = want;
-    for f in faults.iter_mut().filter(|f| path.starts_with(&f.dir)) {
-        if let Some(budget) = f.budget.as_mut() {
-            let grant = (*budget).min(allowed as u64);
-            *budget -= grant;
-            allowed = grant as usize;
-        }
-    }
-    allowed
 }
 
 #[derive(Debug, Default)]
@@ -185,12 +117,14 @@ impl Io {
 
     /// Creates `path` for reading and writing; fails if it exists.
     pub fn create(&self, path: &Path) -> Result<File> {
-        let f = fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(path)
-            .map_err(|e| with_path(path, e))?;
+        let f = power::create(path, || {
+            fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(path)
+                .map_err(|e| with_path(path, e).into())
+        })?;
         self.shared.files_created.fetch_add(1, Relaxed);
         Ok(self.file(f, path))
     }
@@ -213,24 +147,49 @@ impl Io {
 
     /// Removes a file.
     pub fn remove(&self, path: &Path) -> Result<()> {
-        fs::remove_file(path).map_err(|e| with_path(path, e))?;
+        power::remove(path, || {
+            fs::remove_file(path).map_err(|e| with_path(path, e).into())
+        })?;
         self.shared.files_removed.fetch_add(1, Relaxed);
         Ok(())
     }
 
     /// Renames `from` to `to` (atomic within a file system). Fsync the directory after.
     pub fn rename(&self, from: &Path, to: &Path) -> Result<()> {
-        fs::rename(from, to).map_err(|e| with_path(to, e))?;
-        Ok(())
+        power::rename(from, to, || {
+            fs::rename(from, to).map_err(|e| with_path(to, e).into())
+        })
     }
 
     /// Fsyncs a directory, making file creations, renames and removals in it durable.
     pub fn sync_dir(&self, dir: &Path) -> Result<()> {
         self.check_sync(dir)?;
-        let d = fs::File::open(dir).map_err(|e| with_path(dir, e))?;
-        d.sync_all().map_err(|e| with_path(dir, e))?;
+        power::sync_dir(dir, || {
+            let d = fs::File::open(dir).map_err(|e| with_path(dir, e))?;
+            d.sync_all().map_err(|e| with_path(dir, e))?;
+            Ok(())
+        })?;
         self.shared.fsyncs.fetch_add(1, Relaxed);
         Ok(())
+    }
+
+    /// Creates `dir` and any missing parents, and fsyncs the parent of each directory it
+    /// created, so that the new directories survive a power cut.
+    pub fn create_dir_all(&self, dir: &Path) -> Result<()> {
+        if dir.is_dir() {
+            return Ok(());
+        }
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            self.create_dir_all(parent)?;
+        }
+        power::mkdir(dir, || match fs::create_dir(dir) {
+            Err(e) if e.kind() != ErrorKind::AlreadyExists => Err(with_path(dir, e).into()),
+            _ => Ok(()),
+        })?;
+        match dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            Some(parent) => self.sync_dir(parent),
+            None => Ok(()),
+        }
     }
 
     /// Reads a whole file.
@@ -287,9 +246,11 @@ impl File {
         let allowed = write_allowance(&self.path, buf.len());
         let (part, full) = (&buf[..allowed], allowed == buf.len());
         self.io.shared.write_calls.fetch_add(1, Relaxed);
-        self.file
-            .write_all_at(part, offset)
-            .map_err(|e| with_path(&self.path, e))?;
+        power::write(&self.path, &self.file, offset, part.len() as u64, || {
+            self.file
+                .write_all_at(part, offset)
+                .map_err(|e| with_path(&self.path, e).into())
+        })?;
         self.io
             .shared
             .bytes_written
@@ -337,9 +298,11 @@ impl File {
     /// Forces the file's data (and the metadata needed to read it) to stable storage.
     pub fn sync(&self) -> Result<()> {
         self.io.check_sync(&self.path)?;
-        self.file
-            .sync_data()
-            .map_err(|e| with_path(&self.path, e))?;
+        power::sync(&self.path, &self.file, || {
+            self.file
+                .sync_data()
+                .map_err(|e| with_path(&self.path, e).into())
+        })?;
         self.io.shared.fsyncs.fetch_add(1, Relaxed);
         Ok(())
     }
@@ -358,10 +321,11 @@ impl File {
 
     /// Truncates or extends the file to `len` bytes.
     pub fn set_len(&self, len: u64) -> Result<()> {
-        self.file
-            .set_len(len)
-            .map_err(|e| with_path(&self.path, e))?;
-        Ok(())
+        power::set_len(&self.path, &self.file, len, || {
+            self.file
+                .set_len(len)
+                .map_err(|e| with_path(&self.path, e).into())
+        })
     }
 }
 
@@ -387,24 +351,6 @@ pub fn drop_page_cache(dir: &Path) -> Result<usize> {
         count += 1;
     }
     Ok(count)
-}
-
-/// Name of the environment variable that arms [`crash_point`].
-pub const CRASH_AT_ENV: &str = "KVBENCH_CRASH_AT";
-
-/// A named step at which tests may crash the process. When `KVBENCH_CRASH_AT` equals `name`
-/// the process kills itself with SIGKILL: no destructors run and nothing is flushed, exactly
-/// like a crash. Costs one comparison when the variable is unset.
-pub fn crash_point(name: &str) {
-    static ARMED: OnceLock<Option<String>> = OnceLock::new();
-    let armed = ARMED.get_or_init(|| std::env::var(CRASH_AT_ENV).ok());
-    if armed.as_deref() == Some(name) {
-        // SAFETY: kill(2) on our own pid; SIGKILL cannot be caught, so this does not return.
-        unsafe {
-            libc::kill(libc::getpid(), libc::SIGKILL);
-        }
-        std::process::abort();
-    }
 }
 
 #[cfg(test)]
