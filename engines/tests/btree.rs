@@ -15,8 +15,8 @@ fn btree_kit() -> Kit {
 
 engines::conformance_suite!(btree, btree_kit());
 
-/// A second configuration for SIGKILL cycles only: a checkpoint every few commits and a
-/// tiny pool, so that many kills land inside checkpoints, spills and evictions.
+/// A second configuration for SIGKILL and power-cut cycles only: a checkpoint every few
+/// commits and a tiny pool, so that many crashes land inside checkpoints and evictions.
 fn busy_kit() -> Kit {
     let mut o = Options::default();
     o.btree.buffer_pool_bytes = 16 * 4096;
@@ -44,6 +44,11 @@ mod busy {
     #[test]
     fn crash_with_frequent_checkpoints_none() {
         crash::cycles(&super::busy_kit(), "busy::crash_child", Durability::None)
+    }
+
+    #[test]
+    fn power_cuts_with_frequent_checkpoints() {
+        crash::power_cycles(&super::busy_kit(), "busy::crash_child")
     }
 }
 
