@@ -1,5 +1,5 @@
-//! The btree engine against the conformance kit (small pages budgets so that checkpoints,
-//! spills and evictions happen inside the kit's small workloads), then its own tests.
+//! The btree engine against the conformance kit (small budgets so that checkpoints and
+//! evictions happen inside the kit's small workloads), then its own tests.
 
 use engines::conformance::Kit;
 use engines::{EngineKind, Options};
@@ -8,7 +8,7 @@ fn btree_kit() -> Kit {
     let mut o = Options::default();
     o.btree.buffer_pool_bytes = 64 * 4096;
     o.btree.checkpoint_wal_bytes = 256 * 1024;
-    o.btree.commit_every_writes = 16;
+    o.btree.commit_bytes = 2048;
     o.btree.max_dirty_pages = 32;
     Kit::for_kind(EngineKind::Btree).with_options(o)
 }
@@ -21,7 +21,7 @@ fn busy_kit() -> Kit {
     let mut o = Options::default();
     o.btree.buffer_pool_bytes = 16 * 4096;
     o.btree.checkpoint_wal_bytes = 48 * 1024;
-    o.btree.commit_every_writes = 4;
+    o.btree.commit_bytes = 512;
     o.btree.max_dirty_pages = 8;
     Kit::for_kind(EngineKind::Btree).with_options(o)
 }
@@ -301,10 +301,17 @@ mod own {
         }
         db.close().unwrap();
         let db = open(dir.path(), &o);
+        // Write out what the reopen replayed from the log, so that every page is clean.
+        db.compact().unwrap();
         check(&*db, &model);
         let s = db.stats();
         assert!(stat(&s, "leaf_pages") > 16.0 * 20.0);
-        assert!(stat(&s, "buffer_pool_used_pages") <= 16.0);
+        assert_eq!(stat(&s, "dirty_pages"), 0.0);
+        assert!(
+            stat(&s, "buffer_pool_used_pages") <= 16.0 + 8.0,
+            "{:?}",
+            s.extra
+        );
         assert!(stat(&s, "buffer_pool_evictions") > 1000.0);
         assert!(stat(&s, "buffer_pool_misses") > 1000.0);
         assert!(stat(&s, "buffer_pool_hits") > 1000.0);
@@ -317,27 +324,18 @@ mod own {
         std::fs::write(path, b).unwrap();
     }
 
-    /// A damaged data page is repaired from the WAL when the WAL holds its image, and is
-    /// `Error::Corruption` when it does not, never data.
+    /// A damaged data page (the meta page included) is `Error::Corruption` with its file and
+    /// offset, never read as data.
     #[test]
-    fn torn_data_pages_repaired_from_the_wal_or_reported() {
+    fn damaged_data_pages_are_reported() {
         let dir = tempfile::tempdir().unwrap();
         let db = open(dir.path(), &small());
         for i in 0..500u32 {
             db.put(format!("k{i:04}").as_bytes(), &[1u8; 100]).unwrap();
         }
         db.compact().unwrap();
-        db.put(b"k0000", b"newer").unwrap();
         db.close().unwrap();
-        // The meta page is in every commit, so the WAL repairs it.
         let data = dir.path().join("btree.db");
-        flip(&data, 100);
-        let db = open(dir.path(), &small());
-        assert_eq!(db.get(b"k0000").unwrap().as_deref(), Some(&b"newer"[..]));
-        assert_eq!(db.scan(b"", None, usize::MAX).unwrap().len(), 500);
-        db.compact().unwrap();
-        db.close().unwrap();
-        // After a checkpoint the WAL is empty: damage is reported, never read as data.
         flip(&data, 100);
         assert!(matches!(
             engines::open(EngineKind::Btree, dir.path(), &small()).err(),
@@ -378,6 +376,7 @@ mod own {
         };
         let mut o = small();
         o.btree.checkpoint_wal_bytes = u64::MAX;
+        o.btree.max_dirty_pages = 1 << 30;
         let db = open(dir.as_ref(), &o);
         let round: u32 = std::env::var("BTREE_TEST_ROUND").unwrap().parse().unwrap();
         write_round(&*db, round);
@@ -425,11 +424,15 @@ mod own {
     fn crash_at_each_checkpoint_step() {
         let steps = [
             "start",
-            "wal_synced",
+            "log_created",
+            "frozen",
+            "log_synced",
+            "dwb_synced",
             "half_written",
             "pages_written",
             "data_synced",
-            "wal_reset",
+            "dwb_cleared",
+            "done",
         ];
         let dir = tempfile::tempdir().unwrap();
         let exe = std::env::current_exe().unwrap();
@@ -468,40 +471,67 @@ mod own {
         }
     }
 
-    /// In `none` mode writes are batched into commits: far fewer page images than writes.
+    /// The log holds one small record per write: its bytes are the user bytes plus a fixed
+    /// overhead, and in `none` mode they reach the file in a few large writes.
     #[test]
-    fn commits_batch_many_writes_per_page_image() {
+    fn log_costs_about_the_user_bytes() {
         let dir = tempfile::tempdir().unwrap();
         let mut o = small();
-        o.btree.commit_every_writes = 100;
+        o.btree.commit_bytes = 16 * 1024;
         o.btree.checkpoint_wal_bytes = u64::MAX;
+        o.btree.max_dirty_pages = 1 << 20;
         let db = open(dir.path(), &o);
-        for i in 0..2000u32 {
-            db.put(format!("k{i:06}").as_bytes(), &[5u8; 20]).unwrap();
+        let (n, user) = (2000u64, 2000 * (7 + 90));
+        for i in 0..n {
+            db.put(format!("k{i:06}").as_bytes(), &[5u8; 90]).unwrap();
         }
         db.sync().unwrap();
         let s = db.stats();
-        let images = stat(&s, "wal_pages_written");
-        assert!(stat(&s, "wal_commits") <= 21.0, "{:?}", s.extra);
-        assert!(images < 400.0, "{images} page images for 2000 writes");
-        assert_eq!(
-            stat(&s, "wal_bytes_written") as u64 + engines::log::LOG_START,
-            std::fs::metadata(dir.path().join("btree.wal"))
-                .unwrap()
-                .len()
+        let logged = stat(&s, "wal_bytes_written") as u64;
+        // Framing (12), kind (1), LSN (8) and key length (2) per record.
+        assert_eq!(logged, user + 23 * n, "{:?}", s.extra);
+        assert!(stat(&s, "wal_writes") <= (logged / (16 * 1024) + 2) as f64);
+        assert_eq!(stat(&s, "checkpoints"), 0.0);
+        let file = std::fs::metadata(dir.path().join("btree.wal.1"))
+            .unwrap()
+            .len();
+        assert_eq!(file, logged + engines::log::LOG_START);
+        assert!(
+            s.io.bytes_written < 2 * user,
+            "{} bytes written for {user}",
+            s.io.bytes_written
         );
         db.close().unwrap();
     }
 
-    /// After a clean close the whole WAL lies inside its synced length, so damage anywhere in
-    /// it, a frame in the middle or a cut into the last commit, is `Error::Corruption`, never
-    /// a silent loss of commits. (Damage past the synced length is a torn tail: see
+    /// The newest log file of a store.
+    fn last_log(dir: &Path) -> std::path::PathBuf {
+        let mut logs: Vec<(u64, std::path::PathBuf)> = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| {
+                let p = e.unwrap().path();
+                let g = p
+                    .file_name()?
+                    .to_str()?
+                    .strip_prefix("btree.wal.")?
+                    .parse()
+                    .ok()?;
+                Some((g, p))
+            })
+            .collect();
+        logs.sort();
+        logs.pop().expect("a log file").1
+    }
+
+    /// After a clean close the whole log lies inside its synced length, so damage anywhere in
+    /// it, a record in the middle or a cut into the last one, is `Error::Corruption`, never a
+    /// silent loss of writes. (Damage past the synced length is a torn tail: see
     /// `reliability::power_cut_damage_past_the_synced_length_is_a_torn_tail`.)
     #[test]
-    fn wal_damage_after_a_clean_close_is_reported() {
+    fn log_damage_after_a_clean_close_is_reported() {
         let dir = tempfile::tempdir().unwrap();
         let mut o = small();
-        o.btree.commit_every_writes = 1;
+        o.btree.commit_bytes = 1;
         o.btree.checkpoint_wal_bytes = u64::MAX;
         let db = open(dir.path(), &o);
         for i in 0..50u32 {
@@ -509,14 +539,14 @@ mod own {
         }
         db.close().unwrap();
         drop(db);
-        let wal = dir.path().join("btree.wal");
+        let wal = last_log(dir.path());
         let pristine = std::fs::read(&wal).unwrap();
-        flip(&wal, 5000);
+        flip(&wal, (1024 + pristine.len() as u64) / 2);
         assert!(matches!(
             engines::open(EngineKind::Btree, dir.path(), &o).err(),
             Some(Error::Corruption { .. })
         ));
-        std::fs::write(&wal, &pristine[..pristine.len() - 40]).unwrap();
+        std::fs::write(&wal, &pristine[..pristine.len() - 10]).unwrap();
         assert!(matches!(
             engines::open(EngineKind::Btree, dir.path(), &o).err(),
             Some(Error::Corruption { .. })
@@ -634,7 +664,7 @@ mod own {
             t.join().unwrap();
         }
         let s = db.stats();
-        assert!(stat(&s, "wal_fsyncs") <= 240.0 && stat(&s, "wal_commits") <= 240.0);
+        assert!(stat(&s, "wal_fsyncs") <= 240.0 && stat(&s, "wal_writes") <= 240.0);
         assert_eq!(s.live_keys, Some(240));
         db.close().unwrap();
         let db = open(dir.path(), &o);
@@ -663,14 +693,14 @@ mod own {
         db.close().unwrap();
     }
 
-    /// Page ids with an image in the WAL, read from its frames (after the log's watermark
-    /// header: a 12-byte frame header, then kind 1, txn, page id, image).
-    fn pages_in_wal(wal: &[u8]) -> Vec<u64> {
-        let (mut at, mut ids) = (engines::log::LOG_START as usize, vec![]);
-        while at + 12 <= wal.len() {
-            let len = u32::from_le_bytes(wal[at + 4..at + 8].try_into().unwrap()) as usize;
-            let payload = &wal[at + 12..at + 12 + len];
-            if payload[0] == 1 {
+    /// Page ids of the snapshot in a double-write buffer (frames after the head: a 12-byte
+    /// frame header, then kind 2, LSN, page id, image).
+    fn pages_in_dwb(dwb: &[u8]) -> Vec<u64> {
+        let (mut at, mut ids) = (0, vec![]);
+        while at + 12 <= dwb.len() {
+            let len = u32::from_le_bytes(dwb[at + 4..at + 8].try_into().unwrap()) as usize;
+            let payload = &dwb[at + 12..at + 12 + len];
+            if payload[0] == 2 {
                 ids.push(u32::from_le_bytes(payload[9..13].try_into().unwrap()) as u64);
             }
             at += 12 + len;
@@ -678,48 +708,56 @@ mod own {
         ids
     }
 
-    /// Every data page whose image is in the WAL is torn (as a crash in the middle of a
-    /// checkpoint leaves it): the store reads right, and its next checkpoint rewrites them.
+    /// A checkpoint killed while it writes pages in place leaves the data file half old and
+    /// half new; here every page of its snapshot is torn besides. The double-write buffer
+    /// holds the snapshot whole, so the store opens with every write.
     #[test]
-    fn data_pages_torn_mid_checkpoint_are_repaired_from_the_wal() {
+    fn a_checkpoint_cut_short_is_repaired_from_the_double_write_buffer() {
         let dir = tempfile::tempdir().unwrap();
-        let mut o = small();
-        o.btree.checkpoint_wal_bytes = u64::MAX;
-        let db = open(dir.path(), &o);
+        let exe = std::env::current_exe().unwrap();
         let mut model = Model::new();
-        for i in 0..3000u32 {
-            let (k, v) = (format!("k{i:05}").into_bytes(), vec![i as u8; 80]);
-            db.put(&k, &v).unwrap();
-            model.insert(k, v);
+        for (round, step) in [(1, "done"), (2, "half_written")] {
+            let out = Command::new(&exe)
+                .args([
+                    "own::checkpoint_crash_child",
+                    "--exact",
+                    "--ignored",
+                    "--nocapture",
+                ])
+                .env(CHILD_DIR, dir.path())
+                .env("BTREE_TEST_ROUND", round.to_string())
+                .env("KVBENCH_CRASH_AT", format!("btree.checkpoint.{step}"))
+                .output()
+                .unwrap();
+            assert!(
+                out.status.code().is_none(),
+                "the child was to die at {step}"
+            );
+            model_round(&mut model, round);
         }
-        db.compact().unwrap();
-        for i in (0..3000u32).step_by(3) {
-            let (k, v) = (format!("k{i:05}").into_bytes(), vec![!i as u8; 120]);
-            db.put(&k, &v).unwrap();
-            model.insert(k, v);
-        }
-        db.close().unwrap();
-        drop(db);
+        let ids = pages_in_dwb(&std::fs::read(dir.path().join("btree.dwb")).unwrap());
+        assert!(
+            ids.len() > 20,
+            "{} pages in the double-write buffer",
+            ids.len()
+        );
         let data = dir.path().join("btree.db");
         let mut bytes = std::fs::read(&data).unwrap();
-        let ids = pages_in_wal(&std::fs::read(dir.path().join("btree.wal")).unwrap());
-        let mut torn = 0;
-        for id in ids {
+        for &id in &ids {
             let at = (id * 4096) as usize;
-            if at + 4096 <= bytes.len() {
-                bytes[at + 2048..at + 4096].fill(0xAB);
-                torn += 1;
-            }
+            bytes.resize(bytes.len().max(at + 4096), 0);
+            bytes[at + 2048..at + 4096].fill(0xAB);
         }
-        assert!(torn > 50, "only {torn} pages torn");
         std::fs::write(&data, &bytes).unwrap();
-        let db = open(dir.path(), &o);
-        check(&*db, &model);
-        db.compact().unwrap();
-        db.close().unwrap();
-        let db = open(dir.path(), &o);
+        let db = open(dir.path(), &small());
         check(&*db, &model);
         db.close().unwrap();
+        assert_eq!(
+            std::fs::metadata(dir.path().join("btree.dwb"))
+                .unwrap()
+                .len(),
+            0
+        );
     }
 
     /// Options no pool could work with are refused with a clear error, and nothing is
@@ -737,7 +775,7 @@ mod own {
             "{err}"
         );
         let mut o = small();
-        o.btree.commit_every_writes = 0;
+        o.btree.commit_bytes = 0;
         assert!(matches!(
             engines::open(EngineKind::Btree, dir.path(), &o).err(),
             Some(Error::InvalidInput(_))
@@ -766,14 +804,16 @@ mod own {
             "overflow_pages",
             "free_pages",
             "leaf_fill_factor",
-            "wal_pages_written",
+            "wal_records",
             "wal_bytes_written",
             "checkpoint_pages_written",
             "checkpoint_bytes_written",
             "buffer_pool_hits",
             "buffer_pool_misses",
             "buffer_pool_evictions",
-            "buffer_pool_pages_written",
+            "dwb_bytes_written",
+            "wal_writes",
+            "wal_fsyncs",
         ] {
             assert!(s.extra.contains_key(name), "missing {name}");
         }
@@ -880,7 +920,7 @@ mod reliability {
         // In `sync` mode a put waits for an fsync between its change and its checkpoint,
         // and close() commits and fsyncs too.
         o.durability = Durability::Sync;
-        o.btree.commit_every_writes = 2;
+        o.btree.commit_bytes = 64;
         for trial in 0..40 {
             let dir = tempfile::tempdir().unwrap();
             let db: Arc<dyn Engine> = open(dir.path(), &o).into();
@@ -1033,8 +1073,8 @@ mod reliability {
         for round in 0..20 {
             let dir = tempfile::tempdir().unwrap();
             let mut o = small();
-            o.btree.commit_every_writes = 10_000;
-            o.btree.max_dirty_pages = 4096;
+            o.btree.commit_bytes = 1 << 30;
+            o.btree.max_dirty_pages = 1 << 20;
             let db: Arc<dyn Engine> = open(dir.path(), &o).into();
             for i in 0..3000u32 {
                 db.put(format!("k{i:06}").as_bytes(), &[1u8; 300]).unwrap();
@@ -1071,7 +1111,7 @@ mod reliability {
     }
 
     fn value(i: u32) -> Vec<u8> {
-        vec![i as u8; 100]
+        vec![i as u8; 300]
     }
 
     /// Opens a copy of a store written by [`power_cut_damage_past_the_synced_length_is_a_torn_tail`]
@@ -1102,14 +1142,16 @@ mod reliability {
     fn power_cut_damage_past_the_synced_length_is_a_torn_tail() {
         let dir = tempfile::tempdir().unwrap();
         let mut o = small();
-        o.btree.commit_every_writes = 4;
+        // Records reach the log file every few writes, unsynced; no checkpoint runs.
+        o.btree.commit_bytes = 1024;
         o.btree.checkpoint_wal_bytes = u64::MAX;
+        o.btree.max_dirty_pages = 1 << 20;
         let db = open(dir.path(), &o);
         for i in 0..200 {
             db.put(&key(i), &value(i)).unwrap();
         }
         db.sync().unwrap();
-        let wal = dir.path().join("btree.wal");
+        let wal = dir.path().join("btree.wal.1");
         let synced = std::fs::metadata(&wal).unwrap().len();
         for i in 200..600 {
             db.put(&key(i), &value(i)).unwrap();
@@ -1117,7 +1159,7 @@ mod reliability {
         // The files as they are while the engine is open: the commits after the sync are
         // written but not synced.
         let image = copy_store(dir.path());
-        let len = std::fs::metadata(image.path().join("btree.wal"))
+        let len = std::fs::metadata(image.path().join("btree.wal.1"))
             .unwrap()
             .len();
         assert!(
@@ -1126,7 +1168,7 @@ mod reliability {
         );
         let damaged = |at: u64, bytes: &[u8]| {
             let copy = copy_store(image.path());
-            let path = copy.path().join("btree.wal");
+            let path = copy.path().join("btree.wal.1");
             let mut wal = std::fs::read(&path).unwrap();
             wal[at as usize..at as usize + bytes.len()].copy_from_slice(bytes);
             std::fs::write(&path, wal).unwrap();
@@ -1139,7 +1181,7 @@ mod reliability {
             .unwrap_or_else(|e| panic!("open after a zeroed block past the synced length: {e}"));
         assert!((200..600).contains(&n), "{n} writes held");
         // A torn sector inside the last commit.
-        let sector = (len - 300) / 512 * 512;
+        let sector = (len - 512) / 512 * 512;
         let copy = damaged(sector, &[0x5a; 512]);
         let n = prefix_held(copy.path(), &o, 600)
             .unwrap_or_else(|e| panic!("open after a torn sector in the last commit: {e}"));
@@ -1230,7 +1272,7 @@ mod reliability {
             let mut o = small();
             o.durability = mode;
             o.group_commit.interval = Duration::from_millis(5);
-            o.btree.commit_every_writes = 64;
+            o.btree.commit_bytes = 2048;
             let db: Arc<dyn Engine> = open(dir.path(), &o).into();
             for k in 0..400 {
                 db.put(&key(k), format!("{k}:0").as_bytes()).unwrap();
@@ -1312,9 +1354,8 @@ mod reliability {
             let checkpoints = s.compactions;
             db.settle().unwrap();
             let s = db.stats();
-            assert_eq!(
-                s.compactions,
-                checkpoints + 1,
+            assert!(
+                s.compactions > checkpoints,
                 "{mode}: settle() did not checkpoint"
             );
             assert_eq!(s.extra["dirty_pages"], 0.0, "{mode}");

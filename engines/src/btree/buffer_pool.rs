@@ -1,30 +1,33 @@
-//! The buffer pool: a fixed number of page frames with CLOCK eviction.
+//! The buffer pool: the image of every page the engine holds in memory, in one frame per page
+//! id (page ids are dense, so a lookup is an index, not a hash).
 //!
-//! A frame holds an `Arc<Page>`; a caller that holds a clone has the page *pinned*, and the
-//! clock hand passes over pinned frames (their strong count is above one). Frames hold only
-//! committed page images (the latest in the WAL or the data file), so eviction never writes:
-//! the write-back of dirty pages happens at commit, when the pager writes them to the WAL
-//! (see `pager.rs`). When every frame is pinned a page is served without being cached,
-//! so readers never wait for a frame.
+//! A frame is *clean* (its image is the one in the data file), *dirty* (changed since the
+//! last checkpoint began) or *frozen* (it belongs to the snapshot the running checkpoint is
+//! writing, which has not reached the data file yet). Only clean frames are evicted: dirty and
+//! frozen pages stay in memory until a checkpoint has written them (no steal), so the data
+//! file changes only by whole checkpoints. `capacity` bounds the clean frames; how many pages
+//! may be dirty is the checkpoint's business (`max_dirty_pages`).
+//!
+//! Readers share the pager's read lock. A hit is an index and an atomic load (a `OnceLock`);
+//! a miss stores the page read from the data file into its empty frame (two readers racing for
+//! one page store the same image; the first wins). A borrowed `&Page` stays valid while the
+//! read lock is held, because frames are emptied or replaced only with `&mut` access, under
+//! the write lock: by a writer that changes a page, and by eviction (CLOCK over the reference
+//! bits readers set on hits).
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock};
 
-use super::page::{IdMap, Page, PageId};
+use super::page::{Page, PageId};
 
+const DIRTY: u8 = 1;
+const FROZEN: u8 = 2;
+
+#[derive(Default)]
 struct Frame {
-    id: PageId,
-    page: Arc<Page>,
-    referenced: bool,
-}
-
-struct Frames {
-    capacity: usize,
-    frames: Vec<Frame>,
-    map: IdMap<usize>,
-    hand: usize,
-    hits: u64,
-    misses: u64,
-    evictions: u64,
+    page: OnceLock<Arc<Page>>,
+    referenced: AtomicBool,
+    state: u8,
 }
 
 /// Counters of the pool since it was made.
@@ -33,144 +36,252 @@ pub struct PoolStats {
     pub hits: u64,
     pub misses: u64,
     pub evictions: u64,
-    /// Frames holding a page.
+    /// Frames holding a page (clean, dirty or frozen).
     pub used: usize,
+    pub dirty: usize,
+    pub frozen: usize,
 }
 
-/// The pool is split into shards by page id, each with its own lock and clock, so that
-/// parallel readers rarely meet on one lock (a pool of fewer than 128 frames is one shard).
+/// What a change replaced in a frame, to put back if the change is undone.
+pub struct Replaced {
+    id: PageId,
+    page: Option<Arc<Page>>,
+    state: u8,
+}
+
 pub struct BufferPool {
     capacity: usize,
-    shards: Box<[Mutex<Frames>]>,
+    frames: Vec<Frame>,
+    resident: AtomicUsize,
+    /// Pages made dirty since the last freeze (an id may be listed twice, or no longer be
+    /// dirty after an undo; `freeze` goes by the frame's state).
+    dirty_ids: Vec<PageId>,
+    dirty: usize,
+    /// Pages of the snapshot a running checkpoint is writing.
+    frozen_ids: Vec<PageId>,
+    hand: usize,
+    hits: Striped,
+    misses: AtomicU64,
+    evictions: u64,
 }
 
 impl BufferPool {
-    /// A pool of `capacity` frames (at least one).
+    /// A pool that keeps up to `capacity` clean pages (at least one).
     pub fn new(capacity: usize) -> Self {
-        let capacity = capacity.max(1);
-        let n = (capacity / 64).clamp(1, 16);
-        let shards = (0..n)
-            .map(|i| {
-                let cap = capacity / n + usize::from(i < capacity % n);
-                Mutex::new(Frames {
-                    capacity: cap,
-                    frames: Vec::with_capacity(cap),
-                    map: IdMap::with_capacity_and_hasher(cap, Default::default()),
-                    hand: 0,
-                    hits: 0,
-                    misses: 0,
-                    evictions: 0,
-                })
-            })
-            .collect();
-        BufferPool { capacity, shards }
-    }
-
-    fn lock(&self, id: PageId) -> MutexGuard<'_, Frames> {
-        let i = (id.wrapping_mul(0x9E37_79B9) >> 16) as usize % self.shards.len();
-        self.shards[i].lock().unwrap_or_else(|p| p.into_inner())
+        BufferPool {
+            capacity: capacity.max(1),
+            frames: Vec::new(),
+            resident: AtomicUsize::new(0),
+            dirty_ids: Vec::new(),
+            dirty: 0,
+            frozen_ids: Vec::new(),
+            hand: 0,
+            hits: Striped::default(),
+            misses: AtomicU64::new(0),
+            evictions: 0,
+        }
     }
 
     pub fn capacity(&self) -> usize {
         self.capacity
     }
 
-    pub fn stats(&self) -> PoolStats {
-        let mut s = PoolStats::default();
-        for shard in self.shards.iter() {
-            let f = shard.lock().unwrap_or_else(|p| p.into_inner());
-            s.hits += f.hits;
-            s.misses += f.misses;
-            s.evictions += f.evictions;
-            s.used += f.frames.len();
-        }
-        s
-    }
-
-    /// The cached page `id`, pinned (counts a hit or a miss).
-    pub fn get(&self, id: PageId) -> Option<Arc<Page>> {
-        let mut f = self.lock(id);
-        match f.map.get(&id).copied() {
-            Some(i) => {
-                f.frames[i].referenced = true;
-                f.hits += 1;
-                Some(Arc::clone(&f.frames[i].page))
-            }
-            None => {
-                f.misses += 1;
-                None
-            }
+    /// Makes frames for page ids below `count`.
+    pub fn grow(&mut self, count: usize) {
+        if self.frames.len() < count {
+            self.frames.resize_with(count, Frame::default);
         }
     }
 
-    /// The cached page `id` without counting a hit or a miss (for checkpoints).
-    pub fn peek(&self, id: PageId) -> Option<Arc<Page>> {
-        let f = self.lock(id);
-        f.map.get(&id).map(|&i| Arc::clone(&f.frames[i].page))
+    /// True when `id` has a frame (ids below the page count always do).
+    pub fn has_frame(&self, id: PageId) -> bool {
+        (id as usize) < self.frames.len()
     }
 
-    /// Caches `page` as the current image of `id`, evicting an unpinned frame if the shard
-    /// is full. Returns false when every frame is pinned (the page is then not cached).
-    pub fn insert(&self, id: PageId, page: Arc<Page>) -> bool {
-        let mut guard = self.lock(id);
-        let f = &mut *guard;
-        if let Some(&i) = f.map.get(&id) {
-            f.frames[i].page = page;
-            f.frames[i].referenced = true;
-            return true;
+    /// The image of page `id` when it is in memory (counts a hit).
+    #[inline]
+    pub fn get(&self, id: PageId) -> Option<&Arc<Page>> {
+        let f = self.frames.get(id as usize)?;
+        let page = f.page.get()?;
+        if !f.referenced.load(Relaxed) {
+            f.referenced.store(true, Relaxed);
         }
-        if f.frames.len() < f.capacity {
-            let i = f.frames.len();
-            f.frames.push(Frame {
+        self.hits.add();
+        Some(page)
+    }
+
+    /// Stores `page`, just read from the data file, in the empty frame of `id` (unless another
+    /// reader stored it first) and returns the frame's image. The frame must exist.
+    pub fn load(&self, id: PageId, page: Page) -> &Arc<Page> {
+        self.misses.fetch_add(1, Relaxed);
+        let f = &self.frames[id as usize];
+        if f.page.set(Arc::new(page)).is_ok() {
+            self.resident.fetch_add(1, Relaxed);
+        }
+        f.page.get().expect("the frame was just filled")
+    }
+
+    /// Makes `page` the image of `id`, dirty; returns what it replaced.
+    pub fn put_dirty(&mut self, id: PageId, page: Arc<Page>) -> Replaced {
+        self.grow(id as usize + 1);
+        let f = &mut self.frames[id as usize];
+        let old = f.page.take();
+        let state = f.state;
+        f.page = OnceLock::from(page);
+        *f.referenced.get_mut() = true;
+        if old.is_none() {
+            *self.resident.get_mut() += 1;
+        }
+        if state & DIRTY == 0 {
+            f.state |= DIRTY;
+            self.dirty += 1;
+            self.dirty_ids.push(id);
+        }
+        Replaced {
+            id,
+            page: old,
+            state,
+        }
+    }
+
+    /// Drops the image of a freed page (it is read again only once reused and rewritten);
+    /// returns what it replaced.
+    pub fn discard(&mut self, id: PageId) -> Replaced {
+        let Some(f) = self.frames.get_mut(id as usize) else {
+            return Replaced {
                 id,
-                page,
-                referenced: true,
-            });
-            f.map.insert(id, i);
-            return true;
-        }
-        // CLOCK: clear reference bits until an unreferenced, unpinned frame comes by.
-        let n = f.frames.len();
-        for _ in 0..2 * n + 1 {
-            let i = f.hand;
-            f.hand = (f.hand + 1) % n;
-            let frame = &mut f.frames[i];
-            if Arc::strong_count(&frame.page) > 1 {
-                continue;
-            }
-            if frame.referenced {
-                frame.referenced = false;
-                continue;
-            }
-            let old = frame.id;
-            *frame = Frame {
-                id,
-                page,
-                referenced: true,
+                page: None,
+                state: 0,
             };
-            f.map.remove(&old);
-            f.map.insert(id, i);
-            f.evictions += 1;
-            return true;
+        };
+        let old = f.page.take();
+        if old.is_some() {
+            *self.resident.get_mut() -= 1;
         }
-        false
+        Replaced {
+            id,
+            page: old,
+            state: f.state,
+        }
     }
 
-    /// Drops `id` from the pool (its cached image is stale or the page was freed).
-    pub fn remove(&self, id: PageId) {
-        let mut guard = self.lock(id);
-        let f = &mut *guard;
-        if let Some(i) = f.map.remove(&id) {
-            let last = f.frames.len() - 1;
-            f.frames.swap_remove(i);
-            if i != last {
-                let moved = f.frames[i].id;
-                f.map.insert(moved, i);
+    /// Puts back what a change replaced (undo, newest change first).
+    pub fn restore(&mut self, r: Replaced) {
+        let f = &mut self.frames[r.id as usize];
+        let now = f.page.take();
+        let resident = self.resident.get_mut();
+        *resident = *resident + usize::from(r.page.is_some()) - usize::from(now.is_some());
+        if f.state & DIRTY != 0 && r.state & DIRTY == 0 {
+            self.dirty -= 1;
+        }
+        f.page = r.page.map(OnceLock::from).unwrap_or_default();
+        f.state = r.state;
+    }
+
+    /// Begins a checkpoint: every dirty page becomes frozen. Returns their images in page-id
+    /// order (freed pages have none and are left out).
+    pub fn freeze(&mut self) -> Vec<(PageId, Arc<Page>)> {
+        let ids = std::mem::take(&mut self.dirty_ids);
+        let mut out = Vec::with_capacity(self.dirty);
+        for id in ids {
+            let f = &mut self.frames[id as usize];
+            if f.state & DIRTY == 0 {
+                continue;
             }
-            if f.hand >= f.frames.len() {
-                f.hand = 0;
+            f.state = FROZEN;
+            self.frozen_ids.push(id);
+            if let Some(page) = f.page.get() {
+                out.push((id, Arc::clone(page)));
             }
         }
+        self.dirty = 0;
+        out.sort_unstable_by_key(|&(id, _)| id);
+        out
+    }
+
+    /// Ends a checkpoint: its pages are in the data file, so their frames may be evicted
+    /// (unless changed since, and so dirty).
+    pub fn thaw(&mut self) {
+        for id in std::mem::take(&mut self.frozen_ids) {
+            self.frames[id as usize].state &= !FROZEN;
+        }
+    }
+
+    pub fn dirty_pages(&self) -> usize {
+        self.dirty
+    }
+
+    fn clean(&self) -> usize {
+        self.resident
+            .load(Relaxed)
+            .saturating_sub(self.dirty + self.frozen_ids.len())
+    }
+
+    /// True when the clean frames exceed the capacity.
+    pub fn over_capacity(&self) -> bool {
+        self.clean() > self.capacity
+    }
+
+    /// Evicts clean pages (CLOCK) until a sixteenth of the capacity is free again.
+    pub fn evict(&mut self) {
+        let target = self.capacity - self.capacity / 16;
+        let n = self.frames.len();
+        let mut scanned = 0;
+        while self.clean() > target && scanned < 2 * n + 1 {
+            let i = self.hand;
+            self.hand = (self.hand + 1) % n;
+            scanned += 1;
+            let f = &mut self.frames[i];
+            if f.state != 0 || f.page.get().is_none() {
+                continue;
+            }
+            if std::mem::take(f.referenced.get_mut()) {
+                continue;
+            }
+            f.page.take();
+            *self.resident.get_mut() -= 1;
+            self.evictions += 1;
+        }
+    }
+
+    pub fn stats(&self) -> PoolStats {
+        PoolStats {
+            hits: self.hits.sum(),
+            misses: self.misses.load(Relaxed),
+            evictions: self.evictions,
+            used: self.resident.load(Relaxed),
+            dirty: self.dirty,
+            frozen: self.frozen_ids.len(),
+        }
+    }
+}
+
+/// A counter spread over cache lines, so that reader threads counting hits do not fight over
+/// one line.
+#[derive(Default)]
+struct Striped([Padded; 8]);
+
+#[derive(Default)]
+#[repr(align(64))]
+struct Padded(AtomicU64);
+
+impl Striped {
+    #[inline]
+    fn add(&self) {
+        use std::cell::Cell;
+        thread_local!(static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) });
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let i = STRIPE.with(|s| {
+            if s.get() == usize::MAX {
+                s.set(NEXT.fetch_add(1, Relaxed) % 8);
+            }
+            s.get()
+        });
+        self.0[i].0.fetch_add(1, Relaxed);
+    }
+
+    fn sum(&self) -> u64 {
+        self.0.iter().map(|p| p.0.load(Relaxed)).sum()
     }
 }
 
@@ -179,41 +290,62 @@ mod tests {
     use super::*;
     use crate::btree::page::LEAF;
 
-    fn page(id: PageId) -> Arc<Page> {
-        Arc::new(Page::new(LEAF, id))
+    fn page(id: PageId) -> Page {
+        Page::new(LEAF, id)
     }
 
     #[test]
-    fn shards_hold_the_capacity() {
-        let pool = BufferPool::new(1000);
-        for id in 0..5000 {
-            pool.insert(id, page(id));
+    fn clean_pages_are_evicted_dirty_and_frozen_ones_never() {
+        let mut pool = BufferPool::new(16);
+        pool.grow(100);
+        for id in 1..100 {
+            pool.load(id, page(id));
         }
-        assert_eq!(pool.stats().used, 1000);
-        assert_eq!(pool.stats().evictions, 4000);
-        assert!(pool.get(4999).is_some());
-    }
-
-    #[test]
-    fn clock_evicts_unpinned_and_counts() {
-        let pool = BufferPool::new(3);
-        for id in 1..=3 {
-            assert!(pool.insert(id, page(id)));
-        }
-        let pinned = pool.get(1).unwrap();
-        assert!(pool.insert(4, page(4)));
-        assert_eq!(pool.stats().used, 3);
-        assert!(pool.get(1).is_some(), "a pinned page is never evicted");
-        assert_eq!(pool.stats().evictions, 1);
-        // Pin everything: a new page is served uncached.
-        let all: Vec<_> = [1, 2, 3, 4].iter().filter_map(|&i| pool.get(i)).collect();
-        assert_eq!(all.len(), 3);
-        assert!(!pool.insert(9, page(9)));
-        drop((all, pinned));
-        assert!(pool.insert(9, page(9)));
-        pool.remove(9);
-        assert!(pool.get(9).is_none());
+        pool.put_dirty(5, Arc::new(page(5)));
+        pool.put_dirty(200, Arc::new(page(200)));
+        assert!(pool.over_capacity());
+        pool.evict();
         let s = pool.stats();
-        assert!(s.hits >= 4 && s.misses >= 2);
+        assert!(s.used - s.dirty <= 16, "{s:?}");
+        assert!(pool.get(5).is_some() && pool.get(200).is_some());
+        // Frozen pages stay until thawed; then they are clean and may go.
+        let frozen = pool.freeze();
+        assert_eq!(frozen.iter().map(|p| p.0).collect::<Vec<_>>(), [5, 200]);
+        assert_eq!((pool.dirty_pages(), pool.stats().frozen), (0, 2));
+        for id in 1..100 {
+            if pool.get(id).is_none() {
+                pool.load(id, page(id));
+            }
+        }
+        pool.evict();
+        assert!(pool.get(5).is_some() && pool.get(200).is_some());
+        pool.thaw();
+        for _ in 0..3 {
+            for id in 300..400 {
+                pool.put_dirty(id, Arc::new(page(id)));
+            }
+            pool.freeze();
+            pool.thaw();
+            pool.evict();
+        }
+        assert!(pool.stats().used <= 16, "{:?}", pool.stats());
+        assert!(pool.stats().evictions > 100);
+    }
+
+    #[test]
+    fn restore_undoes_changes_in_reverse() {
+        let mut pool = BufferPool::new(16);
+        pool.grow(10);
+        pool.load(3, page(3));
+        let a = pool.put_dirty(3, Arc::new(page(3)));
+        let b = pool.put_dirty(4, Arc::new(page(4)));
+        let c = pool.discard(3);
+        assert_eq!(pool.dirty_pages(), 2);
+        for r in [c, b, a] {
+            pool.restore(r);
+        }
+        assert_eq!((pool.dirty_pages(), pool.stats().used), (0, 1));
+        assert!(pool.get(3).is_some() && pool.get(4).is_none());
+        assert!(pool.freeze().is_empty());
     }
 }

@@ -1,66 +1,119 @@
-//! The checkpoint: committed page images move from the WAL into the data file, and the WAL
-//! starts over. Each step has a crash point (`btree.checkpoint.<step>`) so that tests can
-//! kill the process there; the recovery rule in `mod.rs` makes every one of them safe.
+//! Checkpoints: a background thread writes a snapshot of the tree into the data file while
+//! writers and readers go on. Each step has a crash point (`btree.checkpoint.<step>`) so
+//! that tests can kill the process there; the recovery rule in `mod.rs` makes each safe.
 //!
-//! 1. `start`: fsync the WAL, so every image about to be copied is durable in the log
-//!    first (a data page must never be newer than the durable log);
-//! 2. `wal_synced` .. `half_written` .. `pages_written`: write the latest committed image
-//!    of every page in the WAL index in place, in page order (a run of consecutive pages in
-//!    one write). A crash here leaves torn or mixed data pages, all shadowed by their
-//!    images in the still intact WAL;
-//! 3. `data_synced`: fsync the data file. From here the data file alone holds the tree;
-//!    the WAL still holds the same images, and replaying them again is harmless;
-//! 4. `wal_reset`: the WAL starts over (`wal::restart`: a fresh watermark header, fsynced,
-//!    then the file cut to the header, fsynced). The next commit starts it again with the
-//!    next transaction number.
+//! 1. `start`, `log_created`: create the next log file whole (header fsynced, directory
+//!    fsynced), before taking any lock;
+//! 2. `frozen`: under the writer lock, for a moment: hand the gathered log records to the old
+//!    file, make the new one active, and freeze the dirty pages (the buffer pool keeps their
+//!    images until written) with a meta page naming the snapshot's LSN and the new log file.
+//!    No I/O but that one write, no fsync, nothing created or cut;
+//! 3. `log_synced`: fsync the old log file: every record up to the snapshot is durable before
+//!    any page of it is written (the write-ahead rule: the snapshot's LSN, the largest page
+//!    LSN in it, is at most the durable log position);
+//! 4. `dwb_synced`: write the snapshot to the double-write buffer and fsync it;
+//! 5. `half_written`, `pages_written`, `data_synced`: write the pages in place, in page order
+//!    (a run of consecutive pages in one write), and fsync the data file;
+//! 6. `dwb_cleared`, `done`: empty the double-write buffer, let the frozen pages be evicted,
+//!    and remove the log files older than the new one.
 
-use super::page::{PageId, PAGE_SIZE};
-use super::pager::Pager;
-use super::wal;
-use crate::durability::Committer;
-use crate::io::crash_point;
-use crate::log::LOG_START;
-use crate::Result;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
 
-/// Steps 1 to 3. The caller holds the writer lock (no commit can run) and has committed
-/// everything pending; readers may go on, since nothing they read changes here. Returns the
-/// pages written.
-pub fn copy(p: &Pager, committer: &Committer) -> Result<u64> {
-    if p.wal_index.is_empty() {
-        return Ok(0);
+use super::engine::{lock, Inner};
+use super::page::{seal, Page, PageId, PAGE_SIZE};
+use super::{dwb, wal};
+use crate::io::{crash_point, File};
+use crate::{Error, Result};
+
+/// Runs one checkpoint; `Ok(false)` when there was nothing to write.
+pub(super) fn run(e: &Inner) -> Result<bool> {
+    {
+        let p = e.read();
+        if p.dirty_pages() == 0 && p.seq == p.checkpoint_lsn {
+            return Ok(false);
+        }
     }
     crash_point("btree.checkpoint.start");
-    p.wal.sync()?;
-    p.mark.record(&p.wal, p.committed_end)?;
-    committer.mark_synced(p.committed_meta.lsn);
-    crash_point("btree.checkpoint.wal_synced");
-    let mut ids: Vec<(PageId, u64)> = p.wal_index.iter().map(|(&id, &off)| (id, off)).collect();
-    ids.sort_unstable();
-    let half = ids.len() / 2;
-    // Runs of consecutive page ids go out as one write of up to `RUN_PAGES` pages (on
-    // write-heavy, half the checkpoint's write calls).
-    let mut run = Run::default();
-    for (n, &(id, off)) in ids.iter().enumerate() {
-        if n == half {
-            run.flush(p)?;
-            crash_point("btree.checkpoint.half_written");
-        }
-        if !run.continues_with(id) {
-            run.flush(p)?;
-        }
-        match p.pool.peek(id) {
-            Some(page) => run.push(id, page.bytes()),
-            None => run.push(id, wal::read_page(&p.wal, off, id)?.bytes()),
+    let generation = lock(&e.log).active.generation + 1;
+    let next = wal::create(&e.io, &e.path, generation)?;
+    crash_point("btree.checkpoint.log_created");
+    let (snapshot, meta, data, (old, old_len)) = {
+        let _w = lock(&e.writer);
+        e.committer.check()?;
+        let switched = lock(&e.log).switch(next).map_err(|err| e.poison(err))?;
+        let mut p = e.write();
+        p.meta.checkpoint += 1;
+        p.meta.log_gen = generation;
+        p.checkpoint_lsn = p.seq;
+        (
+            p.pool.freeze(),
+            p.meta.clone(),
+            Arc::clone(&p.data),
+            switched,
+        )
+    };
+    e.note_checkpoint_started();
+    crash_point("btree.checkpoint.frozen");
+    old.seal(old_len)?;
+    {
+        let mut log = lock(&e.log);
+        if log
+            .retired
+            .as_ref()
+            .is_some_and(|(f, _)| Arc::ptr_eq(f, &old))
+        {
+            log.retired = None;
         }
     }
-    run.flush(p)?;
+    e.committer.mark_synced(meta.lsn);
+    crash_point("btree.checkpoint.log_synced");
+    let meta_page = meta.encode();
+    let mut pages: Vec<(PageId, &Page)> = Vec::with_capacity(snapshot.len() + 1);
+    pages.push((0, &meta_page));
+    pages.extend(snapshot.iter().map(|(id, p)| (*id, &**p)));
+    let dwb_bytes = dwb::write(&e.dwb, meta.lsn, &pages)?;
+    crash_point("btree.checkpoint.dwb_synced");
+    let (first, second) = pages.split_at(pages.len() / 2);
+    write_in_place(&data, first)?;
+    crash_point("btree.checkpoint.half_written");
+    write_in_place(&data, second)?;
     crash_point("btree.checkpoint.pages_written");
-    p.data.sync()?;
+    data.sync()?;
     crash_point("btree.checkpoint.data_synced");
-    Ok(ids.len() as u64)
+    dwb::clear(&e.dwb)?;
+    crash_point("btree.checkpoint.dwb_cleared");
+    {
+        let mut p = e.write();
+        p.pool.thaw();
+        p.stats.checkpoints += 1;
+        p.stats.checkpoint_pages_written += pages.len() as u64;
+        p.stats.checkpoint_bytes_written += (pages.len() * PAGE_SIZE) as u64;
+        p.stats.dwb_bytes_written += dwb_bytes;
+    }
+    drop(snapshot);
+    for g in wal::generations(&e.path)? {
+        if g < generation {
+            e.io.remove(&e.path.join(wal::file_name(g)))?;
+        }
+    }
+    crash_point("btree.checkpoint.done");
+    Ok(true)
 }
 
-/// Most pages one checkpoint write carries (256 KiB).
+/// Writes the pages (in page-id order) in place, sealed, a run of consecutive ones per call.
+pub(super) fn write_in_place(data: &File, pages: &[(PageId, &Page)]) -> Result<()> {
+    let mut run = Run::default();
+    for &(id, page) in pages {
+        if !run.continues_with(id) {
+            run.flush(data)?;
+        }
+        run.push(id, page.bytes());
+    }
+    run.flush(data)
+}
+
+/// Most pages one write in place carries (256 KiB).
 const RUN_PAGES: usize = 64;
 
 /// Images of consecutive pages waiting to be written in place with one call.
@@ -81,14 +134,15 @@ impl Run {
         if self.pages == 0 {
             self.first = id;
         }
+        let start = self.bytes.len();
         self.bytes.extend_from_slice(image);
+        seal(&mut self.bytes[start..]);
         self.pages += 1;
     }
 
-    fn flush(&mut self, p: &Pager) -> Result<()> {
+    fn flush(&mut self, data: &File) -> Result<()> {
         if self.pages > 0 {
-            p.data
-                .write_all_at(&self.bytes, self.first as u64 * PAGE_SIZE as u64)?;
+            data.write_all_at(&self.bytes, self.first as u64 * PAGE_SIZE as u64)?;
             self.bytes.clear();
             self.pages = 0;
         }
@@ -96,20 +150,124 @@ impl Run {
     }
 }
 
-/// Step 4, under the pager's write lock: the WAL starts over.
-pub fn reset(p: &mut Pager, pages: u64) -> Result<()> {
-    if p.wal_end == LOG_START && p.wal_index.is_empty() {
-        return Ok(());
+/// When checkpoints run: the background thread and the requests it serves. A request made
+/// while one runs is served by the next one, so that it covers every write before it.
+pub(super) struct Checkpointer {
+    state: Mutex<Schedule>,
+    cv: Condvar,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+#[derive(Default)]
+struct Schedule {
+    requested: u64,
+    started: u64,
+    finished: u64,
+    failure: Option<String>,
+    shutdown: bool,
+}
+
+impl Checkpointer {
+    pub fn new() -> Checkpointer {
+        Checkpointer {
+            state: Mutex::new(Schedule::default()),
+            cv: Condvar::new(),
+            thread: Mutex::new(None),
+        }
     }
-    // Whatever happens from here, the data file holds every page (step 3).
-    p.wal_index.clear();
-    p.wal_generation += 1;
-    p.mark = wal::restart(&p.wal)?;
-    p.wal_end = LOG_START;
-    p.committed_end = LOG_START;
-    crash_point("btree.checkpoint.wal_reset");
-    p.stats.checkpoints += 1;
-    p.stats.checkpoint_pages_written += pages;
-    p.stats.checkpoint_bytes_written += pages * PAGE_SIZE as u64;
-    Ok(())
+
+    fn lock(&self) -> MutexGuard<'_, Schedule> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts the thread. `work` runs one checkpoint; it returns `None` once the engine is
+    /// gone, and on an error the engine is poisoned and no checkpoint runs again.
+    pub fn start(self: &Arc<Self>, work: impl Fn() -> Option<Result<bool>> + Send + 'static) {
+        let me = Arc::clone(self);
+        let handle = std::thread::Builder::new()
+            .name("btree-checkpoint".into())
+            .spawn(move || loop {
+                let ticket = {
+                    let mut s = me.lock();
+                    while !s.shutdown && (s.requested == s.started || s.failure.is_some()) {
+                        s = me.cv.wait(s).unwrap_or_else(|p| p.into_inner());
+                    }
+                    if s.shutdown {
+                        return;
+                    }
+                    s.started = s.requested;
+                    s.started
+                };
+                let result = work();
+                let mut s = me.lock();
+                s.finished = ticket;
+                match result {
+                    None => s.shutdown = true,
+                    Some(Err(e)) => s.failure = Some(format!("checkpoint failed: {e}")),
+                    Some(Ok(_)) => {}
+                }
+                me.cv.notify_all();
+            })
+            .expect("spawning the checkpoint thread");
+        *self.thread.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
+    }
+
+    fn check(s: &Schedule) -> Result<()> {
+        match &s.failure {
+            Some(f) => Err(Error::Poisoned(f.clone())),
+            None if s.shutdown => Err(Error::Closed),
+            None => Ok(()),
+        }
+    }
+
+    /// Asks for a checkpoint that starts after this call; returns the ticket to wait for.
+    pub fn request(&self) -> Result<u64> {
+        let mut s = self.lock();
+        Self::check(&s)?;
+        if s.requested == s.started {
+            s.requested += 1;
+            self.cv.notify_all();
+        }
+        Ok(s.requested)
+    }
+
+    /// Asks for a checkpoint unless one is running or asked for (the write path's nudge).
+    pub fn nudge(&self) {
+        let mut s = self.lock();
+        if s.requested == s.finished && s.failure.is_none() && !s.shutdown {
+            s.requested += 1;
+            self.cv.notify_all();
+        }
+    }
+
+    /// Waits until the checkpoint of `ticket` has finished.
+    pub fn wait(&self, ticket: u64) -> Result<()> {
+        let mut s = self.lock();
+        while s.finished < ticket {
+            Self::check(&s)?;
+            s = self.cv.wait(s).unwrap_or_else(|p| p.into_inner());
+        }
+        Self::check(&s)
+    }
+
+    /// Waits for the checkpoint running now, if any (back-pressure on writers).
+    pub fn wait_running(&self) -> Result<()> {
+        let ticket = self.lock().started;
+        self.wait(ticket)
+    }
+
+    pub fn running(&self) -> bool {
+        let s = self.lock();
+        s.started > s.finished
+    }
+
+    /// Stops the thread; a checkpoint running finishes first.
+    pub fn shutdown(&self) {
+        self.lock().shutdown = true;
+        self.cv.notify_all();
+        let handle = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+    }
 }

@@ -1,78 +1,51 @@
-//! The `Engine` implementation: opening and recovery, the write path with batched commits,
-//! durability through the shared `Committer`, checkpoints, close and stats.
+//! The `Engine` implementation: the write path (a change to pages in the buffer pool and a
+//! record gathered for the log), durability through the shared `Committer`, checkpoints on
+//! their own thread, close and stats. Opening and recovery are in `recovery.rs`.
 
-use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 
-use super::buffer_pool::BufferPool;
+use super::checkpoint::{self, Checkpointer};
 use super::gate::Gate;
-use super::meta::{self, Meta};
-use super::page::{Page, BODY, PAGE_SIZE};
+use super::page::{BODY, PAGE_SIZE};
 use super::pager::Pager;
-use super::{checkpoint, tree, wal, BtreeOptions, DATA_FILE, FORMAT_VERSION, WAL_FILE};
+use super::tree::{self, Located};
+use super::wal::{Log, Record};
+use super::{recovery, BtreeOptions, FORMAT_VERSION};
 use crate::durability::Committer;
 use crate::io::{File, Io};
 use crate::limits::{check_key, check_put};
-use crate::log::SyncedMark;
 use crate::store_dir::{self, StoreDir};
 use crate::{Durability, Engine, EngineStats, Error, Options, Result};
 
-struct Inner {
-    io: Io,
+pub(super) struct Inner {
+    pub(super) io: Io,
     dir: Mutex<Option<StoreDir>>,
-    path: std::path::PathBuf,
+    pub(super) path: PathBuf,
     options: BtreeOptions,
     mode: Durability,
-    /// Every call passes it; `close()` shuts it and waits for the calls inside.
+    /// Every call but reads passes it; `close()` shuts it and waits for the calls inside.
     gate: Gate,
-    /// Serialises writers and checkpoints.
-    writer: Mutex<()>,
-    pager: RwLock<Pager>,
-    wal: Arc<File>,
-    committer: Arc<Committer>,
-    /// WAL length after the last commit, read without a lock to decide on checkpoints.
-    wal_len: AtomicU64,
+    /// Serialises writers and a checkpoint's freeze.
+    pub(super) writer: Mutex<()>,
+    pub(super) pager: RwLock<Pager>,
+    pub(super) log: Mutex<Log>,
+    pub(super) dwb: File,
+    pub(super) committer: Arc<Committer>,
+    checkpointer: Arc<Checkpointer>,
+    /// Dirty pages and bytes in the active log file as the last write left them, read
+    /// without a lock to decide when a checkpoint is due.
+    dirty_hint: AtomicUsize,
+    log_hint: AtomicU64,
 }
 
 pub struct BtreeEngine {
     inner: Arc<Inner>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// The data file of a new store: the meta page and an empty root leaf.
-fn initial_data_file() -> Vec<u8> {
-    let mut bytes = Meta::empty().encode().bytes().to_vec();
-    let mut leaf = Page::new(super::page::LEAF, 1);
-    leaf.seal();
-    bytes.extend_from_slice(leaf.bytes());
-    bytes
-}
-
-/// Reads and checks the meta page of the data file. `Ok(Err(..))` is a damaged meta page
-/// (which the WAL may repair); a store of another format version is refused outright.
-fn data_meta(data: &File) -> Result<Result<Meta>> {
-    let mut buf = [0u8; PAGE_SIZE];
-    let n = data.read_at(&mut buf, 0)?;
-    let corrupt = |d: &str| Error::corruption(data.path(), 0, format!("meta page: {d}"));
-    if n != PAGE_SIZE {
-        return Ok(Err(corrupt("data file shorter than one page")));
-    }
-    let page = match Page::from_bytes(&buf).and_then(|p| p.verify(0).map(|()| p)) {
-        Ok(page) => page,
-        Err(d) => return Ok(Err(corrupt(d))),
-    };
-    if let Some(v) = meta::format_version(&page).filter(|&v| v != meta::VERSION) {
-        return Err(Error::Incompatible(format!(
-            "{} holds btree format version {v}; this build reads version {}",
-            data.path().display(),
-            meta::VERSION
-        )));
-    }
-    Ok(Meta::decode(&page).map_err(corrupt))
 }
 
 impl BtreeEngine {
@@ -82,234 +55,198 @@ impl BtreeEngine {
         bo.validate()?;
         let io = Io::new();
         let dir = store_dir::claim(&io, path, "btree", FORMAT_VERSION)?;
-        let (data_path, wal_path) = (dir.join(DATA_FILE), dir.join(WAL_FILE));
-        if !data_path.exists() {
-            if wal_path.exists() {
-                return Err(Error::corruption(
-                    &data_path,
-                    0,
-                    "the data file is missing but its WAL is there",
-                ));
-            }
-            io.write_file_atomic(dir.path(), DATA_FILE, &initial_data_file())?;
-        }
-        let data = io.open(&data_path)?;
-        let on_disk = data_meta(&data)?;
-        if !wal_path.exists() {
-            // Only a store that never committed can lack its WAL (a crash between creating
-            // the two files); otherwise committed writes would be silently gone.
-            match &on_disk {
-                Ok(m) if m.txn == 0 => wal::create(&io, dir.path())?,
-                _ => return Err(Error::corruption(&wal_path, 0, "the WAL is missing")),
-            }
-        }
-        let wal = Arc::new(io.open(&wal_path)?);
-        let rec = wal::recover(&wal)?;
-        let use_wal = rec.commits > 0
-            && match &on_disk {
-                Ok(m) => rec.last_txn >= m.txn,
-                Err(_) => true,
-            };
-        let meta = if use_wal {
-            if let (Ok(m), Some(first)) = (&on_disk, rec.first_txn) {
-                if first > m.txn + 1 {
-                    return Err(Error::corruption(
-                        wal.path(),
-                        0,
-                        "the WAL starts after a gap in the transactions",
-                    ));
-                }
-            }
-            let off = *rec.index.get(&0).ok_or_else(|| {
-                Error::corruption(wal.path(), 0, "committed transactions without a meta page")
-            })?;
-            let page = wal::read_page(&wal, off, 0)?;
-            Meta::decode(&page).map_err(|d| Error::corruption(wal.path(), off, d))?
-        } else {
-            on_disk?
-        };
-        let mark = if use_wal || rec.commits == 0 {
-            SyncedMark::read(&wal)?
-        } else {
-            // Left over from a checkpoint that finished writing the data file.
-            wal::restart(&wal)?
-        };
-        let pool = BufferPool::new(bo.pool_pages());
-        let mut pager = Pager::new(
-            meta.clone(),
-            data,
-            Arc::clone(&wal),
-            mark,
-            pool,
-            bo.max_dirty_pages as usize,
-        );
-        if use_wal {
-            pager.wal_index = rec.index;
-            pager.wal_end = rec.end;
-            pager.committed_end = rec.end;
-        }
-        #[cfg(debug_assertions)]
-        super::verify::verify(&pager)?;
-        let committer = Committer::new(options.durability, options.group_commit, meta.lsn);
+        let rec = recovery::open(&io, dir.path(), &bo)?;
+        let committer = Committer::new(options.durability, options.group_commit, rec.pager.seq);
         let inner = Arc::new(Inner {
             io,
             path: dir.path().to_path_buf(),
             dir: Mutex::new(Some(dir)),
-            options: bo,
             mode: options.durability,
             gate: Gate::new(),
             writer: Mutex::new(()),
-            wal_len: AtomicU64::new(pager.wal_end),
-            pager: RwLock::new(pager),
-            wal,
+            dirty_hint: AtomicUsize::new(rec.pager.dirty_pages()),
+            log_hint: AtomicU64::new(0),
+            pager: RwLock::new(rec.pager),
+            log: Mutex::new(Log::new(rec.log, rec.log_end, bo.commit_bytes)),
+            dwb: rec.dwb,
             committer: Arc::clone(&committer),
+            checkpointer: Arc::new(Checkpointer::new()),
+            options: bo,
         });
         let weak: Weak<Inner> = Arc::downgrade(&inner);
         committer.start_flusher(move || weak.upgrade().map(|i| i.flush()));
+        let weak: Weak<Inner> = Arc::downgrade(&inner);
+        inner.checkpointer.start(move || {
+            let inner = weak.upgrade()?;
+            let r = checkpoint::run(&inner);
+            if let Err(e) = &r {
+                inner.committer.poison(format!("checkpoint failed: {e}"));
+            }
+            Some(r)
+        });
         Ok(BtreeEngine { inner })
     }
 }
 
 impl Inner {
-    fn read(&self) -> RwLockReadGuard<'_, Pager> {
+    pub(super) fn read(&self) -> RwLockReadGuard<'_, Pager> {
         self.pager.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn write(&self) -> RwLockWriteGuard<'_, Pager> {
+    pub(super) fn write(&self) -> RwLockWriteGuard<'_, Pager> {
         self.pager.write().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// After a failed write to a file (a spill, a commit, a checkpoint): refuse writes until
-    /// reopen. Nothing is taken back: readers go on seeing every change they could see.
-    fn poison(&self, e: Error) -> Error {
+    /// The pager for a read. close() takes the write lock once its gate is shut: a reader
+    /// holding the lock is waited for, and one that gets it later sees the gate shut. Clean
+    /// pages beyond the pool's capacity are evicted first (readers only ever add pages).
+    fn reader(&self) -> Result<RwLockReadGuard<'_, Pager>> {
+        let mut p = self.read();
+        if p.pool.over_capacity() {
+            drop(p);
+            self.write().pool.evict();
+            p = self.read();
+        }
+        if self.gate.is_closing() {
+            return Err(Error::Closed);
+        }
+        Ok(p)
+    }
+
+    /// After a failed write to a file: refuse writes until reopen. Nothing is taken back:
+    /// readers go on seeing every change they could see.
+    pub(super) fn poison(&self, e: Error) -> Error {
         self.committer.poison(format!("btree write failed: {e}"));
         e
     }
 
-    /// Applies one write. A checkpoint that is due runs, and the batch gathered so far is
-    /// committed (or spilled), *before* the change, so that their failure fails this write
-    /// before it is applied, never after. (A write whose own fsync fails, in `sync` mode or at
-    /// group mode's byte limit, stays applied: it may have reached the disk.)
+    /// A checkpoint has frozen the dirty pages and switched the log.
+    pub(super) fn note_checkpoint_started(&self) {
+        self.dirty_hint.store(0, Relaxed);
+        self.log_hint.store(0, Relaxed);
+    }
+
+    /// Starts a checkpoint when one is due, and holds the writer back while the dirty pages
+    /// are twice the budget and a checkpoint is running.
+    fn admit(&self) -> Result<()> {
+        let dirty = self.dirty_hint.load(Relaxed) as u64;
+        let max = self.options.max_dirty_pages;
+        if dirty >= max || self.log_hint.load(Relaxed) >= self.options.checkpoint_wal_bytes {
+            self.checkpointer.nudge();
+        }
+        if dirty >= 2 * max && self.checkpointer.running() {
+            self.checkpointer.wait_running()?;
+        }
+        Ok(())
+    }
+
+    /// Applies one write: the change to the tree, then its log record. Gathered records due
+    /// for the log file are written out *before* the change, so that a failing write fails
+    /// this write unapplied. (A write whose own fsync fails, in `sync` mode or at group mode's
+    /// byte limit, stays applied: it may have reached the disk.)
     fn write_op(
         &self,
         key: &[u8],
-        bytes: u64,
-        op: impl FnOnce(&mut Pager) -> Result<()>,
+        record: Record<'_>,
+        op: impl FnOnce(&mut Pager, Located) -> Result<()>,
     ) -> Result<()> {
         let _pass = self.gate.enter()?;
-        if self.wal_len.load(Ordering::Relaxed) >= self.options.checkpoint_wal_bytes {
-            self.checkpoint()?;
-        }
+        self.admit()?;
+        let bytes = match record {
+            Record::Put { key, value } => key.len() + value.len(),
+            Record::Delete { key } => key.len(),
+        } as u64;
         let lsn = {
             let _w = lock(&self.writer);
             self.committer.check()?;
-            if self.mode != Durability::Sync
-                && self.read().pending_writes >= self.options.commit_every_writes
             {
-                self.commit()?;
+                let mut log = lock(&self.log);
+                if self.mode != Durability::Sync && log.due() {
+                    log.write_out().map_err(|e| self.poison(e))?;
+                }
             }
-            // Read the path under the shared lock (no writer can change it: we hold the
-            // writer lock), so readers are not kept waiting while it comes from disk.
-            let _pins = tree::pin_path(&self.read(), key);
+            if self.read().pool.over_capacity() {
+                self.write().pool.evict();
+            }
+            // The place of the change is found under the shared lock, so that readers are
+            // not held up while its pages come from disk.
+            let loc = tree::locate(&self.read(), key)?;
             let mut p = self.write();
-            if p.needs_spill() {
-                p.spill().map_err(|e| self.poison(e))?;
-            }
-            // A delete of an absent key is a write too: it commits (the meta page) and is as
-            // durable as the mode promises, like a tombstone in a log-structured engine.
             p.begin_op();
-            if let Err(e) = op(&mut p) {
+            if let Err(e) = op(&mut p, loc) {
                 p.undo_op();
                 return Err(e);
             }
-            p.end_op();
-            p.seq += 1;
-            p.pending_writes += 1;
-            let lsn = p.seq;
+            let lsn = p.seq + 1;
+            p.end_op(lsn);
+            self.dirty_hint.store(p.dirty_pages(), Relaxed);
+            drop(p);
+            let mut log = lock(&self.log);
+            log.append(lsn, record);
+            self.log_hint.store(log.active_bytes(), Relaxed);
             self.committer.appended(lsn, bytes);
             lsn
         };
         self.committer.commit(lsn, &|| self.flush())
     }
 
-    /// Commits whatever has gathered, then fsyncs the WAL (unless an earlier fsync covers
-    /// every commit) and records in its header how much the fsync covered: the Committer's
-    /// fsync step.
-    fn flush(&self) -> Result<()> {
-        let (generation, len) = {
-            let _w = lock(&self.writer);
-            if self.read().has_pending() {
-                self.committer.check()?;
-                self.commit()?;
-            }
-            let p = self.read();
-            if p.mark.synced_len() >= p.committed_end {
-                // Every commit is covered by an earlier fsync (or by a checkpoint).
-                return Ok(());
-            }
-            (p.wal_generation, p.committed_end)
-        };
-        self.wal.sync()?;
-        let p = self.read();
-        if p.wal_generation == generation {
-            p.mark.record(&self.wal, len)?;
-        }
-        Ok(())
-    }
-
-    /// Commits what has gathered and checkpoints. Readers wait only for the commit and the
-    /// final reset of the WAL, not while pages are copied.
-    fn checkpoint(&self) -> Result<()> {
-        let _w = lock(&self.writer);
+    /// The Committer's fsync step: hands the gathered records to the log file, fsyncs a file
+    /// the last switch retired (older records first), then the active file, unless an
+    /// earlier fsync covered it, and records in each header how much the fsync covered.
+    pub(super) fn flush(&self) -> Result<()> {
         self.committer.check()?;
-        self.commit()?;
-        let copied = checkpoint::copy(&self.read(), &self.committer);
-        let mut p = self.write();
-        copied
-            .and_then(|pages| checkpoint::reset(&mut p, pages))
-            .map_err(|e| self.poison(e))?;
-        self.wal_len.store(p.wal_end, Ordering::Relaxed);
-        Ok(())
+        let (retired, active, end) = {
+            let mut log = lock(&self.log);
+            log.write_out().map_err(|e| self.poison(e))?;
+            (log.retired.clone(), Arc::clone(&log.active), log.end)
+        };
+        if let Some((old, len)) = retired {
+            old.seal(len)?;
+            let mut log = lock(&self.log);
+            if log
+                .retired
+                .as_ref()
+                .is_some_and(|(f, _)| Arc::ptr_eq(f, &old))
+            {
+                log.retired = None;
+            }
+        }
+        active.sync_to(end)
     }
 
-    /// Commits what has gathered; the caller holds the writer lock. Readers wait only while
-    /// the commit is encoded and while it is made visible, not during the WAL write.
-    fn commit(&self) -> Result<()> {
-        let prepared = {
-            let mut p = self.write();
-            if !p.has_pending() {
-                return Ok(());
-            }
-            p.prepare_commit()
-        };
-        self.read()
-            .write_commit(&prepared)
-            .map_err(|e| self.poison(e))?;
-        let mut p = self.write();
-        p.finish_commit(prepared);
-        self.wal_len.store(p.wal_end, Ordering::Relaxed);
-        Ok(())
+    /// Shuts the gate, waits for the calls inside and for readers, stops the background
+    /// threads. `None` when another close did it first (and has finished).
+    fn stop(&self) -> Option<super::gate::Closing<'_>> {
+        let closing = self.gate.close()?;
+        drop(self.write());
+        self.checkpointer.shutdown();
+        self.committer.shutdown();
+        Some(closing)
     }
 }
 
 impl Engine for BtreeEngine {
     fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
         check_put(key, value)?;
-        let bytes = (key.len() + value.len()) as u64;
         self.inner
-            .write_op(key, bytes, |p| tree::insert(p, key, value).map(drop))
+            .write_op(key, Record::Put { key, value }, |p, loc| {
+                tree::insert_at(p, loc, key, value).map(drop)
+            })
     }
 
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         check_key(key)?;
-        let _pass = self.inner.gate.enter()?;
-        tree::get(&self.inner.read(), key)
+        let p = self.inner.reader()?;
+        tree::get(&p, key)
     }
 
     fn delete(&self, key: &[u8]) -> Result<()> {
         check_key(key)?;
-        self.inner
-            .write_op(key, key.len() as u64, |p| tree::delete(p, key).map(drop))
+        // A delete of an absent key is a write too: it is logged and as durable as the mode
+        // promises, like a tombstone in a log-structured engine.
+        self.inner.write_op(key, Record::Delete { key }, |p, loc| {
+            tree::delete_at(p, loc, key).map(drop)
+        })
     }
 
     fn scan(
@@ -318,11 +255,11 @@ impl Engine for BtreeEngine {
         end: Option<&[u8]>,
         limit: usize,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        let _pass = self.inner.gate.enter()?;
+        let p = self.inner.reader()?;
         if limit == 0 || end.is_some_and(|e| e <= start) {
             return Ok(Vec::new());
         }
-        tree::scan(&self.inner.read(), start, end, limit)
+        tree::scan(&p, start, end, limit)
     }
 
     fn sync(&self) -> Result<()> {
@@ -331,50 +268,62 @@ impl Engine for BtreeEngine {
         inner.committer.sync_all(&|| inner.flush())
     }
 
-    /// A barrier: waits for the calls in flight, stops the group-commit flusher, commits and
-    /// fsyncs what has gathered, and releases the directory lock last.
+    /// A barrier: waits for the calls in flight and a running checkpoint, stops the
+    /// background threads, writes out and fsyncs the gathered records, and releases the
+    /// directory lock last.
     fn close(&self) -> Result<()> {
         let inner = &self.inner;
-        let Some(_closing) = inner.gate.close() else {
+        let Some(_closing) = inner.stop() else {
             return Ok(());
         };
-        inner.committer.shutdown();
-        // The second fsync makes the watermark the first one recorded durable, so that after
-        // a clean close every commit lies inside the synced length.
+        // The second fsync makes durable the watermark the first one recorded, so that after
+        // a clean close every record lies inside the synced length.
         let r = inner
             .committer
             .sync_all(&|| inner.flush())
-            .and_then(|()| inner.wal.sync());
+            .and_then(|()| lock(&inner.log).active.file.sync());
         lock(&inner.dir).take();
         r
     }
 
+    /// Runs a checkpoint now (one that starts after this call) and waits for it.
     fn compact(&self) -> Result<()> {
-        let _pass = self.inner.gate.enter()?;
-        self.inner.checkpoint()
+        let inner = &self.inner;
+        let _pass = inner.gate.enter()?;
+        let ticket = inner.checkpointer.request()?;
+        inner.checkpointer.wait(ticket)
     }
 
-    /// Commits what has gathered, checkpoints (every dirty page written to the data file, the
-    /// WAL started over) and makes everything durable. Nothing runs in the background after.
+    /// Checkpoints (every dirty page written to the data file) and makes every write durable.
+    /// Nothing runs in the background afterwards until the next write.
     fn settle(&self) -> Result<()> {
         let inner = &self.inner;
         let _pass = inner.gate.enter()?;
-        inner.checkpoint()?;
+        let ticket = inner.checkpointer.request()?;
+        inner.checkpointer.wait(ticket)?;
         inner.committer.sync_all(&|| inner.flush())
     }
 
     fn stats(&self) -> EngineStats {
         let inner = &self.inner;
+        let (log_bytes, records, write_outs, buffered) = {
+            let log = lock(&inner.log);
+            (
+                log.bytes_written,
+                log.records,
+                log.write_outs,
+                log.buffered(),
+            )
+        };
         let p = inner.read();
         let m = &p.meta;
         let s = &p.stats;
-        let pool = &p.pool;
         let fill = if m.leaf_pages == 0 {
             0.0
         } else {
             m.leaf_bytes as f64 / (m.leaf_pages as f64 * BODY as f64)
         };
-        let ps = pool.stats();
+        let ps = p.pool.stats();
         let extra = [
             ("tree_height", m.height as f64),
             ("page_count", m.page_count as f64),
@@ -383,11 +332,11 @@ impl Engine for BtreeEngine {
             ("overflow_pages", m.overflow_pages as f64),
             ("free_pages", m.free_pages as f64),
             ("leaf_fill_factor", fill),
-            ("dirty_pages", p.dirty_pages() as f64),
-            ("wal_pages_written", s.wal_pages_written as f64),
-            ("wal_bytes_written", s.wal_bytes_written as f64),
-            ("wal_commits", s.commits as f64),
-            ("wal_spills", s.spills as f64),
+            ("dirty_pages", ps.dirty as f64),
+            ("frozen_pages", ps.frozen as f64),
+            ("wal_bytes_written", log_bytes as f64),
+            ("wal_records", records as f64),
+            ("wal_writes", write_outs as f64),
             ("wal_fsyncs", inner.committer.fsyncs() as f64),
             ("checkpoints", s.checkpoints as f64),
             (
@@ -398,12 +347,12 @@ impl Engine for BtreeEngine {
                 "checkpoint_bytes_written",
                 s.checkpoint_bytes_written as f64,
             ),
-            ("buffer_pool_pages", pool.capacity() as f64),
+            ("dwb_bytes_written", s.dwb_bytes_written as f64),
+            ("buffer_pool_pages", p.pool.capacity() as f64),
             ("buffer_pool_used_pages", ps.used as f64),
             ("buffer_pool_hits", ps.hits as f64),
             ("buffer_pool_misses", ps.misses as f64),
             ("buffer_pool_evictions", ps.evictions as f64),
-            ("buffer_pool_pages_written", s.wal_pages_written as f64),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -412,10 +361,11 @@ impl Engine for BtreeEngine {
             io: inner.io.snapshot(),
             live_keys: Some(m.live_keys),
             disk_bytes: store_dir::dir_size(&inner.path),
-            memory_bytes: ((ps.used + p.dirty_pages()) * PAGE_SIZE) as u64,
-            write_buffer_bytes: p.max_dirty as u64 * PAGE_SIZE as u64,
+            memory_bytes: (ps.used * PAGE_SIZE + buffered) as u64,
+            write_buffer_bytes: inner.options.max_dirty_pages * PAGE_SIZE as u64
+                + inner.options.commit_bytes,
             compactions: s.checkpoints,
-            compaction_bytes_written: s.checkpoint_bytes_written,
+            compaction_bytes_written: s.checkpoint_bytes_written + s.dwb_bytes_written,
             extra,
         }
     }
@@ -424,12 +374,10 @@ impl Engine for BtreeEngine {
 impl Drop for BtreeEngine {
     fn drop(&mut self) {
         let inner = &self.inner;
-        if let Some(_closing) = inner.gate.close() {
-            inner.committer.shutdown();
+        if let Some(_closing) = inner.stop() {
             // Best effort, no fsync: like a process exit, unsynced writes may be lost.
             if inner.committer.check().is_ok() {
-                let _w = lock(&inner.writer);
-                let _ = inner.commit();
+                let _ = lock(&inner.log).write_out();
             }
             lock(&inner.dir).take();
         }

@@ -52,7 +52,6 @@ impl Gate {
     }
 
     /// True once closing has begun.
-    #[cfg(test)]
     pub fn is_closing(&self) -> bool {
         self.state.load(Ordering::Acquire) & CLOSING != 0
     }

@@ -1,10 +1,11 @@
-//! The meta page (page 0): what defines the tree. Its latest committed image is in the WAL
-//! (every commit carries one) or, after a checkpoint, in the data file.
+//! The meta page (page 0): what defines the tree, and which log records a recovery replays
+//! on top of it. The engine keeps the current one in memory; every checkpoint writes the
+//! image of its snapshot.
 
 use super::page::{Page, PageId, PageResult, HEADER, META};
 
 pub const MAGIC: &[u8; 8] = b"KVBTREE\0";
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Meta {
@@ -21,10 +22,12 @@ pub struct Meta {
     pub live_keys: u64,
     /// Bytes of cells and slots in all leaves (for the fill factor).
     pub leaf_bytes: u64,
-    /// Number of the transaction that wrote this image.
-    pub txn: u64,
-    /// Sequence number of the last write the image holds (the Committer's LSN).
+    /// Number of the checkpoint that wrote this image (0: none yet).
+    pub checkpoint: u64,
+    /// Sequence number (LSN) of the last write the tree holds.
     pub lsn: u64,
+    /// Generation of the first log file to replay: it starts right after `lsn`.
+    pub log_gen: u64,
 }
 
 fn get<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
@@ -47,6 +50,7 @@ impl Meta {
             page_count: 2,
             height: 1,
             leaf_pages: 1,
+            log_gen: 1,
             ..Meta::default()
         }
     }
@@ -69,10 +73,14 @@ impl Meta {
         for (i, w) in words.iter().enumerate() {
             b[8 + 4 * i..12 + 4 * i].copy_from_slice(&w.to_le_bytes());
         }
-        for (i, w) in [self.live_keys, self.leaf_bytes, self.txn, self.lsn]
-            .iter()
-            .enumerate()
-        {
+        let longs = [
+            self.live_keys,
+            self.leaf_bytes,
+            self.checkpoint,
+            self.lsn,
+            self.log_gen,
+        ];
+        for (i, w) in longs.iter().enumerate() {
             b[44 + 8 * i..52 + 8 * i].copy_from_slice(&w.to_le_bytes());
         }
         p.seal();
@@ -104,14 +112,16 @@ impl Meta {
             overflow_pages: w(8),
             live_keys: d(0),
             leaf_bytes: d(1),
-            txn: d(2),
+            checkpoint: d(2),
             lsn: d(3),
+            log_gen: d(4),
         };
         let ok = m.page_count >= 2
             && (1..m.page_count).contains(&m.root)
             && m.free_head < m.page_count
             && (1..=64).contains(&m.height)
-            && m.free_pages < m.page_count;
+            && m.free_pages < m.page_count
+            && m.log_gen >= 1;
         if !ok {
             return Err("meta page fields out of range");
         }
@@ -126,7 +136,8 @@ mod tests {
     #[test]
     fn round_trip_and_checks() {
         let mut m = Meta::empty();
-        m.txn = 7;
+        m.checkpoint = 7;
+        m.log_gen = 3;
         m.lsn = 99;
         m.live_keys = 3;
         let p = m.encode();

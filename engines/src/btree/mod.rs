@@ -1,9 +1,14 @@
-//! The btree engine: an on-disk B+ tree of 4 KiB pages with a buffer pool, linked
-//! leaves and a write-ahead log of page images (SQLite's WAL mode, in our own words).
+//! The btree engine: an on-disk B+ tree of 4 KiB pages with a buffer pool, linked leaves, a
+//! write-ahead log of logical records, background checkpoints and a double-write buffer
+//! (the way InnoDB keeps pages whole, in our own words).
 //!
 //! # Files
 //!
-//! `btree.db` (the data file: pages `0..page_count` at offset `id * 4096`) and `btree.wal`.
+//! ```text
+//!  btree.db       the data file: page id at offset id * 4096; the tree as of the last checkpoint
+//!  btree.wal.<g>  log files, generation g = 1, 2, ...: the writes since that checkpoint
+//!  btree.dwb      the double-write buffer: the snapshot of the checkpoint being written
+//! ```
 //!
 //! # Pages
 //!
@@ -43,80 +48,104 @@
 //! out wide. Deletes that leave a non-root node under a quarter full merge it with a
 //! sibling, or share the two siblings' entries evenly when they do not fit in one page.
 //! Page 0 is the meta page: magic `KVBTREE\0`, version, root, page count, free-list head,
-//! free pages, height, page counts by type, live keys, leaf bytes used, and the transaction
-//! number and LSN of the commit that wrote it (`meta.rs`).
+//! free pages, height, page counts by type, live keys, leaf bytes used, and for the
+//! checkpoint that wrote it: its number, its LSN, and the first log file to replay
+//! (`meta.rs`). Pages in memory are sealed (their crc written) only when written out.
 //!
-//! # WAL
+//! # Log
 //!
-//! An `engines::log` log file: the synced-length watermark header (two 512-byte slots, from
-//! offset 0 to `LOG_START` = 1024), then records in `engines::log` framing
-//! (`| hcrc | len | pcrc | payload |`), payloads:
+//! A log file is an `engines::log` file: the synced-length watermark header (two 512-byte
+//! slots up to `LOG_START` = 1024), then one record per write in `engines::log` framing
+//! (`| hcrc | len | pcrc | payload |`):
 //!
 //! ```text
-//!  page frame:    | 1 u8 | txn u64 | page id u32 | page image (4096 bytes) |
-//!  commit frame:  | 2 u8 | txn u64 | lsn u64 | frames u32 |
+//!  put:     | 1 u8 | lsn u64 | key len u16 | key | value |
+//!  delete:  | 2 u8 | lsn u64 | key |
 //! ```
 //!
-//! A transaction is the page frames of every page it changed, always including the meta
-//! page, then its commit frame; transactions are numbered consecutively. `lsn` is the
-//! sequence number of the last write the transaction holds; it doubles as the Committer's
-//! LSN. After each fsync of the WAL the engine records in the header the length of the log up
-//! to the last commit written before that fsync began (the *synced length*); `close()` fsyncs
-//! once more so that the recorded length itself is durable.
+//! LSNs count the writes, one apart. A record costs the user bytes plus 23 (21 for a
+//! delete): splits, merges and free-list changes are not logged, because recovery replays
+//! the writes themselves on a tree that is whole (below). After each fsync of a log file its
+//! header records the length the fsync covered; `close()` fsyncs once more so that the
+//! recorded length is itself durable.
 //!
-//! # Commit and checkpoint
+//! # Buffer pool, writes, commits
 //!
-//! Writes change pages in memory (the dirty set of `pager.rs`; spilled to the WAL as frames
-//! of the open transaction, between writes, when it outgrows `max_dirty_pages`). A commit
-//! appends the dirty pages, the meta page and the commit frame in one write. In `none` and
-//! `group` modes the write that finds `commit_every_writes` writes gathered commits them
-//! before it changes anything (and every `sync()`, the group-mode flusher and `close()`
-//! commit what has gathered), so one page image covers many writes; in `sync` mode the
-//! Committer's leader commits everything pending right before its fsync, so concurrent
-//! writers share one commit as well as one fsync. When the WAL passes `checkpoint_wal_bytes`
-//! (or on `compact()` and `settle()`), a checkpoint copies the latest images into the data
-//! file and starts the WAL over; its steps are in `checkpoint.rs`.
+//! A write changes pages in the buffer pool (`buffer_pool.rs`: one frame per page id; a
+//! changed page is *dirty*) and gathers its record in memory. In `none` and `group` modes the
+//! records go to the log file in one write when `commit_bytes` have gathered (and at every
+//! `sync()`, group-mode flush and `close()`); in `sync` mode the Committer's leader writes
+//! and fsyncs them for every writer waiting. Dirty pages are never written between
+//! checkpoints and never evicted (no steal): the data file only ever holds whole
+//! checkpoints. Clean pages are evicted (CLOCK) beyond `buffer_pool_bytes`.
+//!
+//! # Checkpoints
+//!
+//! A thread of their own (`checkpoint.rs`) writes a snapshot when `max_dirty_pages` are
+//! dirty or `checkpoint_wal_bytes` have been logged since the last one (or on `compact()`
+//! and `settle()`). Under the writer lock, for a moment and without I/O but one write of the
+//! gathered records, it *switches* the log to a file it created beforehand and *freezes* the
+//! dirty pages: the snapshot is the tree exactly as of LSN `X`, the last write in the old
+//! file. Then, with no lock held: it fsyncs the old log file (no page of the snapshot is
+//! written before the log up to `X` is durable, the write-ahead rule: `X` is the largest
+//! page LSN in the snapshot); writes the snapshot with its meta page (LSN `X`, log file
+//! `g + 1`) to the double-write buffer and fsyncs it; writes the pages in place and fsyncs
+//! the data file; empties the buffer; removes log files older than `g + 1`. Writers go on
+//! throughout (the snapshot's images are shared, and a page changed again is copied first);
+//! one waits only when `2 * max_dirty_pages` are dirty while a checkpoint runs.
+//!
+//! Torn pages: a double-write buffer rather than full-page images in the log. The log is
+//! logical, so recovery needs the data file to hold a whole tree as of one LSN, not merely
+//! pages that each read right: a checkpoint cut short leaves some pages new and some old,
+//! and full-page images, which repair pages one by one, cannot make that tree whole again
+//! without logging every page change (splits and merges included) physically. The buffer
+//! makes a checkpoint all or nothing at the cost of writing its pages twice, sequentially
+//! and in the background. Full-page images would cost as many bytes (each page's first
+//! change after a checkpoint logs 4 KiB, and the page is written at the checkpoint all the
+//! same) and would put them in the writers' path.
 //!
 //! # Recovery rule
 //!
-//! Scan the WAL from its header. Damage at or past the synced length is a torn tail, however
-//! it looks (after a power cut the unsynced tail may hold zeroed blocks followed by good ones,
-//! or a torn sector); damage before it is `Error::Corruption`. Keep the frames of
-//! transactions whose commit frame is whole; cut off the rest (the torn tail, an unfinished
-//! transaction) before appending. The latest committed image of each page wins over the data
-//! file, and the last committed meta image defines the tree. A WAL whose last transaction is
-//! older than the data file's meta page is left over from a finished checkpoint and starts
-//! over; a WAL that starts after a gap is corruption; a missing WAL is corruption unless the
-//! data file never saw a commit. A data page (including the meta page) torn by a crash during
-//! a checkpoint is shadowed by its image in the WAL, which that checkpoint had not yet
-//! emptied; a data page that fails its checksum with no image in the WAL is reported as
-//! `Error::Corruption`, never read as data.
+//! ```text
+//!  1. btree.dwb holds a complete snapshot (head, then exactly its pages, all of one LSN,
+//!     each whole)?  -> copy its pages in place, fsync btree.db, empty btree.dwb.
+//!     An incomplete one was cut short before any page went in place: ignore it.
+//!  2. meta = page 0 of btree.db (damaged: Corruption). The tree is whole as of meta.lsn.
+//!  3. remove log files older than meta.log_gen; the rest must run meta.log_gen, +1, ...
+//!     without a gap (else Corruption; none at all only for a store that never wrote).
+//!  4. replay every record, file by file, in LSN order from meta.lsn + 1 (a gap: Corruption),
+//!     applying the put or delete to the tree. In each file, damage at or past the synced
+//!     length is a torn tail: cut it off, and drop the later files (which must hold nothing
+//!     synced, else Corruption); damage before it is Corruption.
+//!  5. fsync what was replayed past a synced length, then append to the last file.
+//! ```
+//!
+//! A data page that fails its checksum is `Error::Corruption`, never read as data.
 //!
 //! # Failures
 //!
 //! A change to the tree is undone alone when it fails half-way (a page that cannot be read):
 //! it does no I/O but reads, and `pager.rs` puts back the pages and the meta page it replaced.
-//! A failed write to a file (a spill, a commit, a checkpoint, an fsync) poisons the instance:
-//! writes are refused until reopen, checked under the writer lock, while reads go on seeing
-//! every change they could see before (nothing is rolled back). Checkpoints, commits and
-//! spills run before the write that triggers them changes anything, so their failure fails
-//! that write unapplied.
+//! A failed write to a file (the log, a checkpoint, an fsync) poisons the instance: writes are
+//! refused until reopen, checked under the writer lock, while reads go on seeing every change
+//! they could see before (nothing is rolled back). Gathered records are written out before
+//! the write that finds them due changes anything, so a failure there fails that write
+//! unapplied.
 //!
 //! # Concurrency
 //!
-//! Every call passes a gate (`gate.rs`); `close()` shuts it, waits for the calls inside,
-//! stops the group-commit flusher, commits and fsyncs, and releases the directory lock last,
-//! so nothing of a closed instance touches the files again. Readers share a read lock on the
-//! pager and run in parallel (the buffer pool has its own short lock); writers are serialised
-//! by a writer lock and take the pager's write lock while they change pages, so a reader sees
-//! a tree between two writes, never a torn page. A commit holds the write lock only to encode
-//! its frames and to publish them; the WAL write itself runs under a read lock, and no lock is
-//! held across the WAL fsync. A checkpoint holds the writer lock throughout (writers wait) but
-//! only a read lock while it copies pages and fsyncs the data file (readers go on); it takes
-//! the write lock to start the WAL over.
+//! Readers share a read lock on the pager; a page lookup is an index and an atomic load,
+//! with no lock or reference count per page. Writers are serialised by a writer lock, find
+//! the place of their change under the read lock, and take the write lock only to apply it,
+//! so a reader sees the tree between two writes. Every call but reads passes a gate
+//! (`gate.rs`); `close()` shuts it, waits for the calls inside, takes the write lock once (so
+//! readers inside are done and later ones see the gate shut), stops the checkpoint and
+//! group-commit threads (a running checkpoint finishes), writes out and fsyncs the log, and
+//! releases the directory lock last.
 
 mod buffer_pool;
 mod checkpoint;
+mod dwb;
 mod engine;
 mod freelist;
 mod gate;
@@ -126,6 +155,7 @@ mod options;
 mod overflow;
 mod page;
 mod pager;
+mod recovery;
 mod tree;
 #[cfg(any(test, debug_assertions))]
 mod verify;
@@ -139,10 +169,12 @@ use crate::{Engine, Options, Result};
 
 /// Name of the data file.
 pub const DATA_FILE: &str = "btree.db";
-/// Name of the write-ahead log.
+/// Name of the log files, before their generation (`btree.wal.1`, `btree.wal.2`, ...).
 pub const WAL_FILE: &str = "btree.wal";
+/// Name of the double-write buffer.
+pub const DWB_FILE: &str = "btree.dwb";
 /// Format version written to the store marker.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Opens (creating if needed) a btree store in `dir`.
 pub fn open(dir: &Path, options: &Options) -> Result<Box<dyn Engine>> {

@@ -9,25 +9,27 @@ use crate::{Error, Result};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct BtreeOptions {
-    /// Bytes of page frames in the buffer pool (rounded down to whole 4 KiB pages; at least
-    /// 16 pages).
+    /// Bytes of clean page frames the buffer pool keeps (rounded down to whole 4 KiB pages; at
+    /// least 16 pages). Dirty pages stay in memory beside them until a checkpoint writes them.
     pub buffer_pool_bytes: u64,
-    /// A checkpoint runs when the WAL grows past this many bytes.
+    /// A checkpoint starts when the log has grown this many bytes since the last one.
     pub checkpoint_wal_bytes: u64,
-    /// In `none` and `group` modes, writes gathered before they are committed to the WAL
-    /// together (one page image then covers many writes). `sync` mode commits at every fsync.
-    pub commit_every_writes: u64,
-    /// Changed pages held in memory before they are spilled to the WAL ahead of the commit.
+    /// A checkpoint starts when this many pages are dirty; at twice as many, writers wait for
+    /// the running checkpoint (the only time a write waits on one).
     pub max_dirty_pages: u64,
+    /// In `none` and `group` modes, bytes of log records gathered in memory before one write
+    /// hands them to the log file (`sync()`, the group-mode flusher and `close()` write them
+    /// too). `sync` mode writes them at every fsync.
+    pub commit_bytes: u64,
 }
 
 impl Default for BtreeOptions {
     fn default() -> Self {
         BtreeOptions {
-            buffer_pool_bytes: 64 << 20,
-            checkpoint_wal_bytes: 16 << 20,
-            commit_every_writes: 256,
-            max_dirty_pages: 2048,
+            buffer_pool_bytes: 256 << 20,
+            checkpoint_wal_bytes: 64 << 20,
+            max_dirty_pages: 32 << 10,
+            commit_bytes: 256 << 10,
         }
     }
 }
@@ -43,9 +45,10 @@ impl BtreeOptions {
                 self.buffer_pool_bytes
             )));
         }
-        if self.commit_every_writes == 0 || self.max_dirty_pages < 8 {
+        if self.max_dirty_pages < 8 || self.commit_bytes == 0 || self.checkpoint_wal_bytes == 0 {
             return Err(Error::InvalidInput(
-                "btree.commit_every_writes must be at least 1 and btree.max_dirty_pages at least 8"
+                "btree.max_dirty_pages must be at least 8, btree.commit_bytes and \
+                 btree.checkpoint_wal_bytes at least 1"
                     .into(),
             ));
         }

@@ -44,13 +44,13 @@ fn walk(p: &Pager, first: PageId, len: u32, mut each: impl FnMut(&Page)) -> Resu
     }
     let (mut id, mut seen) = (first, 0usize);
     for _ in 0..pages_for(len) {
-        let page = p.page(id)?;
+        let page = p.page_ref(id)?;
         let used = page.aux();
         if page.kind() != OVERFLOW || used > BODY || seen + used > len {
             return Err(p.corrupt(id, "malformed overflow page"));
         }
         seen += used;
-        each(&page);
+        each(page);
         id = page.next();
     }
     if id != 0 || seen != len {

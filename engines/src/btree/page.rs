@@ -15,28 +15,6 @@ pub const BODY: usize = PAGE_SIZE - HEADER;
 
 pub type PageId = u32;
 
-/// Hashes page ids with one multiplication (Fibonacci hashing); the maps keyed by page id
-/// sit on every page lookup, where SipHash would cost more than the lookup itself.
-#[derive(Default, Clone, Copy)]
-pub struct IdHasher(u64);
-
-impl std::hash::Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-    fn write_u32(&mut self, n: u32) {
-        self.0 = (self.0 ^ n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
-/// A map keyed by page id.
-pub type IdMap<V> = std::collections::HashMap<PageId, V, std::hash::BuildHasherDefault<IdHasher>>;
-
 /// Page types (header byte 4).
 pub const META: u8 = 1;
 pub const INTERNAL: u8 = 2;
@@ -50,10 +28,11 @@ pub const FLAG_OVERFLOW: u8 = 1;
 /// A malformed page: the detail for `Error::Corruption`.
 pub type PageResult<T> = std::result::Result<T, &'static str>;
 
-/// One page image. Shared read-only as `Arc<Page>` (a clone is a pin in the buffer pool).
+/// One page image, its bytes inline (an `Arc<Page>` in the buffer pool is one allocation, one
+/// pointer away from its bytes).
 #[derive(Clone)]
 pub struct Page {
-    buf: Box<[u8; PAGE_SIZE]>,
+    buf: [u8; PAGE_SIZE],
 }
 
 impl std::fmt::Debug for Page {
@@ -81,7 +60,7 @@ impl Page {
     /// A zeroed page of `kind` with id `id`.
     pub fn new(kind: u8, id: PageId) -> Page {
         let mut p = Page {
-            buf: Box::new([0u8; PAGE_SIZE]),
+            buf: [0u8; PAGE_SIZE],
         };
         p.buf[4] = kind;
         p.buf[8..12].copy_from_slice(&id.to_le_bytes());
@@ -91,14 +70,14 @@ impl Page {
     /// A zeroed page to read into.
     pub fn zeroed() -> Page {
         Page {
-            buf: Box::new([0u8; PAGE_SIZE]),
+            buf: [0u8; PAGE_SIZE],
         }
     }
 
     /// A page from exactly `PAGE_SIZE` bytes (as read from a file).
     pub fn from_bytes(bytes: &[u8]) -> PageResult<Page> {
-        let arr: [u8; PAGE_SIZE] = bytes.try_into().map_err(|_| "page of the wrong size")?;
-        Ok(Page { buf: Box::new(arr) })
+        let buf: [u8; PAGE_SIZE] = bytes.try_into().map_err(|_| "page of the wrong size")?;
+        Ok(Page { buf })
     }
 
     pub fn bytes(&self) -> &[u8] {
@@ -136,8 +115,7 @@ impl Page {
 
     /// Writes the checksum over bytes 4.. into bytes 0..4.
     pub fn seal(&mut self) {
-        let crc = crc32c::crc32c(&self.buf[4..]);
-        self.buf[0..4].copy_from_slice(&crc.to_le_bytes());
+        seal(&mut self.buf);
     }
 
     /// Checks the checksum, the page id and the type byte.
@@ -219,6 +197,7 @@ impl Page {
     }
 
     /// The child of an internal page whose range holds `key`.
+    #[cfg(test)]
     pub fn child_for(&self, key: &[u8]) -> PageResult<PageId> {
         let i = match self.search(key)? {
             Ok(i) => i + 1,
@@ -245,6 +224,13 @@ impl Page {
         }
         used
     }
+}
+
+/// Writes the checksum of a page image held in `bytes` (exactly one page) into its first four
+/// bytes: pages in memory are sealed only when they are written out.
+pub fn seal(bytes: &mut [u8]) {
+    let crc = crc32c::crc32c(&bytes[4..]);
+    bytes[0..4].copy_from_slice(&crc.to_le_bytes());
 }
 
 fn cell_len_at(p: &Page, off: usize) -> PageResult<usize> {

@@ -4,6 +4,8 @@
 
 use super::node::{self, Edit, Entry, Internal, Node, Rebalanced, Val, UNDERFLOW};
 use super::overflow;
+use std::sync::Arc;
+
 use super::page::{Page, PageId, ValueRef, BODY, INTERNAL, LEAF};
 use super::pager::Pager;
 use crate::Result;
@@ -19,14 +21,14 @@ fn value_of(p: &Pager, leaf: &Page, i: usize) -> Result<Vec<u8>> {
 }
 
 /// The leaf whose range holds `key`, with the path of `(internal page, child index)` above it.
-fn descend(
-    p: &Pager,
+fn descend<'p>(
+    p: &'p Pager,
     key: &[u8],
     mut path: Option<&mut Vec<(PageId, usize)>>,
-) -> Result<std::sync::Arc<Page>> {
+) -> Result<&'p Page> {
     let mut id = p.meta.root;
     for _ in 0..MAX_DEPTH {
-        let page = p.page(id)?;
+        let page = p.page_ref(id)?;
         match page.kind() {
             LEAF => return Ok(page),
             INTERNAL => {
@@ -45,30 +47,27 @@ fn descend(
     Err(p.corrupt(p.meta.root, "tree deeper than any sound tree (a cycle?)"))
 }
 
-/// The pages on the root-to-leaf path of `key`, pinned. A writer reads them under the
-/// shared lock first, so that its exclusive section does no read I/O for the path.
-pub fn pin_path(p: &Pager, key: &[u8]) -> Vec<std::sync::Arc<Page>> {
-    let mut pages = Vec::with_capacity(p.meta.height as usize);
-    let mut id = p.meta.root;
-    while pages.len() < MAX_DEPTH {
-        let Ok(page) = p.page(id) else { break };
-        let next = match page.kind() {
-            INTERNAL => page.child_for(key).ok(),
-            _ => None,
-        };
-        pages.push(page);
-        match next {
-            Some(child) => id = child,
-            None => break,
-        }
-    }
-    pages
+/// Where a write to a key goes: the leaf and the path above it. A writer finds it under the
+/// shared lock (pages it reads from disk then do not hold readers up), and it stays right
+/// until the writer changes the tree, since only writers change pages and they take turns.
+pub struct Located {
+    path: Vec<(PageId, usize)>,
+    leaf: Arc<Page>,
+}
+
+pub fn locate(p: &Pager, key: &[u8]) -> Result<Located> {
+    let mut path = Vec::with_capacity(p.meta.height as usize);
+    let leaf = descend(p, key, Some(&mut path))?.id();
+    Ok(Located {
+        path,
+        leaf: p.page(leaf)?,
+    })
 }
 
 pub fn get(p: &Pager, key: &[u8]) -> Result<Option<Vec<u8>>> {
     let leaf = descend(p, key, None)?;
     match leaf.search(key).map_err(|d| p.corrupt(leaf.id(), d))? {
-        Ok(i) => value_of(p, &leaf, i).map(Some),
+        Ok(i) => value_of(p, leaf, i).map(Some),
         Err(_) => Ok(None),
     }
 }
@@ -80,7 +79,7 @@ pub fn scan(
     end: Option<&[u8]>,
     limit: usize,
 ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(limit.min(128));
     let mut leaf = descend(p, start, None)?;
     let mut i = match leaf.search(start).map_err(|d| p.corrupt(leaf.id(), d))? {
         Ok(i) | Err(i) => i,
@@ -96,7 +95,7 @@ pub fn scan(
             if hops > p.meta.leaf_pages as u64 + 1 {
                 return Err(p.corrupt(next, "leaf chain longer than the tree (a cycle?)"));
             }
-            leaf = p.page(next)?;
+            leaf = p.page_ref(next)?;
             if leaf.kind() != LEAF {
                 return Err(p.corrupt(next, "leaf chain points at a page that is not a leaf"));
             }
@@ -107,7 +106,7 @@ pub fn scan(
         if end.is_some_and(|e| key >= e) {
             break;
         }
-        out.push((key.to_vec(), value_of(p, &leaf, i)?));
+        out.push((key.to_vec(), value_of(p, leaf, i)?));
         i += 1;
     }
     Ok(out)
@@ -115,8 +114,19 @@ pub fn scan(
 
 /// Inserts or replaces `key`; true when the key is new.
 pub fn insert(p: &mut Pager, key: &[u8], value: &[u8]) -> Result<bool> {
-    let mut path = Vec::with_capacity(8);
-    let page = descend(p, key, Some(&mut path))?;
+    let loc = locate(p, key)?;
+    insert_at(p, loc, key, value)
+}
+
+/// Removes `key`; true when it was there.
+pub fn delete(p: &mut Pager, key: &[u8]) -> Result<bool> {
+    let loc = locate(p, key)?;
+    delete_at(p, loc, key)
+}
+
+/// Inserts or replaces `key` where `locate` found its place; true when the key is new.
+pub fn insert_at(p: &mut Pager, loc: Located, key: &[u8], value: &[u8]) -> Result<bool> {
+    let Located { path, leaf: page } = loc;
     let id = page.id();
     let found = page.search(key).map_err(|d| p.corrupt(id, d))?;
     let val = if node::fits_inline(key.len(), value.len()) {
@@ -181,10 +191,9 @@ pub fn insert(p: &mut Pager, key: &[u8], value: &[u8]) -> Result<bool> {
     Ok(new)
 }
 
-/// Removes `key`; true when it was there.
-pub fn delete(p: &mut Pager, key: &[u8]) -> Result<bool> {
-    let mut path = Vec::with_capacity(8);
-    let page = descend(p, key, Some(&mut path))?;
+/// Removes `key` where `locate` found its place; true when it was there.
+pub fn delete_at(p: &mut Pager, loc: Located, key: &[u8]) -> Result<bool> {
+    let Located { path, leaf: page } = loc;
     let id = page.id();
     let Ok(i) = page.search(key).map_err(|d| p.corrupt(id, d))? else {
         return Ok(false);

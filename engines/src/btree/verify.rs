@@ -211,7 +211,7 @@ mod tests {
     use rand::{Rng, SeedableRng};
     use std::sync::Arc;
 
-    fn pager(dir: &std::path::Path, pool_pages: usize, max_dirty: usize) -> Pager {
+    fn pager(dir: &std::path::Path, pool_pages: usize) -> Pager {
         let io = Io::new();
         let data = io.create(&dir.join("db")).unwrap();
         let mut leaf = super::super::page::Page::new(LEAF, 1);
@@ -219,25 +219,16 @@ mod tests {
         data.write_all_at(Meta::empty().encode().bytes(), 0)
             .unwrap();
         data.write_all_at(leaf.bytes(), 4096).unwrap();
-        let wal = Arc::new(io.create(&dir.join("wal")).unwrap());
-        let mark = crate::log::create_log(&wal).unwrap();
-        Pager::new(
-            Meta::empty(),
-            data,
-            wal,
-            mark,
-            BufferPool::new(pool_pages),
-            max_dirty,
-        )
+        Pager::new(Meta::empty(), Arc::new(data), BufferPool::new(pool_pages))
     }
 
     /// Random puts (small, large, huge keys; inline and overflow values) and deletes, with
-    /// spills, a commit now and then, some changes taken back whole (`undo_op`), and a full
-    /// check against a model after every few steps.
+    /// evictions, some changes taken back whole (`undo_op`), and a full check against a model
+    /// after every few steps.
     #[test]
     fn random_changes_keep_every_invariant() {
         let dir = tempfile::tempdir().unwrap();
-        let mut p = pager(dir.path(), 16, 8);
+        let mut p = pager(dir.path(), 16);
         let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         let mut tallest = 0;
@@ -250,9 +241,16 @@ mod tests {
             if n % 7 == 0 {
                 key = [vec![b'x'; 300 + (n as usize * 3) % 700], key].concat();
             }
-            // Spills happen between changes, as the engine does them.
-            if p.needs_spill() {
-                p.spill().unwrap();
+            // Evictions happen between changes, as the engine does them; every so often a
+            // checkpoint's freeze and thaw make the dirty pages clean and evictable.
+            if step % 97 == 0 {
+                let frozen = p.pool.freeze();
+                let pages: Vec<_> = frozen.iter().map(|(id, pg)| (*id, &**pg)).collect();
+                super::super::checkpoint::write_in_place(&p.data, &pages).unwrap();
+                p.pool.thaw();
+            }
+            if p.pool.over_capacity() {
+                p.pool.evict();
             }
             // One change in nine is taken back whole after it is done, as a change that
             // fails at its last step would be: the tree must be as before it.
@@ -281,10 +279,7 @@ mod tests {
             if undo {
                 p.undo_op();
             } else {
-                p.end_op();
-            }
-            if step % 50 == 0 {
-                p.commit().unwrap();
+                p.end_op(step + 1);
             }
             if step % 25 == 0 || undo {
                 verify(&p).unwrap();
@@ -294,6 +289,6 @@ mod tests {
         }
         verify(&p).unwrap();
         assert!(tallest >= 3, "the run never built a tree of height 3");
-        assert!(p.stats.spills > 10, "{} spills", p.stats.spills);
+        assert!(p.pool.stats().evictions > 100, "{:?}", p.pool.stats());
     }
 }

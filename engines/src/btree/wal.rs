@@ -1,72 +1,120 @@
-//! The write-ahead log of page images: frames in `engines::log` framing behind the log's
-//! synced-length watermark header, and its recovery scan. The byte layout is drawn in
-//! `mod.rs`.
+//! The write-ahead log: one logical record per write, in a sequence of log files
+//! `btree.wal.<generation>` (each an `engines::log` file: the synced-length watermark header,
+//! then records). The byte layout is drawn in `mod.rs`.
+//!
+//! Writers gather records in memory (`Log::append_*`) and hand them to the active file in one
+//! write (`Log::write_out`): in `none` and `group` modes when `commit_bytes` have gathered,
+//! at every fsync in `sync` mode. A checkpoint *switches* the log: the records up to its
+//! snapshot stay in the old file, the next ones go to a new file that the checkpoint created
+//! (and made durable) beforehand, so nothing is created, cut or fsynced under the writers'
+//! lock. Files older than the last checkpoint's are removed once it is durable.
 
 use std::path::Path;
+use std::sync::Arc;
 
-use super::page::{IdMap, Page, PageId, PAGE_SIZE};
 use super::WAL_FILE;
 use crate::io::{File, Io};
-use crate::log::{self, Scanner, SyncedMark, Tail, LOG_START};
-use crate::{Error, Result};
+use crate::log::{self, SyncedMark, LOG_START};
+use crate::Result;
 
-pub const KIND_PAGE: u8 = 1;
-pub const KIND_COMMIT: u8 = 2;
+pub const KIND_PUT: u8 = 1;
+pub const KIND_DELETE: u8 = 2;
 
-/// Payload bytes of a page frame: kind, txn, page id, image.
-pub const PAGE_PAYLOAD: usize = 1 + 8 + 4 + PAGE_SIZE;
-/// Bytes of a whole page frame in the log.
-pub const PAGE_FRAME: usize = log::HEADER_LEN + PAGE_PAYLOAD;
+/// A write as the log holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Record<'a> {
+    Put { key: &'a [u8], value: &'a [u8] },
+    Delete { key: &'a [u8] },
+}
 
-/// Appends a page frame of transaction `txn` to `out`.
-pub fn encode_page(out: &mut Vec<u8>, txn: u64, page: &Page) {
-    log::encode_with(out, |b| {
-        b.push(KIND_PAGE);
-        b.extend_from_slice(&txn.to_le_bytes());
-        b.extend_from_slice(&page.id().to_le_bytes());
-        b.extend_from_slice(page.bytes());
+/// Name of log file `generation`.
+pub fn file_name(generation: u64) -> String {
+    format!("{WAL_FILE}.{generation}")
+}
+
+/// Appends the record of write `lsn` to `out`.
+pub fn encode(out: &mut Vec<u8>, lsn: u64, record: Record<'_>) {
+    log::encode_with(out, |b| match record {
+        Record::Put { key, value } => {
+            b.push(KIND_PUT);
+            b.extend_from_slice(&lsn.to_le_bytes());
+            b.extend_from_slice(&(key.len() as u16).to_le_bytes());
+            b.extend_from_slice(key);
+            b.extend_from_slice(value);
+        }
+        Record::Delete { key } => {
+            b.push(KIND_DELETE);
+            b.extend_from_slice(&lsn.to_le_bytes());
+            b.extend_from_slice(key);
+        }
     });
 }
 
-/// Appends the commit frame of `txn`: its LSN and how many page frames it holds.
-pub fn encode_commit(out: &mut Vec<u8>, txn: u64, lsn: u64, frames: u32) {
-    log::encode_with(out, |b| {
-        b.push(KIND_COMMIT);
-        b.extend_from_slice(&txn.to_le_bytes());
-        b.extend_from_slice(&lsn.to_le_bytes());
-        b.extend_from_slice(&frames.to_le_bytes());
-    });
+/// The LSN and write of a record's payload; `None` when it is malformed.
+pub fn decode(payload: &[u8]) -> Option<(u64, Record<'_>)> {
+    let (&kind, rest) = payload.split_first()?;
+    let lsn = u64::from_le_bytes(rest.get(..8)?.try_into().ok()?);
+    let rest = &rest[8..];
+    let record = match kind {
+        KIND_PUT => {
+            let klen = u16::from_le_bytes(rest.get(..2)?.try_into().ok()?) as usize;
+            let key = rest.get(2..2 + klen)?;
+            Record::Put {
+                key,
+                value: &rest[2 + klen..],
+            }
+        }
+        KIND_DELETE => Record::Delete { key: rest },
+        _ => return None,
+    };
+    Some((lsn, record))
 }
 
-fn u64_at(b: &[u8], at: usize) -> u64 {
-    u64::from_le_bytes(b[at..at + 8].try_into().expect("length checked"))
-}
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes(b[at..at + 4].try_into().expect("length checked"))
+/// One log file and its watermark.
+pub struct LogFile {
+    pub file: File,
+    pub generation: u64,
+    pub mark: SyncedMark,
 }
 
-/// Reads the page frame at `offset` and checks it holds a sound image of page `id`.
-pub fn read_page(wal: &File, offset: u64, id: PageId) -> Result<Page> {
-    let mut buf = vec![0u8; PAGE_FRAME];
-    let n = wal.read_at(&mut buf, offset)?;
-    let corrupt = |d: &str| Error::corruption(wal.path(), offset, d);
-    if n != PAGE_FRAME {
-        return Err(corrupt("page frame cut short"));
+impl LogFile {
+    /// Opens an existing log file.
+    pub fn open(io: &Io, dir: &Path, generation: u64) -> Result<LogFile> {
+        let file = io.open(&dir.join(file_name(generation)))?;
+        let mark = SyncedMark::read(&file)?;
+        Ok(LogFile {
+            file,
+            generation,
+            mark,
+        })
     }
-    let payload = log::decode(&buf, wal, offset)?;
-    if payload[0] != KIND_PAGE || u32_at(payload, 9) != id {
-        return Err(corrupt("WAL frame is not the expected page image"));
+
+    /// Makes the first `len` bytes durable (unless an earlier fsync did) and records so.
+    pub fn sync_to(&self, len: u64) -> Result<()> {
+        if self.mark.synced_len() >= len {
+            return Ok(());
+        }
+        self.file.sync()?;
+        self.mark.record(&self.file, len)
     }
-    let page = Page::from_bytes(&payload[13..]).map_err(corrupt)?;
-    page.verify(id).map_err(corrupt)?;
-    Ok(page)
+
+    /// Makes the first `len` bytes durable for good: once more fsynced after the watermark is
+    /// recorded, so that the watermark itself survives (for a file that takes no more writes).
+    pub fn seal(&self, len: u64) -> Result<()> {
+        if self.mark.synced_len() < len {
+            self.sync_to(len)?;
+            self.file.sync()?;
+        }
+        Ok(())
+    }
 }
 
-/// Creates the WAL of a new store whole: its header is written and fsynced under a temporary
-/// name, renamed into place and the directory fsynced, so `btree.wal` either does not exist
-/// or has a header.
-pub fn create(io: &Io, dir: &Path) -> Result<()> {
-    let tmp = dir.join(format!("{WAL_FILE}.tmp"));
+/// Creates log file `generation` whole: its header is written and fsynced under a temporary
+/// name, renamed into place and the directory fsynced, so the file either does not exist or
+/// has a header.
+pub fn create(io: &Io, dir: &Path, generation: u64) -> Result<LogFile> {
+    let name = file_name(generation);
+    let tmp = dir.join(format!("{name}.tmp"));
     if tmp.exists() {
         io.remove(&tmp)?;
     }
@@ -74,185 +122,174 @@ pub fn create(io: &Io, dir: &Path) -> Result<()> {
     log::create_log(&f)?;
     f.sync()?;
     drop(f);
-    io.rename(&tmp, &dir.join(WAL_FILE))?;
-    io.sync_dir(dir)
+    io.rename(&tmp, &dir.join(&name))?;
+    io.sync_dir(dir)?;
+    LogFile::open(io, dir, generation)
 }
 
-/// Starts the log over (after a checkpoint has made the data file hold every page): a fresh
-/// header is written and fsynced first, so that every record behind it counts as an unsynced
-/// tail of transactions the data file already holds; then the file is cut to the header and
-/// fsynced again. A crash between the steps leaves a log that recovers either way.
-pub fn restart(wal: &File) -> Result<SyncedMark> {
-    let mark = log::create_log(wal)?;
-    wal.sync()?;
-    wal.set_len(LOG_START)?;
-    wal.sync()?;
-    Ok(mark)
-}
-
-/// What the committed part of a WAL holds.
-#[derive(Debug)]
-pub struct Recovered {
-    /// Latest committed frame offset of each page.
-    pub index: IdMap<u64>,
-    pub first_txn: Option<u64>,
-    pub last_txn: u64,
-    pub last_lsn: u64,
-    /// End of the last commit frame: everything after it is cut off.
-    pub end: u64,
-    pub commits: u64,
-}
-
-/// Scans the log, keeps the frames of committed transactions and cuts the rest (a torn tail,
-/// frames of a transaction that never committed) off the file. Damage before the synced
-/// length the header records is `Error::Corruption`; at or past it, a torn tail.
-pub fn recover(wal: &File) -> Result<Recovered> {
-    let mut r = Recovered {
-        index: IdMap::default(),
-        first_txn: None,
-        last_txn: 0,
-        last_lsn: 0,
-        end: LOG_START,
-        commits: 0,
-    };
-    let mut pending: Vec<(PageId, u64)> = Vec::new();
-    let mut open_txn: Option<u64> = None;
-    let mut scanner = Scanner::log(wal)?;
-    while let Some((off, payload)) = scanner.next_record()? {
-        let corrupt = |d: &str| Error::corruption(wal.path(), off, d);
-        let kind = *payload.first().ok_or_else(|| corrupt("empty WAL record"))?;
-        if payload.len() < 9 {
-            return Err(corrupt("WAL record too short"));
-        }
-        let txn = u64_at(payload, 1);
-        // Transactions are numbered consecutively; frames of one all carry its number.
-        let expected = match (open_txn, r.first_txn) {
-            (Some(t), _) => t,
-            (None, Some(_)) => r.last_txn + 1,
-            (None, None) => txn,
-        };
-        match kind {
-            KIND_PAGE => {
-                if payload.len() != PAGE_PAYLOAD || txn != expected {
-                    return Err(corrupt("page frame out of sequence or of the wrong size"));
-                }
-                open_txn = Some(txn);
-                pending.push((u32_at(payload, 9), off));
-            }
-            KIND_COMMIT => {
-                if payload.len() != 1 + 8 + 8 + 4 || txn != expected || open_txn.is_none() {
-                    return Err(corrupt("commit frame out of sequence"));
-                }
-                let (lsn, frames) = (u64_at(payload, 9), u32_at(payload, 17));
-                if frames as usize != pending.len() || lsn < r.last_lsn {
-                    return Err(corrupt("commit frame does not match its transaction"));
-                }
-                r.index.extend(pending.drain(..));
-                r.first_txn.get_or_insert(txn);
-                r.last_txn = txn;
-                r.last_lsn = lsn;
-                r.commits += 1;
-                open_txn = None;
-                r.end = off + log::frame_len(payload.len()) as u64;
-            }
-            _ => return Err(corrupt("unknown WAL record kind")),
+/// The generations of the log files in `dir`, ascending.
+pub fn generations(dir: &Path) -> Result<Vec<u64>> {
+    let prefix = format!("{WAL_FILE}.");
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir)? {
+        let name = e?.file_name();
+        let name = name.to_string_lossy();
+        if let Some(g) = name.strip_prefix(&prefix).and_then(|g| g.parse().ok()) {
+            out.push(g);
         }
     }
-    let tail = scanner.tail().unwrap_or(Tail {
-        valid_len: r.end,
-        torn: true,
-    });
-    log::truncate_tail(
-        wal,
-        Tail {
-            valid_len: r.end,
-            torn: tail.torn || tail.valid_len != r.end,
-        },
-    )?;
-    Ok(r)
+    out.sort_unstable();
+    Ok(out)
+}
+
+/// The log the writers append to.
+pub struct Log {
+    pub active: Arc<LogFile>,
+    /// The file the last switch retired and its length, until a checkpoint or a flush has
+    /// made all of it durable: a flush fsyncs it before the active file, so that records in
+    /// a newer file are never durable while older ones are not.
+    pub retired: Option<(Arc<LogFile>, u64)>,
+    buf: Vec<u8>,
+    /// Gathered records beyond which `write_out` is due (`commit_bytes`).
+    commit_bytes: usize,
+    /// End of the records written to the active file.
+    pub end: u64,
+    pub bytes_written: u64,
+    pub records: u64,
+    pub write_outs: u64,
+}
+
+impl Log {
+    pub fn new(active: LogFile, end: u64, commit_bytes: u64) -> Log {
+        Log {
+            active: Arc::new(active),
+            retired: None,
+            buf: Vec::new(),
+            commit_bytes: commit_bytes.min(usize::MAX as u64) as usize,
+            end,
+            bytes_written: 0,
+            records: 0,
+            write_outs: 0,
+        }
+    }
+
+    /// Gathers the record of write `lsn`.
+    pub fn append(&mut self, lsn: u64, record: Record<'_>) {
+        encode(&mut self.buf, lsn, record);
+        self.records += 1;
+    }
+
+    /// True when the gathered records should be written out before the next write.
+    pub fn due(&self) -> bool {
+        self.buf.len() >= self.commit_bytes
+    }
+
+    /// Bytes of gathered records.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Bytes of records in the active file and gathered for it.
+    pub fn active_bytes(&self) -> u64 {
+        self.end - LOG_START + self.buf.len() as u64
+    }
+
+    /// Hands the gathered records to the active file in one write. On failure they stay
+    /// gathered (the engine is poisoned and writes no more).
+    pub fn write_out(&mut self) -> Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        self.active.file.write_all_at(&self.buf, self.end)?;
+        self.end += self.buf.len() as u64;
+        self.bytes_written += self.buf.len() as u64;
+        self.write_outs += 1;
+        self.buf.clear();
+        if self.buf.capacity() > 4 * self.commit_bytes.max(1 << 16) {
+            self.buf = Vec::new();
+        }
+        Ok(())
+    }
+
+    /// Makes `next` the active file; the gathered records go to the old one first. Returns
+    /// the old file and its length.
+    pub fn switch(&mut self, next: LogFile) -> Result<(Arc<LogFile>, u64)> {
+        self.write_out()?;
+        let old = std::mem::replace(&mut self.active, Arc::new(next));
+        let len = std::mem::replace(&mut self.end, LOG_START);
+        self.retired = Some((Arc::clone(&old), len));
+        Ok((old, len))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::btree::page::LEAF;
-
-    fn page(id: PageId, fill: u8) -> Page {
-        let mut p = Page::new(LEAF, id);
-        p.bytes_mut()[100] = fill;
-        p.seal();
-        p
-    }
-
-    /// A new log file with its header; records go from `LOG_START`.
-    fn new_log(dir: &std::path::Path) -> File {
-        let f = Io::new().create(&dir.join("wal")).unwrap();
-        log::create_log(&f).unwrap();
-        f
-    }
 
     #[test]
-    fn committed_frames_survive_the_rest_is_cut() {
-        let dir = tempfile::tempdir().unwrap();
-        let f = new_log(dir.path());
+    fn records_round_trip_and_malformed_ones_are_refused() {
         let mut buf = Vec::new();
-        encode_page(&mut buf, 5, &page(1, 1));
-        encode_page(&mut buf, 5, &page(2, 1));
-        encode_commit(&mut buf, 5, 10, 2);
-        let first_end = LOG_START + buf.len() as u64;
-        encode_page(&mut buf, 6, &page(1, 2));
-        encode_commit(&mut buf, 6, 12, 1);
-        let second_end = LOG_START + buf.len() as u64;
-        encode_page(&mut buf, 7, &page(2, 3)); // never committed
-        f.write_all_at(&buf, LOG_START).unwrap();
-        let r = recover(&f).unwrap();
-        assert_eq!((r.first_txn, r.last_txn, r.last_lsn), (Some(5), 6, 12));
-        assert_eq!(r.end, second_end);
-        assert_eq!(f.len().unwrap(), second_end, "uncommitted frames cut off");
-        assert_eq!(read_page(&f, r.index[&1], 1).unwrap().bytes()[100], 2);
-        assert_eq!(read_page(&f, r.index[&2], 2).unwrap().bytes()[100], 1);
-        // A torn commit frame past the synced length loses that transaction only.
-        f.set_len(second_end - 3).unwrap();
-        let r = recover(&f).unwrap();
-        assert_eq!((r.last_txn, r.end), (5, first_end));
-        // Within the synced length, the same cut is corruption.
-        let mark = SyncedMark::read(&f).unwrap();
-        mark.record(&f, first_end).unwrap();
-        f.set_len(first_end - 3).unwrap();
-        assert!(matches!(recover(&f), Err(Error::Corruption { .. })));
-    }
-
-    #[test]
-    fn out_of_sequence_is_corruption() {
-        let dir = tempfile::tempdir().unwrap();
-        let f = new_log(dir.path());
-        let mut buf = Vec::new();
-        encode_page(&mut buf, 5, &page(1, 1));
-        encode_commit(&mut buf, 5, 10, 1);
-        encode_page(&mut buf, 9, &page(1, 1));
-        encode_commit(&mut buf, 9, 11, 1);
-        f.write_all_at(&buf, LOG_START).unwrap();
-        assert!(matches!(recover(&f), Err(Error::Corruption { .. })));
-    }
-
-    #[test]
-    fn restart_leaves_an_empty_log_with_a_fresh_mark() {
-        let dir = tempfile::tempdir().unwrap();
-        let f = new_log(dir.path());
-        let mut buf = Vec::new();
-        encode_page(&mut buf, 1, &page(1, 1));
-        encode_commit(&mut buf, 1, 1, 1);
-        f.write_all_at(&buf, LOG_START).unwrap();
-        SyncedMark::read(&f)
-            .unwrap()
-            .record(&f, LOG_START + buf.len() as u64)
-            .unwrap();
-        let mark = restart(&f).unwrap();
-        assert_eq!(
-            (f.len().unwrap(), mark.synced_len()),
-            (LOG_START, LOG_START)
+        let put = Record::Put {
+            key: b"key",
+            value: b"value",
+        };
+        encode(&mut buf, 7, put);
+        encode(&mut buf, 8, Record::Delete { key: b"gone" });
+        encode(
+            &mut buf,
+            9,
+            Record::Put {
+                key: b"k",
+                value: b"",
+            },
         );
-        let r = recover(&f).unwrap();
-        assert_eq!((r.commits, r.end), (0, LOG_START));
+        let payloads: Vec<&[u8]> = {
+            let mut out = vec![];
+            let mut at = 0;
+            while at < buf.len() {
+                let len = u32::from_le_bytes(buf[at + 4..at + 8].try_into().unwrap()) as usize;
+                out.push(&buf[at + log::HEADER_LEN..at + log::HEADER_LEN + len]);
+                at += log::HEADER_LEN + len;
+            }
+            out
+        };
+        assert_eq!(decode(payloads[0]), Some((7, put)));
+        assert_eq!(
+            decode(payloads[1]),
+            Some((8, Record::Delete { key: b"gone" }))
+        );
+        assert_eq!(
+            decode(payloads[2]),
+            Some((
+                9,
+                Record::Put {
+                    key: b"k",
+                    value: b""
+                }
+            ))
+        );
+        assert_eq!(decode(&[]), None);
+        assert_eq!(decode(&[KIND_PUT, 1, 2]), None);
+        assert_eq!(
+            decode(&[KIND_PUT, 0, 0, 0, 0, 0, 0, 0, 0, 9, 0, b'x']),
+            None
+        );
+        assert_eq!(decode(&[7, 0, 0, 0, 0, 0, 0, 0, 0]), None);
+    }
+
+    #[test]
+    fn switch_retires_the_old_file_with_its_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let io = Io::new();
+        let mut log = Log::new(create(&io, dir.path(), 1).unwrap(), LOG_START, 1 << 20);
+        log.append(1, Record::Delete { key: b"a" });
+        let next = create(&io, dir.path(), 2).unwrap();
+        let (old, len) = log.switch(next).unwrap();
+        assert_eq!((old.generation, log.active.generation), (1, 2));
+        assert_eq!(old.file.len().unwrap(), len);
+        assert!(len > LOG_START && log.end == LOG_START);
+        assert_eq!(generations(dir.path()).unwrap(), [1, 2]);
+        old.seal(len).unwrap();
+        assert_eq!(log::read_synced_len(&old.file).unwrap(), len);
     }
 }
