@@ -215,7 +215,7 @@ impl EngineKind {
             EngineKind::Memory => "BTreeMap behind a lock, no files: the model in tests and the harness floor",
             EngineKind::Bitcask => "append-only segments, in-memory hash keydir, hint files, merge",
             EngineKind::Lsm => "WAL, memtable, SSTables with block index and bloom filters, leveled or tiered compaction",
-            EngineKind::Btree => "B+ tree of 4 KiB pages, buffer pool, linked leaves, page WAL",
+            EngineKind::Btree => "B+ tree of 4 KiB pages, buffer pool, linked leaves, logical WAL, background checkpoints",
             #[cfg(feature = "redb")]
             EngineKind::Redb => "redb (production): copy-on-write B-tree in one file, checksummed pages, one write transaction per write",
             #[cfg(feature = "fjall")]

@@ -165,13 +165,13 @@ impl Inner {
                     log.write_out().map_err(|e| self.poison(e))?;
                 }
             }
-            if self.read().pool.over_capacity() {
-                self.write().pool.evict();
-            }
             // The place of the change is found under the shared lock, so that readers are
             // not held up while its pages come from disk.
             let loc = tree::locate(&self.read(), key)?;
             let mut p = self.write();
+            if p.pool.over_capacity() {
+                p.pool.evict();
+            }
             p.begin_op();
             if let Err(e) = op(&mut p, loc) {
                 p.undo_op();
