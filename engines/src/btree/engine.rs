@@ -78,7 +78,11 @@ impl BtreeEngine {
         let weak: Weak<Inner> = Arc::downgrade(&inner);
         inner.checkpointer.start(move || {
             let inner = weak.upgrade()?;
-            let r = checkpoint::run(&inner);
+            // A panic (a bug) must not leave writers or waiters waiting for ever.
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                checkpoint::run(&inner)
+            }))
+            .unwrap_or_else(|_| Err(Error::Poisoned("the checkpoint panicked".into())));
             if let Err(e) = &r {
                 inner.committer.poison(format!("checkpoint failed: {e}"));
             }
