@@ -49,6 +49,13 @@ pub struct Replaced {
     state: u8,
 }
 
+impl Replaced {
+    /// The image replaced, if there was one.
+    pub fn into_page(self) -> Option<Arc<Page>> {
+        self.page
+    }
+}
+
 pub struct BufferPool {
     capacity: usize,
     frames: Vec<Frame>,

@@ -79,10 +79,9 @@ impl BtreeEngine {
         inner.checkpointer.start(move || {
             let inner = weak.upgrade()?;
             // A panic (a bug) must not leave writers or waiters waiting for ever.
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                checkpoint::run(&inner)
-            }))
-            .unwrap_or_else(|_| Err(Error::Poisoned("the checkpoint panicked".into())));
+            let r =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| checkpoint::run(&inner)))
+                    .unwrap_or_else(|_| Err(Error::Poisoned("the checkpoint panicked".into())));
             if let Err(e) = &r {
                 inner.committer.poison(format!("checkpoint failed: {e}"));
             }

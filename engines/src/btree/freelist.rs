@@ -49,9 +49,9 @@ pub fn alloc(p: &mut Pager) -> Result<PageId> {
     if id == 0 || id == head || id >= p.meta.page_count {
         return Err(p.corrupt(head, "free-list entry outside the file"));
     }
-    let mut t = Page::clone(&trunk);
+    let mut t = trunk.to_shared();
     drop(trunk);
-    t.set_count(n - 1);
+    Page::unique(&mut t).set_count(n - 1);
     p.write(t)?;
     Ok(id)
 }
@@ -67,15 +67,16 @@ pub fn free(p: &mut Pager, id: PageId) -> Result<()> {
             return Err(p.corrupt(head, "free-list trunk page is malformed"));
         }
         if n < TRUNK_CAP {
-            let mut t = Page::clone(&trunk);
+            let mut t = trunk.to_shared();
             drop(trunk);
-            t.bytes_mut()[slot(n)..slot(n) + 4].copy_from_slice(&id.to_le_bytes());
-            t.set_count(n + 1);
+            let tp = Page::unique(&mut t);
+            tp.bytes_mut()[slot(n)..slot(n) + 4].copy_from_slice(&id.to_le_bytes());
+            tp.set_count(n + 1);
             return p.write(t);
         }
     }
-    let mut t = Page::new(FREE, id);
-    t.set_next(head);
+    let mut t = Page::new_shared(FREE, id);
+    Page::unique(&mut t).set_next(head);
     p.meta.free_head = id;
     p.write(t)
 }

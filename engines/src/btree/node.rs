@@ -32,64 +32,123 @@ impl Entry {
     }
 }
 
-/// Writes a leaf cell below `end` and points slot `slot` at it.
-fn put_leaf_cell(p: &mut Page, slot: usize, end: &mut usize, key: &[u8], val: &Val) {
-    let b = p.bytes_mut();
-    let cell = entry_size(key, val) - 2;
-    *end -= cell;
-    let c = &mut b[*end..*end + cell];
-    c[0..2].copy_from_slice(&(key.len() as u16).to_le_bytes());
-    let k = 7 + key.len();
-    c[7..k].copy_from_slice(key);
-    match val {
-        Val::Inline(v) => {
-            c[2] = 0;
-            c[3..7].copy_from_slice(&(v.len() as u32).to_le_bytes());
-            c[k..].copy_from_slice(v);
-        }
-        Val::Overflow { first, len } => {
-            c[2] = FLAG_OVERFLOW;
-            c[3..7].copy_from_slice(&len.to_le_bytes());
-            c[k..].copy_from_slice(&first.to_le_bytes());
+impl Val {
+    /// The value as a cell holds it.
+    pub fn as_cell(&self) -> CellVal<'_> {
+        match self {
+            Val::Inline(v) => CellVal::Inline(v),
+            Val::Overflow { first, len } => CellVal::Overflow {
+                first: *first,
+                len: *len,
+            },
         }
     }
-    put_slot(b, slot, *end);
 }
 
-/// Copies a raw cell below `end` and points slot `slot` at it.
-fn put_raw_cell(p: &mut Page, slot: usize, end: &mut usize, cell: &[u8]) {
-    let b = p.bytes_mut();
-    *end -= cell.len();
-    b[*end..*end + cell.len()].copy_from_slice(cell);
-    put_slot(b, slot, *end);
+/// A leaf value borrowed for writing into a cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CellVal<'a> {
+    Inline(&'a [u8]),
+    Overflow { first: PageId, len: u32 },
 }
 
-fn put_slot(b: &mut [u8], slot: usize, off: usize) {
-    b[HEADER + 2 * slot..HEADER + 2 * slot + 2].copy_from_slice(&(off as u16).to_le_bytes());
+/// Bytes a leaf entry takes in a page, slot included.
+pub fn cell_size(key: &[u8], val: CellVal<'_>) -> usize {
+    2 + 7
+        + key.len()
+        + match val {
+            CellVal::Inline(v) => v.len(),
+            CellVal::Overflow { .. } => 4,
+        }
 }
 
 /// Bytes an entry takes in a page, slot included.
 pub fn entry_size(key: &[u8], val: &Val) -> usize {
-    2 + 7
-        + key.len()
-        + match val {
-            Val::Inline(v) => v.len(),
-            Val::Overflow { .. } => 4,
+    cell_size(key, val.as_cell())
+}
+
+/// Fills a blank page with cells in slot order at ascending addresses, the last one ending at
+/// the end of the page, so that a scan reads a page front to back.
+struct Layout<'p> {
+    page: &'p mut Page,
+    slot: usize,
+    at: usize,
+}
+
+impl<'p> Layout<'p> {
+    /// `cells` bytes of cells (slots not included) are to come.
+    fn new(page: &'p mut Page, cells: usize) -> Self {
+        Layout {
+            page,
+            slot: 0,
+            at: PAGE_SIZE - cells,
         }
+    }
+
+    fn cell(&mut self, len: usize) -> &mut [u8] {
+        let (slot, at) = (self.slot, self.at);
+        let b = self.page.bytes_mut();
+        b[HEADER + 2 * slot..HEADER + 2 * slot + 2].copy_from_slice(&(at as u16).to_le_bytes());
+        self.slot += 1;
+        self.at += len;
+        &mut b[at..at + len]
+    }
+
+    fn leaf_cell(&mut self, key: &[u8], val: CellVal<'_>) {
+        let c = self.cell(cell_size(key, val) - 2);
+        c[0..2].copy_from_slice(&(key.len() as u16).to_le_bytes());
+        let k = 7 + key.len();
+        c[7..k].copy_from_slice(key);
+        match val {
+            CellVal::Inline(v) => {
+                c[2] = 0;
+                c[3..7].copy_from_slice(&(v.len() as u32).to_le_bytes());
+                c[k..].copy_from_slice(v);
+            }
+            CellVal::Overflow { first, len } => {
+                c[2] = FLAG_OVERFLOW;
+                c[3..7].copy_from_slice(&len.to_le_bytes());
+                c[k..].copy_from_slice(&first.to_le_bytes());
+            }
+        }
+    }
+
+    fn raw_cell(&mut self, cell: &[u8]) {
+        self.cell(cell.len()).copy_from_slice(cell);
+    }
+
+    fn internal_cell(&mut self, key: &[u8], child: PageId) {
+        let c = self.cell(internal_cell(key) - 2);
+        c[0..2].copy_from_slice(&(key.len() as u16).to_le_bytes());
+        c[2..6].copy_from_slice(&child.to_le_bytes());
+        c[6..].copy_from_slice(key);
+    }
+
+    fn finish(self) {
+        debug_assert_eq!(self.at, PAGE_SIZE);
+        let n = self.slot;
+        self.page.set_count(n);
+    }
 }
 
 /// A change to one leaf entry, for [`edit_leaf`].
 #[derive(Clone, Copy)]
 pub enum Edit<'a> {
-    Insert(&'a [u8], &'a Val),
-    Replace(&'a [u8], &'a Val),
+    Insert(&'a [u8], CellVal<'a>),
+    Replace(&'a [u8], CellVal<'a>),
     Remove,
 }
 
-/// The leaf page `old` with entry `i` inserted, replaced or removed, copied cell by cell
-/// without decoding (the write fast path). Returns the page with its used bytes before and
-/// after, or `None` when the result does not fit in one page (the caller splits).
-pub fn edit_leaf(old: &Page, i: usize, edit: Edit<'_>) -> PageResult<Option<(Page, usize, usize)>> {
+/// Writes into `into` (a blank leaf page with its id) the leaf `old` with entry `i`
+/// inserted, replaced or removed, copied cell by cell without decoding (the write fast
+/// path). Returns the used bytes before and after, or `None` (with `into` untouched) when the
+/// result does not fit in one page (the caller splits).
+pub fn edit_leaf(
+    old: &Page,
+    i: usize,
+    edit: Edit<'_>,
+    into: &mut Page,
+) -> PageResult<Option<(usize, usize)>> {
     let n = old.count();
     let skip = !matches!(edit, Edit::Insert(..));
     if i > n || (skip && i >= n) {
@@ -101,32 +160,34 @@ pub fn edit_leaf(old: &Page, i: usize, edit: Edit<'_>) -> PageResult<Option<(Pag
     }
     let new_size = old_size - if skip { 2 + old.cell(i)?.len() } else { 0 }
         + match edit {
-            Edit::Insert(k, v) | Edit::Replace(k, v) => entry_size(k, v),
+            Edit::Insert(k, v) | Edit::Replace(k, v) => cell_size(k, v),
             Edit::Remove => 0,
         };
     if new_size > BODY {
         return Ok(None);
     }
-    let mut p = Page::new(LEAF, old.id());
-    p.set_next(old.next());
-    let (mut end, mut slot) = (PAGE_SIZE, 0);
+    into.set_next(old.next());
+    let count = match edit {
+        Edit::Insert(..) => n + 1,
+        Edit::Replace(..) => n,
+        Edit::Remove => n - 1,
+    };
+    let mut out = Layout::new(into, new_size - 2 * count);
     for j in 0..=n {
         if j == i {
             if let Edit::Insert(k, v) | Edit::Replace(k, v) = edit {
-                put_leaf_cell(&mut p, slot, &mut end, k, v);
-                slot += 1;
+                out.leaf_cell(k, v);
             }
             if skip {
                 continue;
             }
         }
         if j < n {
-            put_raw_cell(&mut p, slot, &mut end, old.cell(j)?);
-            slot += 1;
+            out.raw_cell(old.cell(j)?);
         }
     }
-    p.set_count(slot);
-    Ok(Some((p, old_size, new_size)))
+    out.finish();
+    Ok(Some((old_size, new_size)))
 }
 
 /// True when a value of `vlen` bytes under `key_len` fits inline.
@@ -179,15 +240,14 @@ impl Leaf {
         self.entries.iter().map(Entry::size).sum()
     }
 
-    pub fn encode(&self, id: PageId) -> Page {
-        let mut p = Page::new(LEAF, id);
-        p.set_next(self.next);
-        p.set_count(self.entries.len());
-        let mut end = PAGE_SIZE;
-        for (i, e) in self.entries.iter().enumerate() {
-            put_leaf_cell(&mut p, i, &mut end, &e.key, &e.val);
+    /// Writes the leaf into `into`, a blank leaf page with its id.
+    pub fn fill(&self, into: &mut Page) {
+        into.set_next(self.next);
+        let mut out = Layout::new(into, self.size() - 2 * self.entries.len());
+        for e in &self.entries {
+            out.leaf_cell(&e.key, e.val.as_cell());
         }
-        p
+        out.finish();
     }
 
     /// Splits an overfull leaf: `self` keeps the lower half, the upper half is returned.
@@ -232,22 +292,14 @@ impl Internal {
         self.keys.iter().map(|k| internal_cell(k)).sum()
     }
 
-    pub fn encode(&self, id: PageId) -> Page {
-        let mut p = Page::new(INTERNAL, id);
-        p.set_next(self.children[0]);
-        p.set_count(self.keys.len());
-        let b = p.bytes_mut();
-        let mut end = PAGE_SIZE;
-        for (i, k) in self.keys.iter().enumerate() {
-            let cell = internal_cell(k) - 2;
-            end -= cell;
-            let c = &mut b[end..end + cell];
-            c[0..2].copy_from_slice(&(k.len() as u16).to_le_bytes());
-            c[2..6].copy_from_slice(&self.children[i + 1].to_le_bytes());
-            c[6..].copy_from_slice(k);
-            b[HEADER + 2 * i..HEADER + 2 * i + 2].copy_from_slice(&(end as u16).to_le_bytes());
+    /// Writes the node into `into`, a blank internal page with its id.
+    pub fn fill(&self, into: &mut Page) {
+        into.set_next(self.children[0]);
+        let mut out = Layout::new(into, self.size() - 2 * self.keys.len());
+        for (k, &child) in self.keys.iter().zip(&self.children[1..]) {
+            out.internal_cell(k, child);
         }
-        p
+        out.finish();
     }
 
     /// Splits an overfull node: `self` keeps the lower keys, the separator that moves up and
@@ -284,11 +336,28 @@ impl Node {
         }
     }
 
-    pub fn encode(&self, id: PageId) -> Page {
+    /// The page type the node is written as.
+    pub fn kind(&self) -> u8 {
         match self {
-            Node::Leaf(l) => l.encode(id),
-            Node::Internal(n) => n.encode(id),
+            Node::Leaf(_) => LEAF,
+            Node::Internal(_) => INTERNAL,
         }
+    }
+
+    /// Writes the node into `into`, a blank page of its type with its id.
+    pub fn fill(&self, into: &mut Page) {
+        match self {
+            Node::Leaf(l) => l.fill(into),
+            Node::Internal(n) => n.fill(into),
+        }
+    }
+
+    /// The node as a new page `id`.
+    #[cfg(test)]
+    pub fn encode(&self, id: PageId) -> std::sync::Arc<Page> {
+        let mut page = Page::new_shared(self.kind(), id);
+        self.fill(Page::unique(&mut page));
+        page
     }
 }
 
@@ -358,6 +427,17 @@ pub fn rebalance(left: Node, sep: Vec<u8>, right: Node) -> PageResult<Rebalanced
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+
+    fn encode_leaf(l: &Leaf, id: PageId) -> Arc<Page> {
+        Node::Leaf(l.clone()).encode(id)
+    }
+
+    fn edit(old: &Page, i: usize, e: Edit<'_>) -> PageResult<Option<(Arc<Page>, usize, usize)>> {
+        let mut page = Page::new_shared(LEAF, old.id());
+        let r = edit_leaf(old, i, e, Page::unique(&mut page))?;
+        Ok(r.map(|(before, after)| (page, before, after)))
+    }
 
     fn leaf(keys: std::ops::Range<u32>, vlen: usize) -> Leaf {
         Leaf {
@@ -381,7 +461,7 @@ mod tests {
                 len: 9000,
             },
         });
-        let p = l.encode(4);
+        let p = encode_leaf(&l, 4);
         assert_eq!(Leaf::decode(&p).unwrap(), l);
         assert_eq!(p.search(b"k000007").unwrap(), Ok(7));
         assert_eq!(p.search(b"k0000075").unwrap(), Err(8));
@@ -398,7 +478,7 @@ mod tests {
     #[test]
     fn edit_leaf_matches_decode_and_encode() {
         let l = leaf(0..20, 30);
-        let p = l.encode(4);
+        let p = encode_leaf(&l, 4);
         let v = Val::Inline(b"new".to_vec());
         for i in 0..=20 {
             let mut want = l.clone();
@@ -410,18 +490,22 @@ mod tests {
                 },
             );
             let key = want.entries[i].key.clone();
-            let (got, before, after) = edit_leaf(&p, i, Edit::Insert(&key, &v)).unwrap().unwrap();
+            let (got, before, after) = edit(&p, i, Edit::Insert(&key, v.as_cell()))
+                .unwrap()
+                .unwrap();
             assert_eq!(Leaf::decode(&got).unwrap(), want);
             assert_eq!((before, after), (l.size(), want.size()));
             if i < 20 {
                 let mut want = l.clone();
                 want.entries[i].val = v.clone();
                 let key = want.entries[i].key.clone();
-                let (got, ..) = edit_leaf(&p, i, Edit::Replace(&key, &v)).unwrap().unwrap();
+                let (got, ..) = edit(&p, i, Edit::Replace(&key, v.as_cell()))
+                    .unwrap()
+                    .unwrap();
                 assert_eq!(Leaf::decode(&got).unwrap(), want);
                 let mut want = l.clone();
                 want.entries.remove(i);
-                let (got, ..) = edit_leaf(&p, i, Edit::Remove).unwrap().unwrap();
+                let (got, ..) = edit(&p, i, Edit::Remove).unwrap().unwrap();
                 assert_eq!(Leaf::decode(&got).unwrap(), want);
             }
         }
@@ -430,12 +514,12 @@ mod tests {
         while fits.size() > BODY {
             fits.entries.pop();
         }
-        let p = fits.encode(1);
+        let p = encode_leaf(&fits, 1);
         let big = Val::Inline(vec![0; 1000]);
-        assert!(edit_leaf(&p, 0, Edit::Insert(b"a", &big))
+        assert!(edit(&p, 0, Edit::Insert(b"a", big.as_cell()))
             .unwrap()
             .is_none());
-        assert!(edit_leaf(&p, 99, Edit::Remove).is_err());
+        assert!(edit(&p, 99, Edit::Remove).is_err());
     }
 
     #[test]
@@ -458,7 +542,7 @@ mod tests {
             keys: vec![b"b".to_vec(), b"d".to_vec()],
             children: vec![10, 11, 12],
         };
-        let p = n.encode(3);
+        let p = Node::Internal(n.clone()).encode(3);
         assert_eq!(Internal::decode(&p).unwrap(), n);
         assert_eq!(p.child_for(b"a").unwrap(), 10);
         assert_eq!(p.child_for(b"b").unwrap(), 11);

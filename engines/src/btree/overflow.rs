@@ -23,12 +23,13 @@ pub fn write_chain(p: &mut Pager, value: &[u8]) -> Result<PageId> {
             Some(_) => p.alloc(OVERFLOW)?,
             None => 0,
         };
-        let mut page = Page::new(OVERFLOW, id);
+        let mut shared = Page::new_shared(OVERFLOW, id);
+        let page = Page::unique(&mut shared);
         page.set_next(next);
         page.set_aux(chunk.len());
         page.bytes_mut()[super::page::HEADER..super::page::HEADER + chunk.len()]
             .copy_from_slice(chunk);
-        p.write(page)?;
+        p.write(shared)?;
         match following {
             Some(c) => (id, chunk) = (next, c),
             None => return Ok(first),

@@ -6,6 +6,7 @@
 //! `Error::Corruption` with the file and offset the page came from.
 
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 pub const PAGE_SIZE: usize = 4096;
 /// Bytes of the common header.
@@ -65,6 +66,38 @@ impl Page {
         p.buf[4] = kind;
         p.buf[8..12].copy_from_slice(&id.to_le_bytes());
         p
+    }
+
+    /// A zeroed page of `kind` with id `id`, in the shared allocation the buffer pool keeps.
+    pub fn new_shared(kind: u8, id: PageId) -> Arc<Page> {
+        let mut p = Page::zeroed_shared();
+        let b = Page::unique(&mut p);
+        b.buf[4] = kind;
+        b.buf[8..12].copy_from_slice(&id.to_le_bytes());
+        p
+    }
+
+    /// Makes this a zeroed page of `kind` with id `id`.
+    pub fn reset(&mut self, kind: u8, id: PageId) {
+        self.buf.fill(0);
+        self.buf[4] = kind;
+        self.buf[8..12].copy_from_slice(&id.to_le_bytes());
+    }
+
+    /// A copy of this page in a new shared allocation.
+    pub fn to_shared(&self) -> Arc<Page> {
+        let mut p = Page::zeroed_shared();
+        Page::unique(&mut p).buf.copy_from_slice(&self.buf);
+        p
+    }
+
+    fn zeroed_shared() -> Arc<Page> {
+        Arc::new(Page::zeroed())
+    }
+
+    /// The page behind a handle just made, to fill in.
+    pub fn unique(p: &mut Arc<Page>) -> &mut Page {
+        Arc::get_mut(p).expect("a page just made is not shared yet")
     }
 
     /// A zeroed page to read into.

@@ -17,6 +17,9 @@ use super::page::{Page, PageId, PAGE_SIZE};
 use crate::io::File;
 use crate::{Error, Result};
 
+/// Most page images kept for reuse.
+const MAX_SPARES: usize = 64;
+
 /// Figures the engine counts for `stats()`.
 #[derive(Debug, Default, Clone)]
 pub struct PagerStats {
@@ -36,6 +39,8 @@ pub struct Pager {
     pub pool: BufferPool,
     undo_meta: Meta,
     undo: Vec<Replaced>,
+    /// Page images replaced and held by no one, for reuse.
+    spares: Vec<Arc<Page>>,
     /// LSN of the last write applied.
     pub seq: u64,
     /// LSN the last checkpoint's snapshot holds.
@@ -54,6 +59,7 @@ impl Pager {
             data,
             pool,
             undo: Vec::new(),
+            spares: Vec::new(),
             stats: PagerStats::default(),
         }
     }
@@ -112,8 +118,8 @@ impl Pager {
     }
 
     /// Makes a changed page the current image of its page (dirty until a checkpoint).
-    pub fn write(&mut self, page: Page) -> Result<()> {
-        let r = self.pool.put_dirty(page.id(), Arc::new(page));
+    pub fn write(&mut self, page: Arc<Page>) -> Result<()> {
+        let r = self.pool.put_dirty(page.id(), page);
         self.undo.push(r);
         Ok(())
     }
@@ -124,7 +130,28 @@ impl Pager {
             self.meta.leaf_bytes =
                 (self.meta.leaf_bytes + l.size() as u64).saturating_sub(old_size as u64);
         }
-        self.write(node.encode(id))
+        let mut page = self.blank(node.kind(), id);
+        node.fill(Page::unique(&mut page));
+        self.write(page)
+    }
+
+    /// A blank page of `kind` with id `id` to fill, made from a page image no one holds any
+    /// more when there is one (a 4 KiB allocation saved per write).
+    pub fn blank(&mut self, kind: u8, id: PageId) -> Arc<Page> {
+        match self.spares.pop() {
+            Some(mut page) => {
+                Page::unique(&mut page).reset(kind, id);
+                page
+            }
+            None => Page::new_shared(kind, id),
+        }
+    }
+
+    /// Keeps a page image for [`Pager::blank`] if no one else holds it.
+    pub fn spare(&mut self, mut page: Arc<Page>) {
+        if self.spares.len() < MAX_SPARES && Arc::get_mut(&mut page).is_some() {
+            self.spares.push(page);
+        }
     }
 
     /// A page for a new node or overflow page of `kind`.
@@ -165,7 +192,11 @@ impl Pager {
 
     /// The change succeeded: it is the write with sequence number `lsn`.
     pub fn end_op(&mut self, lsn: u64) {
-        self.undo.clear();
+        while let Some(r) = self.undo.pop() {
+            if let Some(page) = r.into_page() {
+                self.spare(page);
+            }
+        }
         self.seq = lsn;
         self.meta.lsn = lsn;
     }

@@ -2,7 +2,7 @@
 //! deletes on decoded nodes along the root-to-leaf path, with splits growing the tree and
 //! merges or redistribution shrinking it.
 
-use super::node::{self, Edit, Entry, Internal, Node, Rebalanced, Val, UNDERFLOW};
+use super::node::{self, CellVal, Edit, Entry, Internal, Node, Rebalanced, Val, UNDERFLOW};
 use super::overflow;
 use std::sync::Arc;
 
@@ -130,10 +130,10 @@ pub fn insert_at(p: &mut Pager, loc: Located, key: &[u8], value: &[u8]) -> Resul
     let id = page.id();
     let found = page.search(key).map_err(|d| p.corrupt(id, d))?;
     let val = if node::fits_inline(key.len(), value.len()) {
-        Val::Inline(value.to_vec())
+        CellVal::Inline(value)
     } else {
         let first = overflow::write_chain(p, value)?;
-        Val::Overflow {
+        CellVal::Overflow {
             first,
             len: value.len() as u32,
         }
@@ -150,23 +150,30 @@ pub fn insert_at(p: &mut Pager, loc: Located, key: &[u8], value: &[u8]) -> Resul
         Err(_) => None,
     };
     let edit = if new {
-        Edit::Insert(key, &val)
+        Edit::Insert(key, val)
     } else {
-        Edit::Replace(key, &val)
+        Edit::Replace(key, val)
     };
     // Fast path: the leaf takes the change without a split.
-    let edited = node::edit_leaf(&page, i, edit).map_err(|d| p.corrupt(id, d))?;
+    let mut leaf = p.blank(LEAF, id);
+    let edited =
+        node::edit_leaf(&page, i, edit, Page::unique(&mut leaf)).map_err(|d| p.corrupt(id, d))?;
     let slow = match edited {
-        Some((leaf, before, after)) => {
+        Some((before, after)) => {
             drop(page);
             p.meta.leaf_bytes = (p.meta.leaf_bytes + after as u64).saturating_sub(before as u64);
             p.write(leaf)?;
             None
         }
         None => {
+            p.spare(leaf);
             let mut leaf = node::Leaf::decode(&page).map_err(|d| p.corrupt(id, d))?;
             drop(page);
             let old_size = leaf.size();
+            let val = match val {
+                CellVal::Inline(v) => Val::Inline(v.to_vec()),
+                CellVal::Overflow { first, len } => Val::Overflow { first, len },
+            };
             let entry = Entry {
                 key: key.to_vec(),
                 val,
@@ -202,15 +209,18 @@ pub fn delete_at(p: &mut Pager, loc: Located, key: &[u8]) -> Result<bool> {
         overflow::free_chain(p, first, len)?;
     }
     p.meta.live_keys = p.meta.live_keys.saturating_sub(1);
-    let edited = node::edit_leaf(&page, i, Edit::Remove).map_err(|d| p.corrupt(id, d))?;
+    let mut leaf = p.blank(LEAF, id);
+    let edited = node::edit_leaf(&page, i, Edit::Remove, Page::unique(&mut leaf))
+        .map_err(|d| p.corrupt(id, d))?;
     match edited {
         // Fast path: the leaf stays at least a quarter full (or is the root).
-        Some((leaf, before, after)) if after >= UNDERFLOW || path.is_empty() => {
+        Some((before, after)) if after >= UNDERFLOW || path.is_empty() => {
             drop(page);
             p.meta.leaf_bytes = (p.meta.leaf_bytes + after as u64).saturating_sub(before as u64);
             p.write(leaf)?;
         }
         _ => {
+            p.spare(leaf);
             let mut leaf = node::Leaf::decode(&page).map_err(|d| p.corrupt(id, d))?;
             drop(page);
             let old_size = leaf.size();
