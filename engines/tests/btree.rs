@@ -427,6 +427,7 @@ mod own {
             "log_created",
             "frozen",
             "log_synced",
+            "fresh_written",
             "dwb_synced",
             "half_written",
             "pages_written",

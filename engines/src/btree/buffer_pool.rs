@@ -2,11 +2,16 @@
 //! id (page ids are dense, so a lookup is an index, not a hash).
 //!
 //! A frame is *clean* (its image is the one in the data file), *dirty* (changed since the
-//! last checkpoint began) or *frozen* (it belongs to the snapshot the running checkpoint is
-//! writing, which has not reached the data file yet). Only clean frames are evicted: dirty and
-//! frozen pages stay in memory until a checkpoint has written them (no steal), so the data
-//! file changes only by whole checkpoints. `capacity` bounds the clean frames; how many pages
-//! may be dirty is the checkpoint's business (`max_dirty_pages`).
+//! last checkpoint began) or *frozen* (its image belongs to the snapshot the running
+//! checkpoint is writing, which has not reached the data file yet). Only clean frames are
+//! evicted: dirty and frozen pages stay in memory until a checkpoint has written them (no
+//! steal), so the data file changes only by whole checkpoints. `capacity` bounds the clean
+//! frames; how many pages may be dirty is the checkpoint's business (`max_dirty_pages`).
+//!
+//! Freezing only flips the frames' state (the writers wait that long); the checkpoint then
+//! takes the frozen images itself, a few at a time under the read lock. A writer that
+//! changes or frees a frozen page before that moves its image aside first (`moved`), so the
+//! snapshot stays exactly the tree as of the freeze.
 //!
 //! Readers share the pager's read lock. A hit is an index and an atomic load (a `OnceLock`);
 //! a miss stores the page read from the data file into its empty frame (two readers racing for
@@ -66,6 +71,8 @@ pub struct BufferPool {
     dirty: usize,
     /// Pages of the snapshot a running checkpoint is writing.
     frozen_ids: Vec<PageId>,
+    /// Snapshot images of frozen pages changed or freed since the freeze.
+    moved: Vec<(PageId, Arc<Page>)>,
     hand: usize,
     hits: Striped,
     misses: AtomicU64,
@@ -82,6 +89,7 @@ impl BufferPool {
             dirty_ids: Vec::new(),
             dirty: 0,
             frozen_ids: Vec::new(),
+            moved: Vec::new(),
             hand: 0,
             hits: Striped::default(),
             misses: AtomicU64::new(0),
@@ -134,6 +142,12 @@ impl BufferPool {
         let f = &mut self.frames[id as usize];
         let old = f.page.take();
         let state = f.state;
+        if state & FROZEN != 0 {
+            if let Some(image) = &old {
+                self.moved.push((id, Arc::clone(image)));
+            }
+            f.state &= !FROZEN;
+        }
         f.page = OnceLock::from(page);
         *f.referenced.get_mut() = true;
         if old.is_none() {
@@ -162,13 +176,18 @@ impl BufferPool {
             };
         };
         let old = f.page.take();
-        if old.is_some() {
+        let state = f.state;
+        if let Some(image) = &old {
             *self.resident.get_mut() -= 1;
+            if state & FROZEN != 0 {
+                self.moved.push((id, Arc::clone(image)));
+            }
         }
+        f.state &= !FROZEN;
         Replaced {
             id,
             page: old,
-            state: f.state,
+            state,
         }
     }
 
@@ -185,25 +204,34 @@ impl BufferPool {
         f.state = r.state;
     }
 
-    /// Begins a checkpoint: every dirty page becomes frozen. Returns their images in page-id
-    /// order (freed pages have none and are left out).
-    pub fn freeze(&mut self) -> Vec<(PageId, Arc<Page>)> {
+    /// Begins a checkpoint: every dirty page becomes frozen (nothing but their state is
+    /// touched). Returns their ids, in no particular order.
+    pub fn freeze(&mut self) -> Vec<PageId> {
         let ids = std::mem::take(&mut self.dirty_ids);
-        let mut out = Vec::with_capacity(self.dirty);
-        for id in ids {
+        for &id in &ids {
             let f = &mut self.frames[id as usize];
-            if f.state & DIRTY == 0 {
-                continue;
-            }
-            f.state = FROZEN;
-            self.frozen_ids.push(id);
-            if let Some(page) = f.page.get() {
-                out.push((id, Arc::clone(page)));
+            if f.state & DIRTY != 0 {
+                f.state = FROZEN;
+                self.frozen_ids.push(id);
             }
         }
         self.dirty = 0;
-        out.sort_unstable_by_key(|&(id, _)| id);
-        out
+        self.frozen_ids.clone()
+    }
+
+    /// The snapshot image of frozen page `id` while it is still in its frame (`None` once it
+    /// was moved aside, or for a page freed before the freeze).
+    pub fn frozen_image(&self, id: PageId) -> Option<Arc<Page>> {
+        let f = self.frames.get(id as usize)?;
+        if f.state & FROZEN == 0 {
+            return None;
+        }
+        f.page.get().map(Arc::clone)
+    }
+
+    /// The snapshot images moved aside since the freeze (see the module comment).
+    pub fn take_moved(&mut self) -> Vec<(PageId, Arc<Page>)> {
+        std::mem::take(&mut self.moved)
     }
 
     /// Ends a checkpoint: its pages are in the data file, so their frames may be evicted
@@ -212,6 +240,7 @@ impl BufferPool {
         for id in std::mem::take(&mut self.frozen_ids) {
             self.frames[id as usize].state &= !FROZEN;
         }
+        self.moved.clear();
     }
 
     pub fn dirty_pages(&self) -> usize {
@@ -317,7 +346,7 @@ mod tests {
         assert!(pool.get(5).is_some() && pool.get(200).is_some());
         // Frozen pages stay until thawed; then they are clean and may go.
         let frozen = pool.freeze();
-        assert_eq!(frozen.iter().map(|p| p.0).collect::<Vec<_>>(), [5, 200]);
+        assert_eq!(frozen, [5, 200]);
         assert_eq!((pool.dirty_pages(), pool.stats().frozen), (0, 2));
         for id in 1..100 {
             if pool.get(id).is_none() {
@@ -337,6 +366,35 @@ mod tests {
         }
         assert!(pool.stats().used <= 16, "{:?}", pool.stats());
         assert!(pool.stats().evictions > 100);
+    }
+
+    /// A frozen page changed or freed before the checkpoint takes its image keeps the image
+    /// of the freeze for the checkpoint; one not changed is taken from its frame.
+    #[test]
+    fn frozen_images_survive_later_changes() {
+        let mut pool = BufferPool::new(16);
+        let marked = |id: PageId, mark: u8| {
+            let mut p = page(id);
+            p.bytes_mut()[100] = mark;
+            Arc::new(p)
+        };
+        for id in 1..=3 {
+            pool.put_dirty(id, marked(id, 1));
+        }
+        let mut ids = pool.freeze();
+        ids.sort_unstable();
+        assert_eq!(ids, [1, 2, 3]);
+        pool.put_dirty(1, marked(1, 2));
+        pool.put_dirty(1, marked(1, 3));
+        pool.discard(2);
+        assert!(pool.frozen_image(1).is_none() && pool.frozen_image(2).is_none());
+        assert_eq!(pool.frozen_image(3).unwrap().bytes()[100], 1);
+        let moved = pool.take_moved();
+        let marks: Vec<(PageId, u8)> = moved.iter().map(|(id, p)| (*id, p.bytes()[100])).collect();
+        assert_eq!(marks, [(1, 1), (2, 1)]);
+        assert_eq!(pool.get(1).unwrap().bytes()[100], 3);
+        assert_eq!(pool.dirty_pages(), 1);
+        pool.thaw();
     }
 
     #[test]

@@ -4,14 +4,18 @@
 //!
 //! 1. `start`, `log_created`: create the next log file whole (header fsynced, directory
 //!    fsynced), before taking any lock;
-//! 2. `frozen`: under the writer lock, for a moment: hand the gathered log records to the old
-//!    file, make the new one active, and freeze the dirty pages (the buffer pool keeps their
-//!    images until written) with a meta page naming the snapshot's LSN and the new log file.
-//!    No I/O but that one write, no fsync, nothing created or cut;
+//! 2. `frozen`: under the writer lock, for a moment: hand the last gathered log records to
+//!    the old file, make the new one active, and freeze the dirty pages (a flip of their
+//!    state: the buffer pool keeps their images until written) with a meta page naming the
+//!    snapshot's LSN and the new log file. No I/O but that one write, no fsync, nothing
+//!    created or cut. The snapshot's images are then taken a batch at a time under the read
+//!    lock (a frozen page a writer changes meanwhile has its image moved aside first);
 //! 3. `log_synced`: fsync the old log file: every record up to the snapshot is durable before
 //!    any page of it is written (the write-ahead rule: the snapshot's LSN, the largest page
 //!    LSN in it, is at most the durable log position);
-//! 4. `dwb_synced`: write the snapshot to the double-write buffer and fsync it;
+//! 4. `fresh_written`, `dwb_synced`: write the pages beyond the last checkpoint's page count
+//!    (no tree on disk uses them) in place and fsync; write the other pages and the meta page
+//!    to the double-write buffer and fsync it;
 //! 5. `half_written`, `pages_written`, `data_synced`: write the pages in place, in page order
 //!    (a run of consecutive pages in one write), and fsync the data file;
 //! 6. `dwb_cleared`, `done`: empty the double-write buffer, let the frozen pages be evicted,
@@ -26,6 +30,9 @@ use super::{dwb, wal};
 use crate::io::{crash_point, File};
 use crate::{Error, Result};
 
+/// Frozen pages whose images are taken per hold of the read lock.
+const TAKE_BATCH: usize = 1024;
+
 /// Runs one checkpoint; `Ok(false)` when there was nothing to write.
 pub(super) fn run(e: &Inner) -> Result<bool> {
     {
@@ -38,23 +45,32 @@ pub(super) fn run(e: &Inner) -> Result<bool> {
     let generation = lock(&e.log).active.generation + 1;
     let next = wal::create(&e.io, &e.path, generation)?;
     crash_point("btree.checkpoint.log_created");
-    let (snapshot, meta, data, (old, old_len)) = {
+    // Most gathered records go out before the writers are stopped; the freeze writes the rest.
+    lock(&e.log).write_out().map_err(|err| e.poison(err))?;
+    let (mut ids, meta, data, durable_pages, (old, old_len)) = {
         let _w = lock(&e.writer);
+        let held = std::time::Instant::now();
         e.committer.check()?;
         let switched = lock(&e.log).switch(next).map_err(|err| e.poison(err))?;
         let mut p = e.write();
         p.meta.checkpoint += 1;
         p.meta.log_gen = generation;
         p.checkpoint_lsn = p.seq;
+        let ids = p.pool.freeze();
+        let held = held.elapsed().as_micros() as u64;
+        p.stats.freeze_max_us = p.stats.freeze_max_us.max(held);
+        let durable_pages = p.durable_page_count;
         (
-            p.pool.freeze(),
+            ids,
             p.meta.clone(),
             Arc::clone(&p.data),
+            durable_pages,
             switched,
         )
     };
     e.note_checkpoint_started();
     crash_point("btree.checkpoint.frozen");
+    let snapshot = take_snapshot(e, &mut ids);
     old.seal(old_len)?;
     {
         let mut log = lock(&e.log);
@@ -68,10 +84,23 @@ pub(super) fn run(e: &Inner) -> Result<bool> {
     }
     e.committer.mark_synced(meta.lsn);
     crash_point("btree.checkpoint.log_synced");
+    // Pages beyond the last checkpoint's page count belong to no tree on disk yet: they go in
+    // place directly (and are durable before the buffer is), only the others need the
+    // double-write buffer.
     let meta_page = meta.encode();
-    let mut pages: Vec<(PageId, &Page)> = Vec::with_capacity(snapshot.len() + 1);
+    let split = snapshot.partition_point(|(id, _)| *id < durable_pages);
+    let fresh: Vec<(PageId, &Page)> = snapshot[split..]
+        .iter()
+        .map(|(id, p)| (*id, &**p))
+        .collect();
+    if !fresh.is_empty() {
+        write_in_place(&data, &fresh)?;
+        data.sync()?;
+    }
+    crash_point("btree.checkpoint.fresh_written");
+    let mut pages: Vec<(PageId, &Page)> = Vec::with_capacity(split + 1);
     pages.push((0, &meta_page));
-    pages.extend(snapshot.iter().map(|(id, p)| (*id, &**p)));
+    pages.extend(snapshot[..split].iter().map(|(id, p)| (*id, &**p)));
     let dwb_bytes = dwb::write(&e.dwb, meta.lsn, &pages)?;
     crash_point("btree.checkpoint.dwb_synced");
     let (first, second) = pages.split_at(pages.len() / 2);
@@ -83,12 +112,15 @@ pub(super) fn run(e: &Inner) -> Result<bool> {
     crash_point("btree.checkpoint.data_synced");
     dwb::clear(&e.dwb)?;
     crash_point("btree.checkpoint.dwb_cleared");
+    let written = (pages.len() + fresh.len()) as u64;
+    drop((pages, fresh));
     {
         let mut p = e.write();
         p.pool.thaw();
+        p.durable_page_count = meta.page_count;
         p.stats.checkpoints += 1;
-        p.stats.checkpoint_pages_written += pages.len() as u64;
-        p.stats.checkpoint_bytes_written += (pages.len() * PAGE_SIZE) as u64;
+        p.stats.checkpoint_pages_written += written;
+        p.stats.checkpoint_bytes_written += written * PAGE_SIZE as u64;
         p.stats.dwb_bytes_written += dwb_bytes;
     }
     drop(snapshot);
@@ -99,6 +131,30 @@ pub(super) fn run(e: &Inner) -> Result<bool> {
     }
     crash_point("btree.checkpoint.done");
     Ok(true)
+}
+
+/// The images of the frozen pages `ids`, in page order: taken from their frames a batch at a
+/// time under the read lock (writers wait for one batch at most), then from the images
+/// writers moved aside meanwhile. Pages freed before the freeze have none and are left out.
+fn take_snapshot(e: &Inner, ids: &mut [PageId]) -> Vec<(PageId, Arc<Page>)> {
+    ids.sort_unstable();
+    let mut images: Vec<(PageId, Option<Arc<Page>>)> = Vec::with_capacity(ids.len());
+    for batch in ids.chunks(TAKE_BATCH) {
+        let p = e.read();
+        images.extend(batch.iter().map(|&id| (id, p.pool.frozen_image(id))));
+    }
+    let mut moved = e.write().pool.take_moved();
+    moved.sort_unstable_by_key(|&(id, _)| id);
+    images
+        .into_iter()
+        .filter_map(|(id, image)| {
+            let image = image.or_else(|| {
+                let at = moved.binary_search_by_key(&id, |&(m, _)| m).ok()?;
+                Some(Arc::clone(&moved[at].1))
+            })?;
+            Some((id, image))
+        })
+        .collect()
 }
 
 /// Writes the pages (in page-id order) in place, sealed, a run of consecutive ones per call.

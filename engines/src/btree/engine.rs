@@ -38,6 +38,8 @@ pub(super) struct Inner {
     /// without a lock to decide when a checkpoint is due.
     dirty_hint: AtomicUsize,
     log_hint: AtomicU64,
+    /// Writes that waited for a checkpoint (back-pressure).
+    writer_waits: AtomicU64,
 }
 
 pub struct BtreeEngine {
@@ -66,6 +68,7 @@ impl BtreeEngine {
             writer: Mutex::new(()),
             dirty_hint: AtomicUsize::new(rec.pager.dirty_pages()),
             log_hint: AtomicU64::new(0),
+            writer_waits: AtomicU64::new(0),
             pager: RwLock::new(rec.pager),
             log: Mutex::new(Log::new(rec.log, rec.log_end, bo.commit_bytes)),
             dwb: rec.dwb,
@@ -138,6 +141,7 @@ impl Inner {
             self.checkpointer.nudge();
         }
         if dirty >= 2 * max && self.checkpointer.running() {
+            self.writer_waits.fetch_add(1, Relaxed);
             self.checkpointer.wait_running()?;
         }
         Ok(())
@@ -351,6 +355,11 @@ impl Engine for BtreeEngine {
                 s.checkpoint_bytes_written as f64,
             ),
             ("dwb_bytes_written", s.dwb_bytes_written as f64),
+            ("checkpoint_freeze_max_us", s.freeze_max_us as f64),
+            (
+                "writes_waiting_for_checkpoint",
+                inner.writer_waits.load(Relaxed) as f64,
+            ),
             ("buffer_pool_pages", p.pool.capacity() as f64),
             ("buffer_pool_used_pages", ps.used as f64),
             ("buffer_pool_hits", ps.hits as f64),

@@ -28,7 +28,7 @@ impl Default for BtreeOptions {
         BtreeOptions {
             buffer_pool_bytes: 256 << 20,
             checkpoint_wal_bytes: 64 << 20,
-            max_dirty_pages: 32 << 10,
+            max_dirty_pages: 64 << 10,
             commit_bytes: 256 << 10,
         }
     }

@@ -29,6 +29,8 @@ pub struct PagerStats {
     pub checkpoint_bytes_written: u64,
     /// Bytes written to the double-write buffer.
     pub dwb_bytes_written: u64,
+    /// Longest time a checkpoint held the writer lock (its freeze), microseconds.
+    pub freeze_max_us: u64,
 }
 
 pub struct Pager {
@@ -45,6 +47,8 @@ pub struct Pager {
     pub seq: u64,
     /// LSN the last checkpoint's snapshot holds.
     pub checkpoint_lsn: u64,
+    /// Page count of the tree the data file holds (the last finished checkpoint's).
+    pub durable_page_count: u32,
     pub stats: PagerStats,
 }
 
@@ -54,6 +58,7 @@ impl Pager {
         Pager {
             seq: meta.lsn,
             checkpoint_lsn: meta.lsn,
+            durable_page_count: meta.page_count,
             undo_meta: meta.clone(),
             meta,
             data,

@@ -244,7 +244,12 @@ mod tests {
             // Evictions happen between changes, as the engine does them; every so often a
             // checkpoint's freeze and thaw make the dirty pages clean and evictable.
             if step % 97 == 0 {
-                let frozen = p.pool.freeze();
+                let mut ids = p.pool.freeze();
+                ids.sort_unstable();
+                let frozen: Vec<_> = ids
+                    .iter()
+                    .filter_map(|&id| Some((id, p.pool.frozen_image(id)?)))
+                    .collect();
                 let pages: Vec<_> = frozen.iter().map(|(id, pg)| (*id, &**pg)).collect();
                 super::super::checkpoint::write_in_place(&p.data, &pages).unwrap();
                 p.pool.thaw();
