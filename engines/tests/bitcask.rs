@@ -25,8 +25,12 @@ use std::time::Duration;
 
 use engines::{Durability, Engine, Error};
 
+#[path = "bitcask/close.rs"]
+mod close;
 #[path = "bitcask/failed_writes.rs"]
 mod failed_writes;
+#[path = "bitcask/power_cut.rs"]
+mod power_cut;
 
 /// Small segments, no background work (tests drive merges and hints themselves).
 fn quiet(segment: u64) -> Options {
