@@ -60,9 +60,9 @@
 //!
 //! A rollover holds the writer mutex only to append the seal to the active file and switch
 //! to the *prepared* file, which was created, fsynced and named durably (directory fsync)
-//! ahead of time. After releasing the mutex, the writer that rolled makes the sealed file
-//! durable (fsync; its watermark set to its whole length; fsync again) and prepares the next
-//! file. Sealed files are made durable strictly in file order, and the Committer's fsync of
+//! ahead of time. After releasing the mutex, the writer that rolled prepares the next file
+//! and makes the sealed file durable (fsync; its watermark set to its whole length; fsync
+//! again). Sealed files are made durable strictly in file order, and the Committer's fsync of
 //! the active file first finishes any sealed file still waiting, so a data file gets a synced
 //! record only after every older one is durable whole. Only then are a sealed file's records
 //! reported synced, may a merge take it and a hint file describe it. With no file prepared,

@@ -109,8 +109,9 @@ impl Store {
     }
 
     /// Rolls the active file over to the prepared one. Under the writer lock `w` only the
-    /// seal is appended and the files are switched; the lock is then released, and the sealed
-    /// file is made durable and the next file prepared. When no file is prepared yet, this
+    /// seal is appended and the files are switched; the lock is then released, the next file
+    /// prepared (first, so that writers filling the new file find it ready) and the sealed
+    /// file made durable. When no file is prepared yet, this
     /// prepares one (off the lock) and returns without rolling: the caller looks again.
     pub fn roll_over(&self, mut w: MutexGuard<'_, Writer>) -> Result<()> {
         let Some(next) = try_lock(&self.prepared).and_then(|mut p| p.take()) else {
@@ -123,8 +124,8 @@ impl Store {
             *lock(&self.prepared) = Some(next);
             return Err(e);
         }
-        self.sync_sealed()?;
-        self.prepare_next()
+        self.prepare_next()?;
+        self.sync_sealed()
     }
 
     fn roll(&self, w: &mut Writer, next: Arc<Active>) -> Result<()> {

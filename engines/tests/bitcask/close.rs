@@ -215,3 +215,52 @@ fn settle_leaves_an_idle_engine_nothing_to_write() {
         db.close().unwrap();
     }
 }
+
+/// How long writers wait while the active file rolls over: 4 threads put 100 MiB of 1 KiB
+/// values in 2 MiB segments (about 50 rollovers), durability `none`, and the puts slower than
+/// 1 ms and 10 ms are counted. Rough figures on a shared machine, not a benchmark: run with
+/// `cargo test -p engines --test bitcask rollover_stall_figures -- --ignored --nocapture`.
+#[test]
+#[ignore = "prints rollover stall figures; run by hand"]
+fn rollover_stall_figures() {
+    let dir = kit_dir();
+    let mut o = quiet(2 << 20);
+    o.bitcask.hint_files = false;
+    let db = open(dir.path(), &o);
+    const THREADS: u32 = 4;
+    const EACH: u32 = 25_600;
+    let v = vec![0x5a; 1024];
+    let started = std::time::Instant::now();
+    let slow: Vec<(u32, u32, Duration)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let (db, v) = (&db, &v);
+                s.spawn(move || {
+                    let (mut over1, mut over10, mut max) = (0, 0, Duration::ZERO);
+                    for i in 0..EACH {
+                        let t0 = std::time::Instant::now();
+                        db.put(format!("t{t}-{i:06}").as_bytes(), v).unwrap();
+                        let took = t0.elapsed();
+                        over1 += u32::from(took >= Duration::from_millis(1));
+                        over10 += u32::from(took >= Duration::from_millis(10));
+                        max = max.max(took);
+                    }
+                    (over1, over10, max)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let secs = started.elapsed().as_secs_f64();
+    let segments = extra(&*db, "segments");
+    db.close().unwrap();
+    let over1: u32 = slow.iter().map(|s| s.0).sum();
+    let over10: u32 = slow.iter().map(|s| s.1).sum();
+    let max = slow.iter().map(|s| s.2).max().unwrap();
+    eprintln!(
+        "{} puts of 1 KiB by {THREADS} threads, {segments} segments of 2 MiB, {secs:.1} s: \
+         {over1} puts took >= 1 ms, {over10} >= 10 ms, the slowest {:.1} ms",
+        THREADS * EACH,
+        max.as_secs_f64() * 1e3
+    );
+}
