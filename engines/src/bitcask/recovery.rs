@@ -186,7 +186,7 @@ pub(super) fn recover(io: &Io, dir: &Path, use_hints: bool) -> Result<Recovered>
             continue;
         }
         drop_unsynced(io, dir, &chain[n + 1..], &file, s.tail.valid_len)?;
-        let r = resume(file, id, &s)?;
+        let r = resume(io, dir, file, id, &s)?;
         out.data_bytes += r.len;
         out.segs.insert(
             id,
@@ -288,12 +288,14 @@ fn drop_unsynced(io: &Io, dir: &Path, later: &[u32], end: &File, end_len: u64) -
 
 /// Makes the file where the log ended the active file again: its torn tail is cut (a file
 /// that never got its header is given one) before anything is appended.
-fn resume(file: Arc<File>, id: u32, s: &Scanned) -> Result<Resumed> {
+fn resume(io: &Io, dir: &Path, file: Arc<File>, id: u32, s: &Scanned) -> Result<Resumed> {
     let (mark, len) = match s.born {
         None => {
+            // Created just before a crash: neither its head nor its name may be durable.
             file.set_len(0)?;
             let mark = segment::write_head(&file, BORN_ACTIVE, id)?;
             file.sync()?;
+            io.sync_dir(dir)?;
             (mark, DATA_START)
         }
         Some(_) => {
