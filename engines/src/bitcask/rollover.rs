@@ -111,19 +111,20 @@ impl Store {
     /// Rolls the active file over to the prepared one. Under the writer lock `w` only the
     /// seal is appended and the files are switched; the lock is then released, the next file
     /// prepared (first, so that writers filling the new file find it ready) and the sealed
-    /// file made durable. When no file is prepared yet, this
-    /// prepares one (off the lock) and returns without rolling: the caller looks again.
+    /// file made durable. When no file is prepared yet, this prepares one (off the lock) and
+    /// returns without rolling: the caller looks again.
     pub fn roll_over(&self, mut w: MutexGuard<'_, Writer>) -> Result<()> {
-        let Some(next) = try_lock(&self.prepared).and_then(|mut p| p.take()) else {
+        // A preparer holds this lock through its fsyncs: never wait for it here.
+        let Some(mut slot) = try_lock(&self.prepared).filter(|p| p.is_some()) else {
             drop(w);
             return self.prepare_next();
         };
-        let rolled = self.roll(&mut w, next.clone());
+        let next = slot.clone().expect("checked above");
+        // A failed rollover leaves the prepared file in its slot.
+        self.roll(&mut w, next)?;
+        slot.take();
+        drop(slot);
         drop(w);
-        if let Err(e) = rolled {
-            *lock(&self.prepared) = Some(next);
-            return Err(e);
-        }
         self.prepare_next()?;
         self.sync_sealed()
     }
