@@ -172,14 +172,6 @@ impl Bitcask {
         opts.validate()?;
         let io = Io::new();
         let claim = store_dir::claim(&io, dir, "bitcask", FORMAT_VERSION)?;
-        if claim.version != FORMAT_VERSION {
-            return Err(Error::Incompatible(format!(
-                "{} holds bitcask format version {}, whose data files have no synced-length \
-                 header; this build reads version {FORMAT_VERSION} only (load the data into a new store)",
-                dir.display(),
-                claim.version
-            )));
-        }
         let mut rec = recovery::recover(&io, dir, opts.hint_files)?;
         let resumed = match rec.active.take() {
             Some(r) => r,
