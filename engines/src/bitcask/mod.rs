@@ -56,7 +56,10 @@
 //! `Committer`, release the mutex and commit (none / sync / group as design.md defines them).
 //! A failed append is cut off the file (truncated back to where it began) so it is undone
 //! alone; when the cut fails, or any fsync fails, the instance is poisoned and refuses writes
-//! until reopen. Readers go on: nothing they have seen is taken back.
+//! and reads until reopen: a `sync`-mode write whose fsync failed is already in the keydir
+//! and may not survive a crash, so it is served no more. Nothing a reader saw is taken back
+//! while the instance serves reads. (A write is visible from its append on, so a reader may
+//! see a `sync`-mode write while its fsync runs, and that fsync may then fail.)
 //!
 //! A rollover holds the writer mutex only to append the seal to the active file and switch
 //! to the *prepared* file, which was created, fsynced and named durably (directory fsync)

@@ -169,7 +169,14 @@ impl Store {
         }
     }
 
-    /// Refuses every later write until reopen (the first reason is kept).
+    /// `Err` when the instance is closed or poisoned. A poisoned instance refuses reads too:
+    /// a write whose fsync failed is in the keydir but was never acknowledged, and may not
+    /// survive a crash, so it is served no more.
+    pub fn check_readable(&self) -> Result<()> {
+        self.check_writable()
+    }
+
+    /// Refuses every later write and read until reopen (the first reason is kept).
     pub fn poison(&self, why: String) {
         self.committer.poison(why.clone());
         let _ = self.poison.set(why);
@@ -262,7 +269,7 @@ impl Store {
     }
 
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.check_open()?;
+        self.check_readable()?;
         for _ in 0..4 {
             let Some(e) = read(&self.keydir).get(key) else {
                 return Ok(None);
@@ -297,7 +304,7 @@ impl Store {
         end: Option<&[u8]>,
         limit: usize,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        self.check_open()?;
+        self.check_readable()?;
         if limit == 0 || end.is_some_and(|e| e <= start) {
             return Ok(Vec::new());
         }

@@ -109,7 +109,8 @@ fn writers_through_a_fault(db: &dyn Engine, dir: &Path, fault: Fault) -> Outcome
                 writers_done.fetch_add(1, Ordering::SeqCst);
             });
         }
-        // The reader: `last{t}` only ever moves forward, and the put it names is readable.
+        // The reader: `last{t}` only ever moves forward, and the put it names is readable,
+        // until the poisoned instance refuses reads.
         let (writers_done, out) = (&writers_done, &out);
         s.spawn(move || {
             let mut seen: Vec<Option<u32>> = vec![None; WRITERS as usize];
@@ -122,6 +123,7 @@ fn writers_through_a_fault(db: &dyn Engine, dir: &Path, fault: Fault) -> Outcome
                             Err(_) => return violation(format!("last{t} holds {v:?}")),
                         },
                         Ok(None) => None,
+                        Err(Error::Poisoned(_)) => return,
                         Err(e) => return violation(format!("reader: get last{t}: {e}")),
                     };
                     if now < seen[t as usize] {
@@ -134,6 +136,7 @@ fn writers_through_a_fault(db: &dyn Engine, dir: &Path, fault: Fault) -> Outcome
                     if let Some(i) = now {
                         match db.get(&wkey(t, i)) {
                             Ok(Some(v)) if v == wvalue(t, i) => {}
+                            Err(Error::Poisoned(_)) => return,
                             other => {
                                 return violation(format!(
                                     "w{t}-{i} named by last{t} reads {:?}",
