@@ -75,11 +75,13 @@ mod bloom;
 mod coding;
 mod compaction;
 mod db;
+mod gate;
 mod iterator;
 mod manifest;
 mod memtable;
 mod options;
 mod recovery;
+mod rotation;
 mod sstable;
 mod stats;
 mod table_builder;
@@ -100,13 +102,17 @@ use crate::limits::{check_key, check_put};
 use crate::{Engine, EngineStats, Options, Result};
 use db::{lock, Inner};
 
-/// Format version written to the store marker.
-pub const FORMAT_VERSION: u32 = 1;
+/// Format version written to the store marker (2: WAL and manifest files carry the
+/// synced-length header, the manifest is a log of snapshots).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// An open lsm store.
 pub struct LsmEngine {
     inner: Arc<Inner>,
     background: Mutex<Vec<JoinHandle<()>>>,
+    /// Held by `close()` while it runs, so a second `close()` returns only after the first;
+    /// true once the instance is closed.
+    closed: Mutex<bool>,
 }
 
 pub fn open(dir: &Path, options: &Options) -> Result<Box<dyn Engine>> {
@@ -123,6 +129,7 @@ impl LsmEngine {
         let engine = LsmEngine {
             inner,
             background: Mutex::new(Vec::new()),
+            closed: Mutex::new(false),
         };
         for (name, role) in [
             ("lsm-flush", background::Role::Flusher),
@@ -137,12 +144,6 @@ impl LsmEngine {
         Ok(engine)
     }
 
-    /// Flushes waiting memtables and runs policy compactions until none is due.
-    pub fn settle(&self) -> Result<()> {
-        self.inner.live()?;
-        self.inner.settle()
-    }
-
     /// `(tables, bytes)` per level.
     pub fn levels(&self) -> Vec<(usize, u64)> {
         let v = self.inner.view();
@@ -151,36 +152,53 @@ impl LsmEngine {
             .collect()
     }
 
-    fn stop_background(&self) {
-        self.inner.shutdown.store(true, Release);
-        self.inner.wake_background();
-        self.inner.notify_stalled();
+    /// The close protocol: refuse new calls and cancel running merges; wait for the calls
+    /// in flight (a cancelled `compact()` returns `Closed`); stop the background threads
+    /// (a flush or manifest switch under way finishes); make every write durable; and only
+    /// then release the directory lock, so nothing of this instance touches the directory
+    /// once another may own it.
+    fn shut_down(&self) -> Result<()> {
+        let i = &self.inner;
+        i.gate.shut();
+        i.shutdown.store(true, Release);
+        i.wake_background();
+        i.notify_stalled();
+        i.gate.wait_empty();
         let handles = std::mem::take(&mut *lock(&self.background));
         for h in handles {
             let _ = h.join();
         }
+        let r = i.committer.sync_all(&|| i.sync_wal());
+        i.committer.shutdown();
+        lock(&i.store).take();
+        r
     }
 }
 
 impl Drop for LsmEngine {
     fn drop(&mut self) {
-        self.stop_background();
-        self.inner.committer.shutdown();
-        lock(&self.inner.store).take();
+        let closed = self.closed.get_mut().unwrap_or_else(|p| p.into_inner());
+        if !*closed {
+            *closed = true;
+            let _ = self.shut_down();
+        }
     }
 }
 
 impl Engine for LsmEngine {
     fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        let _in = self.inner.gate.enter()?;
         check_put(key, value)?;
         self.inner.write(key, Some(value))
     }
 
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let _in = self.inner.gate.enter()?;
         self.inner.get(key)
     }
 
     fn delete(&self, key: &[u8]) -> Result<()> {
+        let _in = self.inner.gate.enter()?;
         check_key(key)?;
         self.inner.write(key, None)
     }
@@ -191,29 +209,33 @@ impl Engine for LsmEngine {
         end: Option<&[u8]>,
         limit: usize,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let _in = self.inner.gate.enter()?;
         self.inner.scan(start, end, limit)
     }
 
     fn sync(&self) -> Result<()> {
-        self.inner.live()?;
+        let _in = self.inner.gate.enter()?;
         self.inner.committer.sync_all(&|| self.inner.sync_wal())
     }
 
     fn close(&self) -> Result<()> {
-        if self.inner.closed.swap(true, SeqCst) {
+        let mut closed = lock(&self.closed);
+        if *closed {
             return Ok(());
         }
-        // Let a writer already past its checks finish its append.
-        drop(lock(&self.inner.write));
-        self.stop_background();
-        let r = self.inner.committer.sync_all(&|| self.inner.sync_wal());
-        self.inner.committer.shutdown();
-        lock(&self.inner.store).take();
-        r
+        *closed = true;
+        self.shut_down()
     }
 
     fn compact(&self) -> Result<()> {
+        let _in = self.inner.gate.enter()?;
         self.inner.compact_all()
+    }
+
+    /// Flushes every memtable to tables and waits until no compaction is due or running.
+    fn settle(&self) -> Result<()> {
+        let _in = self.inner.gate.enter()?;
+        self.inner.settle()
     }
 
     fn stats(&self) -> EngineStats {
@@ -247,10 +269,10 @@ impl Engine for LsmEngine {
             live_keys: None,
             disk_bytes: crate::store_dir::dir_size(&i.dir),
             memory_bytes: mem + tables + i.cache.bytes(),
+            write_buffer_bytes: i.opts.write_buffer_bytes(),
             compactions: i.stats.compactions.get(),
             compaction_bytes_written: i.stats.compaction_bytes_written.get(),
             extra,
-            ..EngineStats::default()
         }
     }
 }
