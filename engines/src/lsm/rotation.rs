@@ -31,7 +31,7 @@ pub(crate) struct Wals {
     /// it holds.
     retired: Mutex<VecDeque<(Arc<WalFile>, u64)>>,
     /// Held while retired WALs are fsynced, so that they become durable in order.
-    retire_sync: Mutex<()>,
+    pub retire_sync: Mutex<()>,
     /// The next WAL, ready to take records.
     spare: Mutex<Option<WalWriter>>,
     /// Held while a spare is prepared.

@@ -12,7 +12,7 @@ use crate::lsm::LsmEngine;
 use crate::{Engine, Error};
 
 /// Every file's name, size and checksum (the lock file aside).
-fn snapshot(dir: &Path) -> BTreeMap<String, (u64, u32)> {
+pub(super) fn snapshot(dir: &Path) -> BTreeMap<String, (u64, u32)> {
     std::fs::read_dir(dir)
         .unwrap()
         .filter_map(|e| {

@@ -15,6 +15,9 @@ use super::*;
 use crate::{Durability, Engine, Error};
 
 mod close;
+mod faults;
+mod power;
+mod settle;
 
 fn small(policy: CompactionPolicy) -> Options {
     let mut o = Options::default();
