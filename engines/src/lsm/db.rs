@@ -166,7 +166,7 @@ impl Inner {
         if mem.bytes() >= self.opts.memtable_bytes {
             // The write itself is done (and visible): a failed rotation poisons the engine
             // for the calls after it but does not turn this one into a failure.
-            if let Err(e) = self.rotate_if(|w| Arc::ptr_eq(&w.mem, &mem)) {
+            if let Err(e) = self.rotate_full(&mem) {
                 self.fatal(e);
             }
         }

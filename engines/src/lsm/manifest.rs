@@ -134,17 +134,18 @@ impl ManifestLog {
             *self = fresh;
             return Ok(written);
         }
+        let before = self.mark.synced_len();
+        let end = self.len + n;
         let r = self
             .file
             .write_all_at(&bytes, self.len)
-            .and_then(|()| self.file.sync());
+            .and_then(|()| self.file.sync())
+            .and_then(|()| self.mark.record(&self.file, end));
         if let Err(e) = r {
             self.failed = true;
             return Err(e);
         }
-        self.len += n;
-        let before = self.mark.synced_len();
-        self.mark.record(&self.file, self.len)?;
+        self.len = end;
         let marked = if self.mark.synced_len() > before {
             MARK_BYTES
         } else {

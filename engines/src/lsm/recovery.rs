@@ -138,17 +138,24 @@ pub(crate) fn open(dir: &Path, options: &Options) -> Result<Inner> {
     let mut end = None;
     let mut sealed = Vec::new();
     let mut dropped = Vec::new();
+    let mut spare = None;
     for &n in listing.wals.iter().filter(|&&n| n >= m.wal_min) {
         let path = wal::wal_path(dir, n);
         if end.is_some() {
-            if log::read_synced_len(&io.open_read(&path)?)? > LOG_START {
+            let file = io.open(&path)?;
+            if log::read_synced_len(&file)? > LOG_START {
                 return Err(Error::corruption(
                     &path,
                     0,
                     "this WAL holds synced writes, but an older WAL lacks its END record",
                 ));
             }
-            dropped.push(path);
+            // One that never took a record is a spare prepared ahead: it is kept as such.
+            if file.len()? == LOG_START && spare.is_none() {
+                spare = Some((file, n));
+            } else {
+                dropped.push(path);
+            }
             continue;
         }
         let (file, r) = wal::replay(&io, &path, |seq, k, v| mem.insert(k, seq, v))?;
@@ -198,6 +205,15 @@ pub(crate) fn open(dir: &Path, options: &Options) -> Result<Inner> {
         }
     };
     mem.wal = wal.number();
+    let spare = match spare {
+        Some((file, n)) => {
+            // Its directory entry may not have been fsynced before the crash.
+            dir_changed = true;
+            let mark = SyncedMark::read(&file)?;
+            Some(WalWriter::resume(file, n, mark, LOG_START))
+        }
+        None => None,
+    };
     let obsolete = listing.wals.iter().filter(|&&n| n < m.wal_min);
     let orphans = listing.tables.iter().filter(|id| !live_ids.contains(id));
     let leftovers = obsolete
@@ -224,7 +240,7 @@ pub(crate) fn open(dir: &Path, options: &Options) -> Result<Inner> {
     let pointers = vec![Vec::new(); levels];
     Ok(Inner {
         dir: dir.to_path_buf(),
-        wals: Wals::new(wal.shared.clone()),
+        wals: Wals::new(wal.shared.clone(), spare),
         write: Mutex::new(WriteState {
             wal,
             mem,

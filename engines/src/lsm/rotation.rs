@@ -14,15 +14,14 @@
 //! retired WALs too, before it flushes their memtables.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::atomic::Ordering::SeqCst;
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
 use super::db::{lock, Inner, WriteState};
 use super::memtable::Memtable;
 use super::wal::{WalFile, WalWriter};
 use crate::io::crash_point;
 use crate::Result;
-use std::sync::atomic::Ordering::SeqCst;
-use std::sync::Mutex;
 
 pub(crate) struct Wals {
     /// The WAL writes append to (its writer lives in `WriteState`); read by fsyncs.
@@ -39,12 +38,12 @@ pub(crate) struct Wals {
 }
 
 impl Wals {
-    pub fn new(active: Arc<WalFile>) -> Self {
+    pub fn new(active: Arc<WalFile>, spare: Option<WalWriter>) -> Self {
         Wals {
             active: Mutex::new(active),
             retired: Mutex::new(VecDeque::new()),
             retire_sync: Mutex::new(()),
-            spare: Mutex::new(None),
+            spare: Mutex::new(spare),
             spare_prepare: Mutex::new(()),
         }
     }
@@ -82,7 +81,11 @@ impl Inner {
 
     /// Prepares the spare WAL unless one is ready. Called off the write lock.
     pub fn prepare_spare(&self) -> Result<()> {
-        let _g = lock(&self.wals.spare_prepare);
+        let g = lock(&self.wals.spare_prepare);
+        self.prepare_spare_locked(g)
+    }
+
+    fn prepare_spare_locked(&self, _preparing: MutexGuard<'_, ()>) -> Result<()> {
         if self.wals.has_spare() {
             return Ok(());
         }
@@ -109,6 +112,28 @@ impl Inner {
             if let Some(spare) = lock(&self.wals.spare).take() {
                 return self.rotate(&mut w, spare);
             }
+        }
+    }
+
+    /// A writer that filled memtable `full` rotates it, unless another thread is preparing
+    /// the spare WAL right now: then the writer goes on (the memtable runs a little over its
+    /// size) and a later write rotates, so no writer queues behind file creation and fsyncs.
+    pub fn rotate_full(&self, full: &Arc<Memtable>) -> Result<()> {
+        if !self.wals.has_spare() {
+            match self.wals.spare_prepare.try_lock() {
+                Ok(g) => self.prepare_spare_locked(g)?,
+                Err(TryLockError::Poisoned(p)) => self.prepare_spare_locked(p.into_inner())?,
+                Err(TryLockError::WouldBlock) => return Ok(()),
+            }
+        }
+        let mut w = lock(&self.write);
+        if !Arc::ptr_eq(&w.mem, full) {
+            return Ok(());
+        }
+        self.committer.check()?;
+        match lock(&self.wals.spare).take() {
+            Some(spare) => self.rotate(&mut w, spare),
+            None => Ok(()),
         }
     }
 
