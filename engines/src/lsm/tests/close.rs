@@ -25,6 +25,19 @@ pub(super) fn snapshot(dir: &Path) -> BTreeMap<String, (u64, u32)> {
         .collect()
 }
 
+/// True when nobody holds the store's lock (taken and released again at once).
+fn lock_is_free(dir: &Path) -> bool {
+    use std::os::fd::AsRawFd;
+    let f = std::fs::File::open(dir.join(crate::store_dir::LOCK)).unwrap();
+    // SAFETY: flock on a descriptor owned by `f`; no memory is passed.
+    let taken = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
+    if taken {
+        // SAFETY: as above.
+        unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_UN) };
+    }
+    taken
+}
+
 fn scan_all(db: &dyn Engine) -> BTreeMap<Vec<u8>, Vec<u8>> {
     db.scan(b"", None, usize::MAX)
         .unwrap()
@@ -112,9 +125,9 @@ fn worker(db: &LsmEngine, t: usize, seen: &Mutex<Seen>) {
 }
 
 /// `close()` while four threads put, get, scan, sync, settle and compact: once it returns the
-/// directory stays still, every other thread saw only `Ok` or `Closed`, and the next open
-/// holds every acknowledged write. A second `close()` racing the first returns only once the
-/// store is closed (the reopen right after it would otherwise find the store in use).
+/// directory stays still and its lock is free, every other thread saw only `Ok` or `Closed`,
+/// and the next open holds every acknowledged write. Two `close()` calls race each other:
+/// both return only once the store is closed.
 #[test]
 fn close_is_a_barrier_for_calls_in_flight_on_other_threads() {
     for round in 0..50u64 {
@@ -126,22 +139,38 @@ fn close_is_a_barrier_for_calls_in_flight_on_other_threads() {
             apply(&db, i).unwrap();
         }
         let seen: Vec<Mutex<Seen>> = (0..4).map(|_| Mutex::default()).collect();
+        let check = Mutex::new(());
         std::thread::scope(|s| {
             for (t, seen) in seen.iter().enumerate() {
                 let db = &db;
                 s.spawn(move || worker(db, t, seen));
             }
             std::thread::sleep(Duration::from_millis(2 + round % 10));
-            let second = s.spawn(|| db.close());
-            db.close().unwrap();
-            let before = snapshot(dir.path());
-            second.join().unwrap().unwrap();
+            // Two closers: each, as soon as its close() returns, finds the lock free and
+            // takes a picture of the directory.
+            let closers: Vec<_> = (0..2)
+                .map(|_| {
+                    let (db, dir, check) = (&db, dir.path(), &check);
+                    s.spawn(move || {
+                        db.close().unwrap();
+                        let _one_at_a_time = check.lock().unwrap();
+                        (lock_is_free(dir), snapshot(dir))
+                    })
+                })
+                .collect();
+            let seen: Vec<_> = closers.into_iter().map(|c| c.join().unwrap()).collect();
             std::thread::sleep(Duration::from_millis(200));
             let after = snapshot(dir.path());
-            assert!(
-                before == after,
-                "round {round}: the directory changed after close() returned:\n{before:?}\n{after:?}"
-            );
+            for (free, before) in seen {
+                assert!(
+                    free,
+                    "round {round}: close() returned with the lock still held"
+                );
+                assert!(
+                    before == after,
+                    "round {round}: the directory changed after close() returned:\n{before:?}\n{after:?}"
+                );
+            }
         });
         let db = LsmEngine::open(dir.path(), &o)
             .unwrap_or_else(|e| panic!("round {round}: reopen: {e}"));
