@@ -169,7 +169,6 @@ pub(crate) fn open(dir: &Path, options: &Options) -> Result<Inner> {
 
     // Everything checked out: repair and clean up.
     let mut next_file = m.next_file.max(listing.max_number + 1);
-    let mut dir_changed = false;
     let manifest_log = match recovered {
         Some(r) => {
             let (log, n) = r.resume()?;
@@ -200,32 +199,33 @@ pub(crate) fn open(dir: &Path, options: &Options) -> Result<Inner> {
             let (w, n) = WalWriter::create(&io, dir, next_file)?;
             stats.wal_bytes_written.add(n);
             next_file += 1;
-            dir_changed = true;
             w
         }
     };
     mem.wal = wal.number();
     let spare = match spare {
         Some((file, n)) => {
-            // Its directory entry may not have been fsynced before the crash.
-            dir_changed = true;
             let mark = SyncedMark::read(&file)?;
             Some(WalWriter::resume(file, n, mark, LOG_START))
         }
         None => None,
     };
+    // A crash may have left directory entries this open relies on undurable (a manifest
+    // renamed into place, the WAL that takes the appends, the spare): fsync the directory
+    // before anything is removed by what they say, and before the first append.
+    io.sync_dir(dir)?;
     let obsolete = listing.wals.iter().filter(|&&n| n < m.wal_min);
     let orphans = listing.tables.iter().filter(|id| !live_ids.contains(id));
-    let leftovers = obsolete
+    let leftovers: Vec<PathBuf> = obsolete
         .map(|&n| wal::wal_path(dir, n))
         .chain(dropped)
         .chain(orphans.map(|&id| table_path(dir, id)))
-        .chain(listing.temporary);
-    for path in leftovers {
-        io.remove(&path)?;
-        dir_changed = true;
+        .chain(listing.temporary)
+        .collect();
+    for path in &leftovers {
+        io.remove(path)?;
     }
-    if dir_changed {
+    if !leftovers.is_empty() {
         io.sync_dir(dir)?;
     }
 

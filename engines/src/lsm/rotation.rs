@@ -115,15 +115,20 @@ impl Inner {
         }
     }
 
-    /// A writer that filled memtable `full` rotates it, unless another thread is preparing
-    /// the spare WAL right now: then the writer goes on (the memtable runs a little over its
-    /// size) and a later write rotates, so no writer queues behind file creation and fsyncs.
+    /// A writer that filled memtable `full` rotates it. If another thread is preparing the
+    /// spare WAL right now, the writer goes on (a later write rotates) rather than queue
+    /// behind file creation and fsyncs, until the memtable reaches twice its size: from there
+    /// writers wait for the spare, which bounds the memory a slow disk can make them take.
     pub fn rotate_full(&self, full: &Arc<Memtable>) -> Result<()> {
         if !self.wals.has_spare() {
-            match self.wals.spare_prepare.try_lock() {
-                Ok(g) => self.prepare_spare_locked(g)?,
-                Err(TryLockError::Poisoned(p)) => self.prepare_spare_locked(p.into_inner())?,
-                Err(TryLockError::WouldBlock) => return Ok(()),
+            if full.bytes() >= self.opts.memtable_bytes.saturating_mul(2) {
+                self.prepare_spare()?;
+            } else {
+                match self.wals.spare_prepare.try_lock() {
+                    Ok(g) => self.prepare_spare_locked(g)?,
+                    Err(TryLockError::Poisoned(p)) => self.prepare_spare_locked(p.into_inner())?,
+                    Err(TryLockError::WouldBlock) => return Ok(()),
+                }
             }
         }
         let mut w = lock(&self.write);

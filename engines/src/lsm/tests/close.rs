@@ -25,17 +25,11 @@ pub(super) fn snapshot(dir: &Path) -> BTreeMap<String, (u64, u32)> {
         .collect()
 }
 
-/// True when nobody holds the store's lock (taken and released again at once).
+/// True when the store can be claimed at once by this process (no instance here holds it;
+/// the claim waits out lock copies held briefly by processes other test threads fork).
 fn lock_is_free(dir: &Path) -> bool {
-    use std::os::fd::AsRawFd;
-    let f = std::fs::File::open(dir.join(crate::store_dir::LOCK)).unwrap();
-    // SAFETY: flock on a descriptor owned by `f`; no memory is passed.
-    let taken = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
-    if taken {
-        // SAFETY: as above.
-        unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_UN) };
-    }
-    taken
+    let io = crate::io::Io::new();
+    crate::store_dir::claim(&io, dir, "lsm", crate::lsm::FORMAT_VERSION).is_ok()
 }
 
 fn scan_all(db: &dyn Engine) -> BTreeMap<Vec<u8>, Vec<u8>> {
