@@ -1,7 +1,7 @@
 //! Work off the write path: flushing immutable memtables to level-0 tables, running
 //! compactions, and installing each result through a manifest switch. Two background
-//! threads, a flusher (which also fsyncs retired WALs and prepares the spare WAL) and a
-//! compactor, so that a long compaction never holds up a flush (and with it the writers);
+//! threads, a flusher (which also fsyncs retired WALs) and a compactor, either of which
+//! prepares the spare WAL when it is free, so that a long compaction never holds up a flush (and with it the writers);
 //! `compact()` and `settle()` run the same steps on the caller's thread.
 //!
 //! Crash points (`KVBENCH_CRASH_AT`), in order:
@@ -232,10 +232,12 @@ pub(crate) fn background(inner: Arc<Inner>, role: Role) {
             inner.wait_for_work(&mut seen);
             continue;
         }
-        let r = match role {
-            Role::Flusher => inner.prepare_spare().and_then(|()| inner.flush_one()),
+        // Either thread prepares the next spare WAL when it is free, so that a rotation
+        // finds one ready.
+        let r = inner.prepare_spare_unless_busy().and_then(|()| match role {
+            Role::Flusher => inner.flush_one(),
             Role::Compactor => inner.compact_once(),
-        };
+        });
         match r {
             Ok(true) => {}
             Ok(false) => inner.wait_for_work(&mut seen),

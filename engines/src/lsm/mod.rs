@@ -66,11 +66,13 @@
 //! lists is opened (checksums verified, size must match); the WALs numbered `>= wal_min` are
 //! replayed in order into one memtable, keeping per key the version with the highest
 //! sequence number. The first WAL without its END record ends the log: it takes the appends
-//! after its torn tail is cut, and a later WAL is dropped (a spare, or writes that were never
-//! synced: a WAL's synced length is recorded only once every older WAL is durable to its
-//! END record, so a later WAL with a recorded synced length behind a cut-short one is
-//! corruption). Then files no version refers to (tables not in the manifest, WALs below
-//! `wal_min`, dropped WALs, `*.tmp`) are removed and the directory is fsynced. A flush
+//! after its torn tail is cut. A later WAL holds no synced write (a WAL's synced length is
+//! recorded only once every older WAL is durable to its END record, so a later WAL with a
+//! recorded synced length behind a cut-short one is corruption): one that never took a
+//! record is kept as the spare, any other is dropped unread. The directory is fsynced (the
+//! entries this open relies on may date from just before a crash); then files no version
+//! refers to (tables not in the manifest, WALs below `wal_min`, dropped WALs, `*.tmp`) are
+//! removed and the directory is fsynced again. A flush
 //! writes and fsyncs its table and the directory before the manifest switch names it and
 //! only then removes the WALs it covers; a compaction removes its inputs only after the
 //! switch, so a crash at any step opens to a consistent set of tables (the crash points of
@@ -79,8 +81,8 @@
 //! **Rotation** (`rotation.rs`). Under the write lock, a rotation only appends the END
 //! record and swaps in the spare WAL; the old WAL is fsynced afterwards, oldest first, by the
 //! flush thread or by the next commit's fsync (which covers the rotated-out WALs before the
-//! active one), and the next spare is prepared by the flush thread. No file is created and
-//! nothing is fsynced while writers wait for the lock.
+//! active one), and the next spare is prepared by a free background thread. No file is
+//! created and nothing is fsynced while writers wait for the lock.
 //!
 //! **Close.** `close()` is a barrier: it refuses new calls (`Error::Closed`) and cancels
 //! running merges, waits for the calls in flight on other threads (`gate.rs`), joins the

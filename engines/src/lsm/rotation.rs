@@ -3,7 +3,7 @@
 //! Three kinds of WAL are open at a time: the *active* WAL that writes append to, the
 //! *retired* WALs, rotated out but not yet fsynced (oldest first), and one *spare*, the next
 //! WAL prepared ahead (created under a temporary name, header fsynced, renamed, directory
-//! fsynced) by the flush thread. A rotation under the write lock is then only an END record
+//! fsynced) by whichever background thread is free, or by a writer that finds none ready. A rotation under the write lock is then only an END record
 //! appended to the active WAL and a few pointer swaps: no file is created and nothing is
 //! fsynced while writers wait.
 //!
@@ -85,6 +85,15 @@ impl Inner {
         self.prepare_spare_locked(g)
     }
 
+    /// Prepares the spare WAL unless one is ready or another thread is preparing it.
+    pub fn prepare_spare_unless_busy(&self) -> Result<()> {
+        match self.wals.spare_prepare.try_lock() {
+            Ok(g) => self.prepare_spare_locked(g),
+            Err(TryLockError::Poisoned(p)) => self.prepare_spare_locked(p.into_inner()),
+            Err(TryLockError::WouldBlock) => Ok(()),
+        }
+    }
+
     fn prepare_spare_locked(&self, _preparing: MutexGuard<'_, ()>) -> Result<()> {
         if self.wals.has_spare() {
             return Ok(());
@@ -124,11 +133,7 @@ impl Inner {
             if full.bytes() >= self.opts.memtable_bytes.saturating_mul(2) {
                 self.prepare_spare()?;
             } else {
-                match self.wals.spare_prepare.try_lock() {
-                    Ok(g) => self.prepare_spare_locked(g)?,
-                    Err(TryLockError::Poisoned(p)) => self.prepare_spare_locked(p.into_inner())?,
-                    Err(TryLockError::WouldBlock) => return Ok(()),
-                }
+                self.prepare_spare_unless_busy()?;
             }
         }
         let mut w = lock(&self.write);
