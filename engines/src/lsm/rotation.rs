@@ -3,9 +3,9 @@
 //! Three kinds of WAL are open at a time: the *active* WAL that writes append to, the
 //! *retired* WALs, rotated out but not yet fsynced (oldest first), and one *spare*, the next
 //! WAL prepared ahead (created under a temporary name, header fsynced, renamed, directory
-//! fsynced) by whichever background thread is free, or by a writer that finds none ready. A rotation under the write lock is then only an END record
-//! appended to the active WAL and a few pointer swaps: no file is created and nothing is
-//! fsynced while writers wait.
+//! fsynced) by whichever background thread is free, or by a writer that finds none ready.
+//! A rotation under the write lock is then only an END record appended to the active WAL
+//! and a few pointer swaps: no file is created and nothing is fsynced while writers wait.
 //!
 //! The fsync that the durability mode asks for ([`Inner::sync_wal`]) fsyncs the retired WALs
 //! in order and then the active one, so a write is acknowledged only once the WAL holding it
@@ -29,7 +29,8 @@ pub(crate) struct Wals {
     /// Rotated-out WALs not yet fsynced, oldest first, each with the last sequence number
     /// it holds.
     retired: Mutex<VecDeque<(Arc<WalFile>, u64)>>,
-    /// Held while retired WALs are fsynced, so that they become durable in order.
+    /// Held while retired WALs are fsynced, so that they become durable in order (tests
+    /// hold it to keep rotated-out WALs unsynced).
     pub retire_sync: Mutex<()>,
     /// The next WAL, ready to take records.
     spare: Mutex<Option<WalWriter>>,
