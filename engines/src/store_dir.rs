@@ -37,9 +37,6 @@ pub struct StoreDir {
     path: PathBuf,
     /// The store was created by this claim (the directory held no store before).
     pub created: bool,
-    /// The format version the marker records (the claimed version for a new store); an
-    /// engine that cannot read an older format refuses it by this.
-    pub version: u32,
     // Fields drop in order: the process-local claim goes first, then the flock.
     _held: Held,
     _lock: fs::File,
@@ -120,8 +117,11 @@ pub fn claim(io: &Io, dir: &Path, engine: &str, version: u32) -> Result<StoreDir
     }
 
     let marker = dir.join(MARKER);
-    let (created, found) = match fs::read_to_string(&marker) {
-        Ok(text) => (false, check_marker(dir, &text, engine, version)?),
+    let created = match fs::read_to_string(&marker) {
+        Ok(text) => {
+            check_marker(dir, &text, engine, version)?;
+            false
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let foreign: Vec<String> = fs::read_dir(dir)?
                 .filter_map(|e| e.ok())
@@ -137,21 +137,19 @@ pub fn claim(io: &Io, dir: &Path, engine: &str, version: u32) -> Result<StoreDir
             }
             let text = format!("kvbench-store\nengine={engine}\nversion={version}\n");
             io.write_file_atomic(dir, MARKER, text.as_bytes())?;
-            (true, version)
+            true
         }
         Err(e) => return Err(e.into()),
     };
     Ok(StoreDir {
         path: dir.to_path_buf(),
         created,
-        version: found,
         _held: held,
         _lock: lock,
     })
 }
 
-/// Checks the marker text and returns the format version it records.
-fn check_marker(dir: &Path, text: &str, engine: &str, version: u32) -> Result<u32> {
+fn check_marker(dir: &Path, text: &str, engine: &str, version: u32) -> Result<()> {
     let bad = || {
         Error::Incompatible(format!(
             "{} has a damaged or unknown {MARKER} marker file",
@@ -187,7 +185,7 @@ fn check_marker(dir: &Path, text: &str, engine: &str, version: u32) -> Result<u3
             dir.display()
         )));
     }
-    Ok(found_version)
+    Ok(())
 }
 
 /// Total size in bytes of the files under `dir` (recursively), for space amplification.

@@ -316,12 +316,14 @@ fn undo(op: &NameOp, graveyard: &Path, next_grave: &mut u64) {
     };
 }
 
+/// A fresh name in the graveyard for `of`, unique across the processes that share the
+/// graveyard (each child of a power-cut test arms the same root again).
 fn grave_path(graveyard: &Path, next: &mut u64, of: &Path) -> PathBuf {
     *next += 1;
     let name = of
         .file_name()
         .map_or_else(|| "unnamed".into(), |n| n.to_string_lossy().into_owned());
-    graveyard.join(format!("{next:06}-{name}"))
+    graveyard.join(format!("{}-{next:06}-{name}", std::process::id()))
 }
 
 /// The tracker for `path` (locked), or `None` when `path` is not under an armed root. After a

@@ -72,15 +72,6 @@ pub(crate) fn open(dir: &Path, options: &Options) -> Result<Inner> {
     opts.validate()?;
     let io = Io::new();
     let store = store_dir::claim(&io, dir, "lsm", FORMAT_VERSION)?;
-    if store.version < FORMAT_VERSION {
-        return Err(Error::Incompatible(format!(
-            "{} holds lsm format version {}, written before WAL and manifest files carried a \
-             synced-length header; this build reads version {FORMAT_VERSION} only (load the \
-             data into a new store with the build that wrote it)",
-            dir.display(),
-            store.version
-        )));
-    }
     let cache = Arc::new(BlockCache::new(opts.block_cache_bytes));
     let listing = list(dir)?;
     let stats = Stats::default();
