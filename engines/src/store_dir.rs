@@ -181,7 +181,7 @@ fn check_marker(dir: &Path, text: &str, engine: &str, version: u32) -> Result<()
     }
     if found_version != version {
         return Err(Error::Incompatible(format!(
-            "{} holds {engine} format version {found_version}; this build reads version {version} only",
+            "{} holds {engine} format version {found_version}; this build reads version {version} only (load the data into a new store)",
             dir.display()
         )));
     }

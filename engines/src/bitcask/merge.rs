@@ -29,11 +29,11 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
+use std::sync::{Arc, MutexGuard};
 
 use super::hint::{self, HintWriter};
 use super::keydir::{Entry, FxBuild};
-use super::segment::{self, file_name, FileType, BORN_MERGE, FILE_HEADER_LEN};
+use super::segment::{self, file_name, FileType, Trust, BORN_MERGE, DATA_START};
 use super::store::{lock, read, write, Seg, Store};
 use crate::io::{crash_point, File, Io};
 use crate::log;
@@ -175,15 +175,15 @@ impl Output<'_> {
         if self.cur.is_none() {
             let id = self.store.next_file_id.fetch_add(1, Relaxed);
             self.created.push(id);
-            let file = self
-                .store
-                .create_segment(id, FileType::Merging, BORN_MERGE)?;
-            self.bytes_written += FILE_HEADER_LEN;
+            // The name becomes durable with the directory fsync before the commit (step 3).
+            let path = self.store.path(id, FileType::Merging);
+            let (file, _) = segment::create(&self.store.io, &path, BORN_MERGE, id)?;
+            self.bytes_written += DATA_START;
             self.cur = Some(Current {
                 id,
                 file,
-                len: FILE_HEADER_LEN,
-                written: FILE_HEADER_LEN,
+                len: DATA_START,
+                written: DATA_START,
                 records: 0,
                 max_seq: 0,
                 hint: HintWriter::new(),
@@ -227,18 +227,49 @@ impl Output<'_> {
     }
 }
 
+/// True when the dead bytes in immutable files pass both thresholds of the options.
+pub(super) fn due(store: &Store) -> bool {
+    let (dead, total) = store.reclaimable();
+    dead >= store.opts.merge_min_dead_bytes
+        && dead as f64 >= store.opts.merge_dead_ratio * total as f64
+}
+
+/// Runs a merge when one is due, deciding under the merge lock (so a merge that just ran is
+/// waited for and not repeated).
+pub(super) fn run_if_due(store: &Store) -> Result<()> {
+    let one = lock(&store.merge_lock);
+    if !due(store) {
+        return Ok(());
+    }
+    run_locked(store, false, one)
+}
+
 /// Runs a merge of every immutable file. `roll_first` seals the active file first so that
 /// its records are merged too (`compact()`).
 pub(super) fn run(store: &Store, roll_first: bool) -> Result<()> {
-    let _one = lock(&store.merge_lock);
-    store.check_open()?;
+    run_locked(store, roll_first, lock(&store.merge_lock))
+}
+
+fn run_locked(store: &Store, roll_first: bool, _one: MutexGuard<'_, ()>) -> Result<()> {
+    if store.stopping.load(Relaxed) {
+        return Err(Error::Closed);
+    }
     if roll_first {
-        let mut w = lock(&store.writer);
-        store.committer.check()?;
-        if w.records > 0 {
-            store.roll(&mut w)?;
+        loop {
+            let w = lock(&store.writer);
+            store.check_writable()?;
+            if w.records == 0 {
+                break;
+            }
+            let id = w.active.id;
+            store.roll_over(w)?;
+            if lock(&store.writer).active.id != id {
+                break;
+            }
         }
     }
+    // A file rolled away from is taken once it is durable.
+    store.sync_sealed()?;
     let mut inputs: Vec<(u32, Arc<File>, u64)> = read(&store.segs)
         .iter()
         .filter_map(|(id, s)| s.sealed_len.map(|len| (*id, s.file.clone(), len)))
@@ -284,9 +315,7 @@ pub(super) fn run(store: &Store, roll_first: bool) -> Result<()> {
     // (which finishes the merge from the commit file).
     let finished = install(store, &inputs, &out, moved);
     if let Err(e) = &finished {
-        store
-            .committer
-            .poison(format!("finishing a committed merge failed: {e}"));
+        store.poison(format!("finishing a committed merge failed: {e}"));
     }
     finished?;
     store.merges.fetch_add(1, Relaxed);
@@ -315,7 +344,7 @@ fn newest_in_inputs(store: &Store, inputs: &[(u32, Arc<File>, u64)]) -> Result<N
             }
             continue;
         }
-        segment::scan(file, *id, |_, _, r| {
+        segment::scan(file, *id, Trust::Whole, |_, _, r| {
             note(r.key, r.seq);
             Ok(())
         })?;
@@ -338,7 +367,7 @@ fn copy_live(
 ) -> Result<()> {
     for (id, file, len) in inputs {
         let id = *id;
-        let s = segment::scan(file, id, |at, payload, r| {
+        let s = segment::scan(file, id, Trust::Whole, |at, payload, r| {
             if store.stopping.load(Relaxed) {
                 return Err(Error::Closed);
             }

@@ -6,29 +6,34 @@
 //! # Files in the store directory
 //!
 //! ```text
-//! KVBENCH, LOCK        store marker and lock (engines::store_dir)
-//! NNNNNNNN.data        data file written by the writer: the active one, or sealed
+//! KVBENCH, LOCK        store marker (format version 2) and lock (engines::store_dir)
+//! NNNNNNNN.data        data file of the writer: sealed ones, the active one, and while the
+//!                      store is open the next one, prepared empty ahead of its rollover
 //! NNNNNNNN.merged      data file written by a committed merge (sealed)
 //! NNNNNNNN.merging     output of a merge in progress (removed at open if uncommitted)
 //! NNNNNNNN.hint        hint file of the sealed data file NNNNNNNN
 //! MERGE                commit record of a merge whose old files are not all removed yet
 //! ```
 //!
-//! # Data file (every record is one `engines::log` frame: hcrc u32 | len u32 | pcrc u32)
+//! # Data file (an `engines::log` log; every record is one frame: hcrc u32 | len u32 | pcrc u32)
 //!
 //! ```text
-//! +--------------+--------------+-----+--------------+------------+
-//! | header frame | record frame | ... | record frame | seal frame |   (seal: sealed files only)
-//! +--------------+--------------+-----+--------------+------------+
+//! 0          512        1024                                                        DATA_START
+//! +----------+----------+--------------+--------------+-----+--------------+------------+
+//! | slot 0   | slot 1   | header frame | record frame | ... | record frame | seal frame |
+//! +----------+----------+--------------+--------------+-----+--------------+------------+
+//!  synced-length watermark (log.rs)                                   (seal: sealed files only)
 //!
-//! header payload:  0x03 | magic "kvbcask1" | born u8 (1 writer, 2 merge) | file id u32
+//! header payload:  0x03 | magic "kvbcask2" | born u8 (1 writer, 2 merge) | file id u32
 //! record payload:  type u8 (0x01 put, 0x02 delete) | seq u64 | key_len u16 | key | value
 //!                  (a delete, the tombstone, has no value; value length = frame len - fixed)
 //! seal payload:    0x04 | records u64 | max seq u64
 //! ```
 //!
 //! All integers little-endian. `seq` is a store-wide sequence number, one per write, carried
-//! into merged files unchanged; it is also the LSN of the group committer.
+//! into merged files unchanged; it is also the LSN of the group committer. The watermark
+//! records how much of the file an fsync has covered; the writer's files keep it up to date,
+//! merged files leave it at its initial value (they are read as whole files).
 //!
 //! # Hint file (one frame per record of its data file, in file order, then a trailer)
 //!
@@ -44,6 +49,28 @@
 //! cached read handle; the frame checksum, key and seq are checked before the value is
 //! returned.
 //!
+//! # Rollover and durability
+//!
+//! Writers append under the writer mutex, which orders the writes; under it they first check
+//! that the instance is neither closed nor poisoned, then append, publish the seq to the
+//! `Committer`, release the mutex and commit (none / sync / group as design.md defines them).
+//! A failed append is cut off the file (truncated back to where it began) so it is undone
+//! alone; when the cut fails, or any fsync fails, the instance is poisoned and refuses writes
+//! and reads until reopen: a `sync`-mode write whose fsync failed is already in the keydir
+//! and may not survive a crash, so it is served no more. Nothing a reader saw is taken back
+//! while the instance serves reads. (A write is visible from its append on, so a reader may
+//! see a `sync`-mode write while its fsync runs, and that fsync may then fail.)
+//!
+//! A rollover holds the writer mutex only to append the seal to the active file and switch
+//! to the *prepared* file, which was created, fsynced and named durably (directory fsync)
+//! ahead of time. After releasing the mutex, the writer that rolled prepares the next file
+//! and makes the sealed file durable (fsync; its watermark set to its whole length; fsync
+//! again). Sealed files are made durable strictly in file order, and the Committer's fsync of
+//! the active file first finishes any sealed file still waiting, so a data file gets a synced
+//! record only after every older one is durable whole. Only then are a sealed file's records
+//! reported synced, may a merge take it and a hint file describe it. With no file prepared,
+//! a writer prepares one off the mutex and looks again. `close` removes the prepared file.
+//!
 //! # Recovery rule
 //!
 //! 1. A `MERGE` file means a merge committed: its `.merging` outputs are renamed, its inputs
@@ -52,17 +79,37 @@
 //! 2. Every data file is loaded from its hint file when that is valid (checksums, trailer
 //!    naming the file and its exact length), else by scanning it. Each record replaces the
 //!    keydir entry only if its `seq` is higher, so the file order does not matter; tombstones
-//!    take part and are dropped at the end.
-//! 3. Only the active file (the newest `.data`) may end in a torn record: the tail is cut
-//!    (file truncated and fsynced) before anything is appended. Any other file must be whole
-//!    and end in its seal; a checksum mismatch anywhere else is `Error::Corruption`.
+//!    take part and are dropped at the end. Hint files exist only for durable files.
+//! 3. Merged files were written whole and fsynced before their merge committed: any damage
+//!    in them is `Error::Corruption`.
+//! 4. The writer's `.data` files, oldest first, are one log, each scanned with its watermark:
+//!    damage before a file's synced length is `Error::Corruption`, damage at or beyond it a
+//!    torn tail (after a power cut the unsynced part may hold zeroed blocks followed by good
+//!    ones, or a torn sector). A sealed file that scans whole up to its seal is complete (its
+//!    watermark covers all of it once its rollover finished; one whose rollover was cut short
+//!    by a crash is fsynced now, before any later file can be). The log ends at the first
+//!    file that is not sealed whole: its torn tail is cut (truncated and fsynced; a file that
+//!    never got its header is given one) and it becomes the active file again. The files
+//!    after it (the prepared file, or files whose records never reached the disk) are
+//!    removed; since every file is durable before a later one gets a synced record, a later
+//!    file with a synced record (or a hint) means damage inside synced data: `Corruption`.
 //!
-//! # Durability
+//! Why sealed files are scanned with their watermark rather than as whole files: a power cut
+//! between a rollover's seal and its fsync can leave a sealed file with holes, and its
+//! records were never reported synced; once the rollover finished, the watermark names the
+//! whole file and every damage in it is corruption, as for a file written whole.
 //!
-//! Writers append under the writer mutex, publish the seq to the `Committer`, release the
-//! mutex and commit (none / sync / group as design.md defines them). Rollover seals and
-//! fsyncs the old file and fsyncs the directory after creating the new one. A failed fsync or
-//! a failed append poisons the instance until reopen.
+//! # Close and settle
+//!
+//! `close` is a barrier. Every call that may write (put, delete, sync, compact, settle)
+//! holds a shared gate for its whole length; `close` stops background work, then takes the
+//! gate exclusively, so calls in flight finish first (a running merge aborts with `Closed`)
+//! and later ones get `Error::Closed`. Holding it, close stops the worker, syncs, removes the
+//! prepared file, lets go of the files and releases the directory lock last; a second close
+//! waits at the gate and returns once the first has finished. Gets and scans do not write and
+//! take no gate: one that races close finishes or gets `Closed`. `settle` holds nothing back
+//! (every put is in its file when it returns): it syncs, then runs or waits for the merge and
+//! hint writes that are due, after which the worker has nothing to do.
 //!
 //! # Merge (merge.rs)
 //!
@@ -87,25 +134,29 @@ mod keydir;
 mod merge;
 mod options;
 mod recovery;
+mod rollover;
 mod segment;
 mod store;
 mod worker;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
 
 pub use options::BitcaskOptions;
 
 use crate::durability::Committer;
 use crate::io::Io;
 use crate::{limits, store_dir, Engine, EngineStats, Error, Options, Result};
-use segment::{FileType, BORN_ACTIVE, FILE_HEADER_LEN};
-use store::{lock, read, Seg, Store, Writer};
+use recovery::Resumed;
+use rollover::Active;
+use segment::{FileType, BORN_ACTIVE, DATA_START};
+use store::{lock, read, write, Parts, Seg, Store, Writer};
 
-/// On-disk format version written to the store marker.
-pub const FORMAT_VERSION: u32 = 1;
+/// On-disk format version written to the store marker. Version 2 added the synced-length
+/// watermark at the head of every data file; version 1 stores are refused.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Opens (creating if needed) a bitcask store in `dir`.
 pub fn open(dir: &Path, options: &Options) -> Result<Box<dyn Engine>> {
@@ -125,16 +176,13 @@ impl Bitcask {
         let io = Io::new();
         let claim = store_dir::claim(&io, dir, "bitcask", FORMAT_VERSION)?;
         let mut rec = recovery::recover(&io, dir, opts.hint_files)?;
-        let next_file_id = AtomicU32::new(rec.next_file_id);
-        let (id, file, len, records, max_seq) = match rec.active.take() {
-            Some(a) => a,
+        let resumed = match rec.active.take() {
+            Some(r) => r,
             None => {
-                let id = next_file_id.fetch_add(1, Relaxed);
+                let id = rec.next_file_id;
+                rec.next_file_id += 1;
                 let path = dir.join(segment::file_name(id, FileType::Data));
-                let file = io.create(&path)?;
-                let mut buf = Vec::new();
-                segment::encode_header(&mut buf, BORN_ACTIVE, id);
-                file.write_all_at(&buf, 0)?;
+                let (file, mark) = segment::create(&io, &path, BORN_ACTIVE, id)?;
                 file.sync()?;
                 io.sync_dir(dir)?;
                 let file = Arc::new(file);
@@ -145,42 +193,39 @@ impl Bitcask {
                         sealed_len: None,
                     },
                 );
-                rec.data_bytes += FILE_HEADER_LEN;
-                (id, file, FILE_HEADER_LEN, 0, 0)
+                rec.data_bytes += DATA_START;
+                Resumed {
+                    active: Arc::new(Active::new(id, file, mark, DATA_START)),
+                    len: DATA_START,
+                    records: 0,
+                    max_seq: 0,
+                }
             }
         };
         let committer = Committer::new(options.durability, options.group_commit, rec.max_seq);
-        let store = Arc::new(Store {
-            dir: dir.to_path_buf(),
-            io,
+        let writer = Writer {
+            active: resumed.active,
+            len: resumed.len,
+            records: resumed.records,
+            max_seq: resumed.max_seq,
+            next_seq: rec.max_seq + 1,
+            buf: Vec::new(),
+        };
+        let store = Arc::new(Store::new(
             opts,
-            closed: AtomicBool::new(false),
-            stopping: AtomicBool::new(false),
-            claim: Mutex::new(Some(claim)),
-            writer: Mutex::new(Writer {
-                id,
-                file: file.clone(),
-                len,
-                records,
-                max_seq,
-                next_seq: rec.max_seq + 1,
-                buf: Vec::new(),
-            }),
-            keydir: RwLock::new(rec.keydir),
-            segs: RwLock::new(rec.segs),
-            active: RwLock::new(file),
-            committer: committer.clone(),
-            next_file_id,
-            data_bytes: AtomicU64::new(rec.data_bytes),
-            merge_lock: Mutex::new(()),
-            merges: AtomicU64::new(0),
-            merge_bytes: AtomicU64::new(0),
-            need_hints: Mutex::new(rec.need_hints),
-            wake: Mutex::new(false),
-            wake_cv: Condvar::new(),
-            worker: Mutex::new(None),
-            merge_failed: AtomicBool::new(false),
-        });
+            Parts {
+                dir: dir.to_path_buf(),
+                io,
+                claim,
+                writer,
+                keydir: rec.keydir,
+                segs: rec.segs,
+                committer: committer.clone(),
+                next_file_id: rec.next_file_id,
+                data_bytes: rec.data_bytes,
+                need_hints: rec.need_hints,
+            },
+        ));
         let weak = Arc::downgrade(&store);
         committer.start_flusher(move || weak.upgrade().map(|s| s.sync_active()));
         if store.opts.background_merge || store.opts.hint_files {
@@ -206,20 +251,48 @@ impl Store {
         }
     }
 
+    /// The barrier: background work stops, calls in flight finish (a running merge aborts
+    /// with `Closed`), the files are synced and let go, and the directory lock goes last. A
+    /// second close waits at the gate until the first has finished.
     fn close(&self) -> Result<()> {
+        self.stopping.store(true, Relaxed);
+        self.wake_cv.notify_all();
+        let _gate = write(&self.gate);
         if self.closed.swap(true, Relaxed) {
             return Ok(());
         }
         self.stop_worker();
-        let synced = {
-            let _merge = lock(&self.merge_lock);
-            let _w = lock(&self.writer);
-            self.committer.sync_all(&|| self.sync_active())
-        };
+        let synced = self.committer.sync_all(&|| self.sync_active());
         self.committer.shutdown();
-        store::write(&self.segs).clear();
+        let tidied = match self.poison.get() {
+            None => self.drop_prepared(),
+            // A poisoned instance writes nothing more; open removes the unused file.
+            Some(_) => Ok(()),
+        };
+        write(&self.segs).clear();
         lock(&self.claim).take();
-        synced
+        synced.and(tidied)
+    }
+
+    /// Runs what the background worker would run now: a merge that is due, then the hint
+    /// files that are missing. A merge or hint write already running is waited for.
+    fn run_due_work(&self) -> Result<()> {
+        if self.opts.background_merge && !self.merge_failed.load(Relaxed) {
+            if let Err(e) = merge::run_if_due(self) {
+                if !matches!(e, Error::Closed) {
+                    self.merge_failed.store(true, Relaxed);
+                }
+                return Err(e);
+            }
+        }
+        if self.opts.hint_files {
+            while !self.stopping.load(Relaxed) {
+                if !worker::write_one_hint(self)? {
+                    break;
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -232,6 +305,7 @@ impl Drop for Bitcask {
 impl Engine for Bitcask {
     fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
         limits::check_put(key, value)?;
+        let _gate = self.store.enter()?;
         self.store.append(key, value, false)
     }
 
@@ -242,6 +316,7 @@ impl Engine for Bitcask {
 
     fn delete(&self, key: &[u8]) -> Result<()> {
         limits::check_key(key)?;
+        let _gate = self.store.enter()?;
         self.store.append(key, &[], true)
     }
 
@@ -255,7 +330,7 @@ impl Engine for Bitcask {
     }
 
     fn sync(&self) -> Result<()> {
-        self.store.check_open()?;
+        let _gate = self.store.enter()?;
         self.store.committer.sync_all(&|| self.store.sync_active())
     }
 
@@ -264,8 +339,18 @@ impl Engine for Bitcask {
     }
 
     fn compact(&self) -> Result<()> {
-        self.store.check_open()?;
+        let _gate = self.store.enter()?;
         merge::run(&self.store, true)
+    }
+
+    /// Every put is written to its data file when it returns, so nothing is held back: this
+    /// syncs, then runs (or waits for) the merge and hint writes that are due.
+    fn settle(&self) -> Result<()> {
+        let _gate = self.store.enter()?;
+        self.store
+            .committer
+            .sync_all(&|| self.store.sync_active())?;
+        self.store.run_due_work()
     }
 
     fn stats(&self) -> EngineStats {
@@ -310,8 +395,9 @@ impl Engine for Bitcask {
             memory_bytes: memory,
             compactions: s.merges.load(Relaxed),
             compaction_bytes_written: s.merge_bytes.load(Relaxed),
+            // Every put is in its data file (the page cache) when it returns.
+            write_buffer_bytes: 0,
             extra,
-            ..EngineStats::default()
         }
     }
 }

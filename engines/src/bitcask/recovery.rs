@@ -9,19 +9,29 @@ use std::sync::Arc;
 use super::hint;
 use super::keydir::{Entry, Keydir};
 use super::merge;
-use super::segment::{self, file_name, parse_name, FileType, BORN_ACTIVE, BORN_MERGE};
+use super::rollover::Active;
+use super::segment::{self, file_name, parse_name, FileType, Scanned, Trust};
+use super::segment::{BORN_ACTIVE, BORN_MERGE, DATA_START};
 use super::store::Seg;
 use crate::io::{File, Io};
-use crate::log;
+use crate::log::{self, SyncedMark};
 use crate::{Error, Result};
+
+/// The writer's file that recovery appends to next, where the log ended.
+pub(super) struct Resumed {
+    pub active: Arc<Active>,
+    pub len: u64,
+    /// Its records and their highest sequence number.
+    pub records: u64,
+    pub max_seq: u64,
+}
 
 /// What start-up found.
 pub(super) struct Recovered {
     pub keydir: Keydir,
     pub segs: HashMap<u32, Seg>,
-    /// The active file to append to: id, handle, length, records and their max sequence.
-    /// `None` when a new one must be created.
-    pub active: Option<(u32, Arc<File>, u64, u64, u64)>,
+    /// The active file to append to; `None` when a new one must be created.
+    pub active: Option<Resumed>,
     pub max_seq: u64,
     pub next_file_id: u32,
     pub data_bytes: u64,
@@ -109,13 +119,6 @@ fn tidy(io: &Io, dir: &Path) -> Result<Listing> {
 
 pub(super) fn recover(io: &Io, dir: &Path, use_hints: bool) -> Result<Recovered> {
     let l = tidy(io, dir)?;
-    // The active file is the newest file the writer made; only it may end in a torn record.
-    let active_id = l
-        .data
-        .iter()
-        .rev()
-        .find(|(_, ty)| **ty == FileType::Data)
-        .map(|(id, _)| *id);
     let mut out = Recovered {
         keydir: Keydir::default(),
         segs: HashMap::new(),
@@ -125,53 +128,84 @@ pub(super) fn recover(io: &Io, dir: &Path, use_hints: bool) -> Result<Recovered>
         data_bytes: 0,
         need_hints: Vec::new(),
     };
-    for (&id, &ty) in &l.data {
-        let path = dir.join(file_name(id, ty));
-        let born = if ty == FileType::Data {
-            BORN_ACTIVE
-        } else {
-            BORN_MERGE
-        };
-        if Some(id) == active_id {
-            load_active(io, &path, id, &mut out)?;
+    // Merged files were written whole and fsynced before their merge committed.
+    for (&id, _) in l.data.iter().filter(|(_, ty)| **ty == FileType::Merged) {
+        let file = Arc::new(io.open_read(&dir.join(file_name(id, FileType::Merged)))?);
+        let len = file.len()?;
+        if !(use_hints && load_hinted(io, dir, id, len, &mut out)?) {
+            let s = scan_into(&file, id, Trust::Whole, &mut out.keydir)?;
+            if s.born != Some(BORN_MERGE) {
+                return Err(Error::corruption(
+                    file.path(),
+                    0,
+                    "data file header disagrees with its name",
+                ));
+            }
+            if !s.sealed {
+                return Err(Error::corruption(
+                    file.path(),
+                    s.tail.valid_len,
+                    "a merged data file ends early (it is not sealed)",
+                ));
+            }
+            out.max_seq = out.max_seq.max(s.max_seq);
+            out.need_hints.push(id);
+        }
+        out.add_sealed(id, file, len);
+    }
+    // The writer's files, oldest first, are one log: it ends at the first file that is not
+    // sealed whole, and recovery appends there again.
+    let chain: Vec<u32> = l
+        .data
+        .iter()
+        .filter(|(_, ty)| **ty == FileType::Data)
+        .map(|(id, _)| *id)
+        .collect();
+    for (n, &id) in chain.iter().enumerate() {
+        let file = Arc::new(io.open(&dir.join(file_name(id, FileType::Data)))?);
+        let len = file.len()?;
+        if use_hints && load_hinted(io, dir, id, len, &mut out)? {
+            out.add_sealed(id, file, len);
             continue;
         }
-        let file = Arc::new(io.open_read(&path)?);
-        let len = file.len()?;
-        let hinted = if use_hints {
-            hint::read(io, dir, id, len)?
-        } else {
-            None
-        };
-        match hinted {
-            Some(entries) => {
-                for (key, e) in entries {
-                    out.max_seq = out.max_seq.max(e.seq);
-                    out.keydir.insert_if_newer(&key, e);
-                }
-            }
-            None => {
-                let s = scan_into(&file, id, &mut out.keydir)?;
-                if s.born != Some(born) {
-                    return Err(Error::corruption(
-                        &path,
-                        0,
-                        "data file header disagrees with its name",
-                    ));
-                }
-                if !s.sealed || s.tail.torn || s.tail.valid_len != len {
-                    return Err(Error::corruption(
-                        &path,
-                        s.tail.valid_len,
-                        "an immutable data file ends early (it is not sealed)",
-                    ));
-                }
-                out.max_seq = out.max_seq.max(s.max_seq);
-                out.need_hints.push(id);
-            }
+        let s = scan_into(&file, id, Trust::Watermark, &mut out.keydir)?;
+        if s.born == Some(BORN_MERGE) {
+            return Err(Error::corruption(
+                file.path(),
+                0,
+                "data file header disagrees with its name",
+            ));
         }
-        out.data_bytes += len;
+        out.max_seq = out.max_seq.max(s.max_seq);
+        if s.sealed {
+            // Nothing is appended after a seal: bytes there are an unsynced tail.
+            log::truncate_tail(&file, s.tail)?;
+            make_durable(&file, s.tail.valid_len)?;
+            out.need_hints.push(id);
+            out.add_sealed(id, file, s.tail.valid_len);
+            continue;
+        }
+        drop_unsynced(io, dir, &chain[n + 1..], &file, s.tail.valid_len)?;
+        let r = resume(io, dir, file, id, &s)?;
+        out.data_bytes += r.len;
         out.segs.insert(
+            id,
+            Seg {
+                file: r.active.file.clone(),
+                sealed_len: None,
+            },
+        );
+        out.active = Some(r);
+        break;
+    }
+    out.keydir.drop_tombstones();
+    Ok(out)
+}
+
+impl Recovered {
+    fn add_sealed(&mut self, id: u32, file: Arc<File>, len: u64) {
+        self.data_bytes += len;
+        self.segs.insert(
             id,
             Seg {
                 file,
@@ -179,12 +213,22 @@ pub(super) fn recover(io: &Io, dir: &Path, use_hints: bool) -> Result<Recovered>
             },
         );
     }
-    out.keydir.drop_tombstones();
-    Ok(out)
 }
 
-fn scan_into(file: &File, id: u32, kd: &mut Keydir) -> Result<segment::Scanned> {
-    segment::scan(file, id, |at, payload, r| {
+/// Loads data file `id` from its hint file, when it has a valid one.
+fn load_hinted(io: &Io, dir: &Path, id: u32, len: u64, out: &mut Recovered) -> Result<bool> {
+    let Some(entries) = hint::read(io, dir, id, len)? else {
+        return Ok(false);
+    };
+    for (key, e) in entries {
+        out.max_seq = out.max_seq.max(e.seq);
+        out.keydir.insert_if_newer(&key, e);
+    }
+    Ok(true)
+}
+
+fn scan_into(file: &File, id: u32, trust: Trust, kd: &mut Keydir) -> Result<Scanned> {
+    segment::scan(file, id, trust, |at, payload, r| {
         let len = if r.tombstone {
             0
         } else {
@@ -201,50 +245,68 @@ fn scan_into(file: &File, id: u32, kd: &mut Keydir) -> Result<segment::Scanned> 
     })
 }
 
-/// Loads the active file, cutting a torn tail. A file that never got its header is emptied
-/// and given one; a file that was sealed (a crash during rollover) becomes immutable.
-fn load_active(io: &Io, path: &Path, id: u32, out: &mut Recovered) -> Result<()> {
-    let file = Arc::new(io.open(path)?);
-    let s = scan_into(&file, id, &mut out.keydir)?;
-    log::truncate_tail(&file, s.tail)?;
-    out.max_seq = out.max_seq.max(s.max_seq);
-    let mut len = s.tail.valid_len;
-    match s.born {
-        None => {
-            let mut buf = Vec::new();
-            segment::encode_header(&mut buf, BORN_ACTIVE, id);
-            file.write_all_at(&buf, 0)?;
-            file.sync()?;
-            len = buf.len() as u64;
-        }
-        Some(BORN_ACTIVE) => {}
-        Some(_) => {
+/// A sealed file whose watermark falls short of its length lost its rollover's fsync to a
+/// crash: what the scan read may sit in the page cache only. It is fsynced now, as the
+/// rollover would have done, before any later file can be.
+fn make_durable(file: &File, len: u64) -> Result<()> {
+    let mark = SyncedMark::read(file)?;
+    if mark.synced_len() < len {
+        file.sync()?;
+        mark.record(file, len)?;
+        file.sync()?;
+    }
+    Ok(())
+}
+
+/// Removes the writer's files that follow the end of the log (`end`, valid to `end_len`):
+/// the file prepared for the next rollover, or files whose records never reached the disk
+/// before the machine stopped. None of them may hold a synced record: every file is made
+/// durable before a later one is fsynced, so one that does means damage inside synced data.
+fn drop_unsynced(io: &Io, dir: &Path, later: &[u32], end: &File, end_len: u64) -> Result<()> {
+    for &id in later {
+        let file = io.open_read(&dir.join(file_name(id, FileType::Data)))?;
+        let hinted = dir.join(file_name(id, FileType::Hint)).exists();
+        if hinted || log::read_synced_len(&file)? > DATA_START {
             return Err(Error::corruption(
-                path,
-                0,
-                "data file header disagrees with its name",
+                end.path(),
+                end_len,
+                format!(
+                    "the writer's log ends here, but the later data file {} holds synced records",
+                    file.path().display()
+                ),
             ));
         }
     }
-    out.data_bytes += len;
-    if s.sealed {
-        out.need_hints.push(id);
-        out.segs.insert(
-            id,
-            Seg {
-                file,
-                sealed_len: Some(len),
-            },
-        );
-    } else {
-        out.segs.insert(
-            id,
-            Seg {
-                file: file.clone(),
-                sealed_len: None,
-            },
-        );
-        out.active = Some((id, file, len, s.records, s.max_seq));
+    for &id in later {
+        io.remove(&dir.join(file_name(id, FileType::Data)))?;
+    }
+    if !later.is_empty() {
+        io.sync_dir(dir)?;
     }
     Ok(())
+}
+
+/// Makes the file where the log ended the active file again: its torn tail is cut (a file
+/// that never got its header is given one) before anything is appended.
+fn resume(io: &Io, dir: &Path, file: Arc<File>, id: u32, s: &Scanned) -> Result<Resumed> {
+    let (mark, len) = match s.born {
+        None => {
+            // Created just before a crash: neither its head nor its name may be durable.
+            file.set_len(0)?;
+            let mark = segment::write_head(&file, BORN_ACTIVE, id)?;
+            file.sync()?;
+            io.sync_dir(dir)?;
+            (mark, DATA_START)
+        }
+        Some(_) => {
+            log::truncate_tail(&file, s.tail)?;
+            (SyncedMark::read(&file)?, s.tail.valid_len)
+        }
+    };
+    Ok(Resumed {
+        active: Arc::new(Active::new(id, file, mark, len)),
+        len,
+        records: s.records,
+        max_seq: s.max_seq,
+    })
 }

@@ -1,8 +1,12 @@
 //! Data files ("segments"): their names, the payloads carried in `engines::log` frames, and
-//! the scan that reads one file back at start-up and during a merge.
+//! the scan that reads one file back at start-up and during a merge. Every data file is an
+//! `engines::log` log: the synced-length watermark header, then the frames from
+//! [`log::LOG_START`] (the layout is drawn in the module comment of `bitcask`).
 
-use crate::io::File;
-use crate::log::{self, Scanner, Tail, HEADER_LEN};
+use std::path::Path;
+
+use crate::io::{File, Io};
+use crate::log::{self, Scanner, SyncedMark, Tail, HEADER_LEN, LOG_START};
 use crate::{Error, Result};
 
 /// Payload type tags (first byte of every payload).
@@ -15,7 +19,7 @@ pub const REC_SEAL: u8 = 4;
 pub const BORN_ACTIVE: u8 = 1;
 pub const BORN_MERGE: u8 = 2;
 
-const MAGIC: &[u8; 8] = b"kvbcask1";
+const MAGIC: &[u8; 8] = b"kvbcask2";
 /// type u8 | seq u64 | key_len u16
 pub const REC_FIXED: usize = 1 + 8 + 2;
 const HEADER_PAYLOAD: usize = 1 + 8 + 1 + 4;
@@ -24,8 +28,9 @@ const SEAL_PAYLOAD: usize = 1 + 8 + 8;
 /// Bytes of the seal frame that ends every immutable data file.
 pub const SEAL_FRAME_LEN: u64 = (HEADER_LEN + SEAL_PAYLOAD) as u64;
 
-/// Bytes of the header frame every data file starts with.
-pub const FILE_HEADER_LEN: u64 = (HEADER_LEN + HEADER_PAYLOAD) as u64;
+/// Offset of the first record of a data file: the log's watermark header, then the header
+/// frame that names the file.
+pub const DATA_START: u64 = LOG_START + (HEADER_LEN + HEADER_PAYLOAD) as u64;
 
 /// The kinds of file in a bitcask directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +105,32 @@ pub fn encode_header(out: &mut Vec<u8>, born: u8, id: u32) {
         b.push(born);
         b.extend_from_slice(&id.to_le_bytes());
     });
+}
+
+/// Creates data file `id` at `path`: the log's watermark header (nothing synced yet) and the
+/// header frame, [`DATA_START`] bytes in all. Neither the file nor its name is durable yet:
+/// the caller fsyncs both when it needs them to be.
+/// A failure removes the part made.
+pub fn create(io: &Io, path: &Path, born: u8, id: u32) -> Result<(File, SyncedMark)> {
+    let file = io.create(path)?;
+    match write_head(&file, born, id) {
+        Ok(mark) => Ok((file, mark)),
+        Err(e) => {
+            drop(file);
+            let _ = io.remove(path);
+            Err(e)
+        }
+    }
+}
+
+/// Writes the head of data file `id` (watermark header and header frame) into `file`, which
+/// is empty, and returns its mark.
+pub fn write_head(file: &File, born: u8, id: u32) -> Result<SyncedMark> {
+    let mark = log::create_log(file)?;
+    let mut buf = Vec::with_capacity((DATA_START - LOG_START) as usize);
+    encode_header(&mut buf, born, id);
+    file.write_all_at(&buf, LOG_START)?;
+    Ok(mark)
 }
 
 /// Appends the seal frame that closes an immutable data file.
@@ -178,16 +209,27 @@ pub struct Scanned {
     pub records: u64,
 }
 
+/// How far a scan may trust that the file reached stable storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trust {
+    /// Up to the synced length its watermark records: damage before it is corruption, damage
+    /// at or after it a torn tail (a file the writer appended to).
+    Watermark,
+    /// All of it: the file was complete and fsynced before it was used, so every damage is
+    /// corruption (a merged file, a sealed file known to be durable).
+    Whole,
+}
+
 /// Reads every frame of data file `id`, handing each put or delete to `visit` with the offset
 /// of its frame. Checks the header (first) and the seal (last, nothing after it). A torn tail
 /// is reported in `Scanned::tail`; the caller decides whether this file may have one.
 pub fn scan(
     file: &File,
     id: u32,
+    trust: Trust,
     mut visit: impl FnMut(u64, &[u8], Record<'_>) -> Result<()>,
 ) -> Result<Scanned> {
     let corrupt = |at: u64, what: &str| Error::corruption(file.path(), at, what);
-    let mut s = Scanner::new(file, 0)?;
     let mut out = Scanned {
         born: None,
         sealed: false,
@@ -198,18 +240,34 @@ pub fn scan(
         max_seq: 0,
         records: 0,
     };
+    let len = file.len()?;
+    if len < LOG_START {
+        // Cut inside the watermark header: a file that never completed an fsync (a crash
+        // while it was created) holds nothing, anything else lost synced bytes.
+        if trust == Trust::Watermark && log::read_synced_len(file)? == LOG_START {
+            out.tail.torn = len > 0;
+            return Ok(out);
+        }
+        return Err(corrupt(len, "data file ends inside its header"));
+    }
+    let mut s = match trust {
+        Trust::Watermark => Scanner::log(file)?,
+        Trust::Whole => Scanner::whole(file, LOG_START)?,
+    };
     while let Some((at, payload)) = s.next_record()? {
         if out.sealed {
             return Err(corrupt(at, "record after the seal of a data file"));
         }
         match parse(payload) {
-            Some(Payload::Header { born, id: hid }) if at == 0 => {
+            Some(Payload::Header { born, id: hid }) if at == LOG_START => {
                 if hid != id || !(born == BORN_ACTIVE || born == BORN_MERGE) {
                     return Err(corrupt(at, "data file header names another file"));
                 }
                 out.born = Some(born);
             }
-            _ if at == 0 => return Err(corrupt(at, "data file does not start with a header")),
+            _ if at == LOG_START => {
+                return Err(corrupt(at, "data file does not start with a header"))
+            }
             Some(Payload::Record(r)) => {
                 out.records += 1;
                 out.max_seq = out.max_seq.max(r.seq);
@@ -296,15 +354,18 @@ mod tests {
         }
 
         /// A data file of random frames (valid checksums, arbitrary payloads) and random
-        /// trailing bytes scans to records or an error, never a panic.
+        /// trailing bytes, with any synced length, scans to records or an error, never a panic.
         #[test]
         fn scan_takes_any_file(
             payloads in proptest::collection::vec(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40), 0..8),
             tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..30),
             header in proptest::prelude::any::<bool>(),
+            synced in 0u64..600,
+            whole in proptest::prelude::any::<bool>(),
         ) {
             let dir = tempfile::tempdir().unwrap();
             let f = Io::new().create(&dir.path().join("00000001.data")).unwrap();
+            let mark = log::create_log(&f).unwrap();
             let mut buf = Vec::new();
             if header {
                 encode_header(&mut buf, BORN_ACTIVE, 1);
@@ -313,8 +374,10 @@ mod tests {
                 log::encode(p, &mut buf);
             }
             buf.extend_from_slice(&tail);
-            f.write_all_at(&buf, 0).unwrap();
-            let _ = scan(&f, 1, |_, _, _| Ok(()));
+            f.write_all_at(&buf, LOG_START).unwrap();
+            mark.record(&f, LOG_START + synced).unwrap();
+            let trust = if whole { Trust::Whole } else { Trust::Watermark };
+            let _ = scan(&f, 1, trust, |_, _, _| Ok(()));
         }
     }
 
@@ -322,32 +385,50 @@ mod tests {
     fn scan_checks_header_and_seal() {
         let dir = tempfile::tempdir().unwrap();
         let io = Io::new();
-        let f = io.create(&dir.path().join("00000003.data")).unwrap();
+        let (f, _) = create(&io, &dir.path().join("00000003.data"), BORN_ACTIVE, 3).unwrap();
         let mut buf = Vec::new();
-        encode_header(&mut buf, BORN_ACTIVE, 3);
         encode_record(&mut buf, false, 1, b"a", b"1");
         encode_record(&mut buf, true, 2, b"a", b"");
         encode_seal(&mut buf, 2, 2);
-        f.write_all_at(&buf, 0).unwrap();
+        f.write_all_at(&buf, DATA_START).unwrap();
         let mut seen = Vec::new();
-        let s = scan(&f, 3, |at, _, r| {
+        let s = scan(&f, 3, Trust::Whole, |at, _, r| {
             seen.push((at, r.seq, r.tombstone));
             Ok(())
         })
         .unwrap();
         assert!(s.sealed && !s.tail.torn);
         assert_eq!((s.born, s.records, s.max_seq), (Some(BORN_ACTIVE), 2, 2));
-        assert_eq!(seen[0], (FILE_HEADER_LEN, 1, false));
+        assert_eq!(seen[0], (DATA_START, 1, false));
         assert!(
-            scan(&f, 4, |_, _, _| Ok(())).is_err(),
+            scan(&f, 4, Trust::Whole, |_, _, _| Ok(())).is_err(),
             "header names file 3"
         );
         let mut wrong_seal = buf[..buf.len() - log::frame_len(SEAL_PAYLOAD)].to_vec();
         encode_seal(&mut wrong_seal, 5, 2);
-        f.set_len(0).unwrap();
-        f.write_all_at(&wrong_seal, 0).unwrap();
+        f.set_len(DATA_START).unwrap();
+        f.write_all_at(&wrong_seal, DATA_START).unwrap();
         assert!(matches!(
-            scan(&f, 3, |_, _, _| Ok(())),
+            scan(&f, 3, Trust::Whole, |_, _, _| Ok(())),
+            Err(Error::Corruption { .. })
+        ));
+    }
+
+    #[test]
+    fn a_file_cut_inside_its_watermark_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let io = Io::new();
+        let (f, mark) = create(&io, &dir.path().join("00000003.data"), BORN_ACTIVE, 3).unwrap();
+        f.set_len(300).unwrap();
+        let s = scan(&f, 3, Trust::Watermark, |_, _, _| Ok(())).unwrap();
+        assert_eq!((s.born, s.tail.torn, s.tail.valid_len), (None, true, 0));
+        assert!(scan(&f, 3, Trust::Whole, |_, _, _| Ok(())).is_err());
+        // A file whose watermark names synced bytes must not be this short.
+        f.set_len(DATA_START).unwrap();
+        mark.record(&f, DATA_START).unwrap();
+        f.set_len(600).unwrap();
+        assert!(matches!(
+            scan(&f, 3, Trust::Watermark, |_, _, _| Ok(())),
             Err(Error::Corruption { .. })
         ));
     }

@@ -1,15 +1,19 @@
-//! The shared state of an open bitcask and its hot paths: append (put/delete), get, scan,
-//! rollover of the active file, and sync.
+//! The shared state of an open bitcask and its hot paths: append (put/delete), get and scan.
+//! Rollover and the fsyncs of the writer's files are in `rollover.rs`.
 
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::atomic::Ordering::{Relaxed, Release};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
+use std::sync::{
+    Arc, Condvar, Mutex, MutexGuard, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard,
+};
 use std::thread::JoinHandle;
 
 use super::keydir::{Entry, Keydir};
 use super::options::BitcaskOptions;
-use super::segment::{self, file_name, FileType, Payload, BORN_ACTIVE, FILE_HEADER_LEN};
+use super::rollover::{Active, Sealed};
+use super::segment::{self, file_name, FileType, Payload};
 use crate::durability::Committer;
 use crate::io::{File, Io};
 use crate::log::HEADER_LEN;
@@ -22,14 +26,14 @@ const KEEP_BUF: usize = 4 << 20;
 /// An open data file.
 pub(super) struct Seg {
     pub file: Arc<File>,
-    /// Length once sealed; `None` for the active file.
+    /// Length once sealed and durable; `None` for the active file and for a sealed one whose
+    /// fsync has not finished (a merge takes only durable files).
     pub sealed_len: Option<u64>,
 }
 
 /// The append side, behind one mutex: the active file and the sequence counter.
 pub(super) struct Writer {
-    pub id: u32,
-    pub file: Arc<File>,
+    pub active: Arc<Active>,
     pub len: u64,
     /// Records in the active file and their highest sequence number (for its seal).
     pub records: u64,
@@ -54,16 +58,28 @@ pub(super) struct Store {
     pub dir: PathBuf,
     pub io: Io,
     pub opts: BitcaskOptions,
+    /// Held shared by every call that may write (put, delete, sync, compact, settle) for its
+    /// whole length, and exclusively by `close`, which so waits for them (see `mod.rs`).
+    pub gate: RwLock<()>,
     pub closed: AtomicBool,
     /// Set when close or drop wants background work to stop (a running merge aborts).
     pub stopping: AtomicBool,
+    /// Why the instance refuses writes until reopen (a failed fsync, an append that could
+    /// not be undone). Set once; checked under the writer lock.
+    pub poison: OnceLock<String>,
     pub claim: Mutex<Option<StoreDir>>,
     pub writer: Mutex<Writer>,
     pub keydir: RwLock<Keydir>,
     /// Every data file, by id; read handles are opened once and shared.
     pub segs: RwLock<HashMap<u32, Seg>>,
     /// The active file, for the group-commit fsync (which must not take the writer lock).
-    pub active: RwLock<Arc<File>>,
+    pub active: RwLock<Arc<Active>>,
+    /// Files rolled away from whose fsync has not finished, oldest first (short holds).
+    pub sealing: Mutex<VecDeque<Sealed>>,
+    /// Held while the files in `sealing` are made durable, so that happens in file order.
+    pub sealing_sync: Mutex<()>,
+    /// The next active file, created, fsynced and named durably ahead of the rollover.
+    pub prepared: Mutex<Option<Arc<Active>>>,
     pub committer: Arc<Committer>,
     pub next_file_id: AtomicU32,
     /// Bytes of all data files.
@@ -82,7 +98,52 @@ pub(super) struct Store {
     pub merge_failed: AtomicBool,
 }
 
+/// What `Store::new` needs besides the options.
+pub(super) struct Parts {
+    pub dir: PathBuf,
+    pub io: Io,
+    pub claim: StoreDir,
+    pub writer: Writer,
+    pub keydir: Keydir,
+    pub segs: HashMap<u32, Seg>,
+    pub committer: Arc<Committer>,
+    pub next_file_id: u32,
+    pub data_bytes: u64,
+    pub need_hints: Vec<u32>,
+}
+
 impl Store {
+    pub fn new(opts: BitcaskOptions, p: Parts) -> Self {
+        Store {
+            dir: p.dir,
+            io: p.io,
+            opts,
+            gate: RwLock::new(()),
+            closed: AtomicBool::new(false),
+            stopping: AtomicBool::new(false),
+            poison: OnceLock::new(),
+            claim: Mutex::new(Some(p.claim)),
+            active: RwLock::new(p.writer.active.clone()),
+            writer: Mutex::new(p.writer),
+            keydir: RwLock::new(p.keydir),
+            segs: RwLock::new(p.segs),
+            sealing: Mutex::new(VecDeque::new()),
+            sealing_sync: Mutex::new(()),
+            prepared: Mutex::new(None),
+            committer: p.committer,
+            next_file_id: AtomicU32::new(p.next_file_id),
+            data_bytes: AtomicU64::new(p.data_bytes),
+            merge_lock: Mutex::new(()),
+            merges: AtomicU64::new(0),
+            merge_bytes: AtomicU64::new(0),
+            need_hints: Mutex::new(p.need_hints),
+            wake: Mutex::new(false),
+            wake_cv: Condvar::new(),
+            worker: Mutex::new(None),
+            merge_failed: AtomicBool::new(false),
+        }
+    }
+
     pub fn check_open(&self) -> Result<()> {
         if self.closed.load(Relaxed) {
             return Err(Error::Closed);
@@ -90,122 +151,105 @@ impl Store {
         Ok(())
     }
 
+    /// Enters a call that may write: `Err(Closed)` once `close` has begun to hold the gate.
+    /// Not re-entrant: a call holding the gate must not enter again.
+    pub fn enter(&self) -> Result<RwLockReadGuard<'_, ()>> {
+        let g = read(&self.gate);
+        self.check_open()?;
+        Ok(g)
+    }
+
+    /// `Err` when the instance is closed or poisoned. Writers call it under the writer lock,
+    /// the lock that orders the writes, so no append can follow a failure it did not see.
+    pub fn check_writable(&self) -> Result<()> {
+        self.check_open()?;
+        match self.poison.get() {
+            Some(why) => Err(Error::Poisoned(why.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// `Err` when the instance is closed or poisoned. A poisoned instance refuses reads too:
+    /// a write whose fsync failed is in the keydir but was never acknowledged, and may not
+    /// survive a crash, so it is served no more.
+    pub fn check_readable(&self) -> Result<()> {
+        self.check_writable()
+    }
+
+    /// Refuses every later write and read until reopen (the first reason is kept).
+    pub fn poison(&self, why: String) {
+        self.committer.poison(why.clone());
+        let _ = self.poison.set(why);
+    }
+
     pub fn path(&self, id: u32, ty: FileType) -> PathBuf {
         self.dir.join(file_name(id, ty))
     }
 
-    /// fsyncs the active file (the Committer's fsync).
-    pub fn sync_active(&self) -> Result<()> {
-        let file = read(&self.active).clone();
-        file.sync()
-    }
-
     /// Appends a put (`tombstone == false`) or a delete and commits it per the durability mode.
     pub fn append(&self, key: &[u8], value: &[u8], tombstone: bool) -> Result<()> {
-        self.check_open()?;
-        self.committer.check()?;
-        let frame_len = segment::record_frame_len(key.len(), value.len());
-        let seq = {
-            let mut guard = lock(&self.writer);
-            let w = &mut *guard;
-            self.check_open()?;
+        let frame_len = segment::record_frame_len(key.len(), value.len()) as u64;
+        let seq = loop {
+            let mut w = lock(&self.writer);
+            self.check_writable()?;
             if w.records > 0
-                && w.len + frame_len as u64 + segment::SEAL_FRAME_LEN > self.opts.max_segment_bytes
+                && w.len + frame_len + segment::SEAL_FRAME_LEN > self.opts.max_segment_bytes
             {
-                self.roll(w)?;
+                self.roll_over(w)?;
+                continue;
             }
-            let seq = w.next_seq;
-            w.buf.clear();
-            segment::encode_record(&mut w.buf, tombstone, seq, key, value);
-            let offset = w.len;
-            if let Err(e) = w.file.write_all_at(&w.buf, offset) {
-                // A partial record may sit at the tail now: no append may follow it.
-                self.committer.poison(format!("append failed: {e}"));
-                return Err(e);
-            }
-            if w.buf.capacity() > KEEP_BUF {
-                w.buf = Vec::new();
-            }
-            w.next_seq += 1;
-            w.len += frame_len as u64;
-            w.records += 1;
-            w.max_seq = seq;
-            self.data_bytes.fetch_add(frame_len as u64, Relaxed);
-            {
-                let mut kd = write(&self.keydir);
-                if tombstone {
-                    kd.remove(key);
-                } else {
-                    let e = Entry {
-                        seq,
-                        offset,
-                        file: w.id,
-                        len: frame_len as u32,
-                    };
-                    kd.insert(key, e);
-                }
-            }
-            self.committer.appended(seq, frame_len as u64);
-            seq
+            break self.append_locked(&mut w, key, value, tombstone)?;
         };
         self.committer.commit(seq, &|| self.sync_active())
     }
 
-    /// Creates data file `id` with its header and makes its name durable.
-    pub fn create_segment(&self, id: u32, ty: FileType, born: u8) -> Result<File> {
-        let file = self.io.create(&self.path(id, ty))?;
-        let mut buf = Vec::with_capacity(FILE_HEADER_LEN as usize);
-        segment::encode_header(&mut buf, born, id);
-        file.write_all_at(&buf, 0)?;
-        self.io.sync_dir(&self.dir)?;
-        Ok(file)
-    }
-
-    /// Seals the active file (seal record, fsync) and starts a new one. Any failure is fatal.
-    pub fn roll(&self, w: &mut Writer) -> Result<()> {
-        let r = self.roll_inner(w);
-        if let Err(e) = &r {
-            self.committer
-                .poison(format!("rolling over the active file failed: {e}"));
-        }
-        r
-    }
-
-    fn roll_inner(&self, w: &mut Writer) -> Result<()> {
-        w.buf.clear();
-        segment::encode_seal(&mut w.buf, w.records, w.max_seq);
-        w.file.write_all_at(&w.buf, w.len)?;
-        w.len += w.buf.len() as u64;
-        self.data_bytes.fetch_add(w.buf.len() as u64, Relaxed);
-        w.file.sync()?;
-        self.committer.mark_synced(w.next_seq - 1);
-        let id = self.next_file_id.fetch_add(1, Relaxed);
-        let file = Arc::new(self.create_segment(id, FileType::Data, BORN_ACTIVE)?);
-        {
-            let mut segs = write(&self.segs);
-            if let Some(old) = segs.get_mut(&w.id) {
-                old.sealed_len = Some(w.len);
+    /// Writes `w.buf` at the tail of the active file. A write that fails may have left a part
+    /// behind: it is cut off, so the next append lands on a clean tail; when it cannot be,
+    /// the instance is poisoned.
+    pub fn write_tail(&self, w: &Writer) -> Result<()> {
+        let f = &w.active.file;
+        if let Err(e) = f.write_all_at(&w.buf, w.len) {
+            if let Err(cut) = f.set_len(w.len) {
+                self.poison(format!(
+                    "a failed append ({e}) could not be cut off the data file: {cut}"
+                ));
             }
-            segs.insert(
-                id,
-                Seg {
-                    file: file.clone(),
-                    sealed_len: None,
-                },
-            );
+            return Err(e);
         }
-        *write(&self.active) = file.clone();
-        if self.opts.hint_files {
-            lock(&self.need_hints).push(w.id);
-            self.wake_worker();
-        }
-        w.id = id;
-        w.file = file;
-        w.len = FILE_HEADER_LEN;
-        w.records = 0;
-        w.max_seq = 0;
-        self.data_bytes.fetch_add(FILE_HEADER_LEN, Relaxed);
         Ok(())
+    }
+
+    fn append_locked(&self, w: &mut Writer, key: &[u8], value: &[u8], tomb: bool) -> Result<u64> {
+        let seq = w.next_seq;
+        w.buf.clear();
+        segment::encode_record(&mut w.buf, tomb, seq, key, value);
+        let (offset, frame_len) = (w.len, w.buf.len() as u64);
+        self.write_tail(w)?;
+        if w.buf.capacity() > KEEP_BUF {
+            w.buf = Vec::new();
+        }
+        w.next_seq += 1;
+        w.len += frame_len;
+        w.records += 1;
+        w.max_seq = seq;
+        w.active.written.store(w.len, Release);
+        self.data_bytes.fetch_add(frame_len, Relaxed);
+        {
+            let mut kd = write(&self.keydir);
+            if tomb {
+                kd.remove(key);
+            } else {
+                let e = Entry {
+                    seq,
+                    offset,
+                    file: w.active.id,
+                    len: frame_len as u32,
+                };
+                kd.insert(key, e);
+            }
+        }
+        self.committer.appended(seq, frame_len);
+        Ok(seq)
     }
 
     pub fn wake_worker(&self) {
@@ -225,7 +269,7 @@ impl Store {
     }
 
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.check_open()?;
+        self.check_readable()?;
         for _ in 0..4 {
             let Some(e) = read(&self.keydir).get(key) else {
                 return Ok(None);
@@ -241,6 +285,8 @@ impl Store {
         };
         match self.read_entry(key, e)? {
             Some(v) => Ok(Some(v)),
+            // `close` let go of the files while this get was looking.
+            None if self.closed.load(Relaxed) => Err(Error::Closed),
             None => Err(Error::corruption(
                 self.path(e.file, FileType::Data),
                 e.offset,
@@ -258,7 +304,7 @@ impl Store {
         end: Option<&[u8]>,
         limit: usize,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        self.check_open()?;
+        self.check_readable()?;
         if limit == 0 || end.is_some_and(|e| e <= start) {
             return Ok(Vec::new());
         }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::hint::HintWriter;
 use super::keydir::Entry;
 use super::merge;
-use super::segment;
+use super::segment::{self, Trust};
 use super::store::{lock, read, Store};
 use crate::log;
 use crate::{Error, Result};
@@ -22,7 +22,7 @@ pub(super) fn write_one_hint(store: &Store) -> Result<bool> {
         return Ok(true);
     };
     let mut hint = HintWriter::new();
-    let s = segment::scan(&file, id, |at, payload, r| {
+    let s = segment::scan(&file, id, Trust::Whole, |at, payload, r| {
         let len = if r.tombstone {
             0
         } else {
@@ -59,21 +59,16 @@ pub(super) fn run(store: Arc<Store>) {
                 return;
             }
         }
-        if store.committer.check().is_err() {
+        if store.poison.get().is_some() {
             continue;
         }
-        if store.opts.background_merge && !store.merge_failed.load(Relaxed) {
-            let (dead, total) = store.reclaimable();
-            if dead >= store.opts.merge_min_dead_bytes
-                && dead as f64 >= store.opts.merge_dead_ratio * total as f64
-            {
-                if let Err(e) = merge::run(&store, false) {
-                    if !matches!(e, Error::Closed) {
-                        store.merge_failed.store(true, Relaxed);
-                    }
+        if store.opts.background_merge && !store.merge_failed.load(Relaxed) && merge::due(&store) {
+            if let Err(e) = merge::run_if_due(&store) {
+                if !matches!(e, Error::Closed) {
+                    store.merge_failed.store(true, Relaxed);
                 }
-                continue;
             }
+            continue;
         }
         if store.opts.hint_files {
             while !store.stopping.load(Relaxed) {

@@ -258,10 +258,19 @@ fn run_cycles(kit: &Kit, child_test: &str, crash: Crash, modes: &[Durability], c
 
         let db = kit
             .try_open(dir, &options(kit, Durability::None))
-            .unwrap_or_else(|e| panic!("{ctx}: reopening after the crash: {e}"));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{ctx}: reopening after the crash: {e} (the store is kept in {})",
+                    keep(root.path())
+                )
+            });
         let seen = history::observe(&*db, |_| false).unwrap_or_else(|e| panic!("{ctx}: {e}"));
-        let n = history::find_prefix(&model, &seen, last_ack, last_seen + 1)
-            .unwrap_or_else(|e| panic!("{ctx}: {e} (last ACK {last_ack}, last line {last_seen})"));
+        let n = history::find_prefix(&model, &seen, last_ack, last_seen + 1).unwrap_or_else(|e| {
+            panic!(
+                "{ctx}: {e} (last ACK {last_ack}, last line {last_seen}; the store is kept in {})",
+                keep(root.path())
+            )
+        });
         check_scan(&*db, &seen, &ctx);
         db.put(b"~probe", b"after crash")
             .unwrap_or_else(|e| panic!("{ctx}: write after recovery: {e}"));
@@ -287,6 +296,32 @@ fn run_cycles(kit: &Kit, child_test: &str, crash: Crash, modes: &[Durability], c
         modes.join("/"),
         model.applied
     );
+}
+
+/// Copies a failed test's directory (with the power-cut trace, when one was asked for with
+/// `KVBENCH_POWER_TRACE`) to a directory that outlives the test, and names it.
+fn keep(root: &Path) -> String {
+    fn copy(from: &Path, to: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(to)?;
+        for e in std::fs::read_dir(from)? {
+            let p = e?.path();
+            let dest = to.join(p.file_name().unwrap_or_default());
+            if p.is_dir() {
+                copy(&p, &dest)?;
+            } else {
+                std::fs::copy(&p, &dest)?;
+            }
+        }
+        Ok(())
+    }
+    let to = std::env::temp_dir().join(format!(
+        "kvbench-kit-failure-{}",
+        root.file_name().unwrap_or_default().to_string_lossy()
+    ));
+    match copy(root, &to) {
+        Ok(()) => to.display().to_string(),
+        Err(e) => format!("nowhere: copying it failed: {e}"),
+    }
 }
 
 /// Waits for a child that is about to kill itself; kills it (and fails) if it does not.

@@ -45,6 +45,9 @@ pub const BLOCK: u64 = 4096;
 pub const SECTOR: usize = 512;
 /// Folder under the armed root that holds removed and replaced files until a cut.
 pub const GRAVEYARD: &str = ".powercut";
+/// When this environment variable is set, every tracked operation and every cut's choices
+/// are appended to `<root>/.powercut/trace`, for debugging a failure.
+pub const TRACE_ENV: &str = "KVBENCH_POWER_TRACE";
 
 static ARMED: AtomicBool = AtomicBool::new(false);
 static TRACKERS: Mutex<Vec<Tracker>> = Mutex::new(Vec::new());
@@ -52,6 +55,7 @@ static TRACKERS: Mutex<Vec<Tracker>> = Mutex::new(Vec::new());
 struct Tracker {
     root: PathBuf,
     graveyard: PathBuf,
+    trace: Option<fs::File>,
     seed: u64,
     cut: bool,
     /// By inode, so that writes through a handle opened before a rename are tracked too.
@@ -160,9 +164,19 @@ pub fn arm(root: &Path, seed: u64) -> Result<()> {
     fs::create_dir_all(&graveyard)?;
     let mut t = trackers();
     t.retain(|t| t.root != root);
+    let trace = match std::env::var_os(TRACE_ENV) {
+        Some(_) => Some(
+            fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(graveyard.join("trace"))?,
+        ),
+        None => None,
+    };
     t.push(Tracker {
         root: root.to_path_buf(),
         graveyard,
+        trace,
         seed,
         cut: false,
         files: HashMap::new(),
@@ -194,8 +208,12 @@ pub fn cut(root: &Path) -> Result<CutReport> {
     let mut report = CutReport::default();
     let mut files: Vec<&FileState> = t.files.values().collect();
     files.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut trace = Vec::new();
     for st in files {
-        damage_file(st, &mut rng, &mut report)?;
+        damage_file(st, &mut rng, &mut report, &mut trace)?;
+    }
+    for line in trace {
+        t.log(format_args!("cut {line}"));
     }
     let n = t.pending.len();
     report.names_pending = n as u64;
@@ -204,14 +222,26 @@ pub fn cut(root: &Path) -> Result<CutReport> {
     } else {
         rng.gen_range(0..=n)
     };
+    let undone: Vec<String> = t.pending[keep..]
+        .iter()
+        .map(|(_, op)| format!("{op:?}"))
+        .collect();
     for (_, op) in t.pending[keep..].iter().rev() {
         undo(op, &t.graveyard, &mut t.next_grave);
         report.names_undone += 1;
     }
+    for op in undone {
+        t.log(format_args!("cut undo {op}"));
+    }
     Ok(report)
 }
 
-fn damage_file(st: &FileState, rng: &mut StdRng, report: &mut CutReport) -> Result<()> {
+fn damage_file(
+    st: &FileState,
+    rng: &mut StdRng,
+    report: &mut CutReport,
+    trace: &mut Vec<String>,
+) -> Result<()> {
     if st.dirty.is_empty() && st.len == st.durable_len {
         return Ok(());
     }
@@ -227,17 +257,30 @@ fn damage_file(st: &FileState, rng: &mut StdRng, report: &mut CutReport) -> Resu
     if final_len != st.len {
         report.files_resized += 1;
     }
+    trace.push(format!(
+        "{}: durable {} len {} -> {final_len}",
+        st.path.display(),
+        st.durable_len,
+        st.len
+    ));
     f.set_len(final_len)?;
-    for (&block, old) in &st.dirty {
+    for (&block, image) in &st.dirty {
         let start = block * BLOCK;
         if start >= final_len {
             continue;
         }
         let n = (final_len - start).min(BLOCK) as usize;
+        // The block's durable content: its image up to the durable length, zeros after.
+        let mut old = image.to_vec();
+        old[st.durable_len.saturating_sub(start).min(BLOCK) as usize..].fill(0);
         // Where the cut keeps more than the current length (an unsynced truncation undone),
         // the bytes past it were never new: such a block comes back old.
         let only_old = start + BLOCK > st.len && final_len > st.len;
         let pick = if only_old { 2 } else { rng.gen_range(0..5) };
+        trace.push(format!(
+            "  block {block}: {}",
+            ["new", "new", "old", "old", "torn"][pick]
+        ));
         match pick {
             0 | 1 => report.blocks_new += 1,
             2 | 3 => {
@@ -273,12 +316,14 @@ fn undo(op: &NameOp, graveyard: &Path, next_grave: &mut u64) {
     };
 }
 
+/// A fresh name in the graveyard for `of`, unique across the processes that share the
+/// graveyard (each child of a power-cut test arms the same root again).
 fn grave_path(graveyard: &Path, next: &mut u64, of: &Path) -> PathBuf {
     *next += 1;
     let name = of
         .file_name()
         .map_or_else(|| "unnamed".into(), |n| n.to_string_lossy().into_owned());
-    graveyard.join(format!("{next:06}-{name}"))
+    graveyard.join(format!("{}-{next:06}-{name}", std::process::id()))
 }
 
 /// The tracker for `path` (locked), or `None` when `path` is not under an armed root. After a
@@ -300,9 +345,11 @@ fn tracker_for(path: &Path) -> Option<(MutexGuard<'static, Vec<Tracker>>, usize)
     Some((guard, i))
 }
 
-/// The content of `block` of `file` as of its last fsync (its current content, which is
-/// durable while the block is clean), zeros beyond `durable_len`.
-fn undo_image(file: &fs::File, block: u64, durable_len: u64) -> std::io::Result<Box<[u8]>> {
+/// The content of `block` of `file` now, which is its content at the last fsync while the
+/// block is clean (or, while an fsync runs, the content that fsync covers). Bytes past the
+/// durable length are zeroed only at the cut, by the durable length then: an fsync running
+/// now may still make them durable.
+fn undo_image(file: &fs::File, block: u64) -> std::io::Result<Box<[u8]>> {
     let mut buf = vec![0u8; BLOCK as usize];
     let start = block * BLOCK;
     let mut done = 0;
@@ -312,8 +359,6 @@ fn undo_image(file: &fs::File, block: u64, durable_len: u64) -> std::io::Result<
             n => done += n,
         }
     }
-    let durable_in_block = durable_len.saturating_sub(start).min(BLOCK) as usize;
-    buf[durable_in_block..].fill(0);
     Ok(buf.into_boxed_slice())
 }
 
@@ -356,9 +401,8 @@ fn touch(st: &mut FileState, file: &fs::File, from: u64, to: u64) -> std::io::Re
         return Ok(());
     }
     for block in from / BLOCK..to.div_ceil(BLOCK) {
-        if !st.dirty.contains_key(&block) {
-            let img = undo_image(file, block, st.durable_len)?;
-            st.dirty.insert(block, img);
+        if let std::collections::btree_map::Entry::Vacant(v) = st.dirty.entry(block) {
+            v.insert(undo_image(file, block)?);
         }
     }
     Ok(())
@@ -375,10 +419,17 @@ pub(super) fn write(
     let Some((mut guard, i)) = tracker_for(path) else {
         return op();
     };
-    let st = state(&mut guard[i], path, file)?;
+    let t = &mut guard[i];
+    let st = state(t, path, file)?;
     touch(st, file, offset, offset + len)?;
     let r = op();
     st.len = file.metadata()?.len();
+    let (durable, now) = (st.durable_len, st.len);
+    t.log(format_args!(
+        "write {} at {offset} len {len} -> len {now} (durable {durable}) {}",
+        path.display(),
+        if r.is_ok() { "ok" } else { "failed" }
+    ));
     r
 }
 
@@ -392,11 +443,13 @@ pub(super) fn set_len(
     let Some((mut guard, i)) = tracker_for(path) else {
         return op();
     };
-    let st = state(&mut guard[i], path, file)?;
+    let t = &mut guard[i];
+    let st = state(t, path, file)?;
     let (lo, hi) = (st.len.min(new_len), st.len.max(new_len));
     touch(st, file, lo, hi)?;
     let r = op();
     st.len = file.metadata()?.len();
+    t.log(format_args!("set_len {} to {new_len}", path.display()));
     r
 }
 
@@ -413,13 +466,19 @@ pub(super) fn sync(path: &Path, file: &fs::File, op: impl FnOnce() -> Result<()>
     drop(guard);
     let r = op();
     let (mut guard, i) = tracker_for(path).expect("a tracked root stays armed until disarmed");
-    if let Some(st) = guard[i].files.get_mut(&ino) {
+    let t = &mut guard[i];
+    if let Some(st) = t.files.get_mut(&ino) {
         match r {
             Ok(()) => st.durable_len = len,
             // The older undo image is the content at the last successful fsync.
             Err(_) => st.dirty.extend(covered),
         }
     }
+    t.log(format_args!(
+        "fsync {} durable {len} {}",
+        path.display(),
+        if r.is_ok() { "ok" } else { "failed" }
+    ));
     r
 }
 
@@ -509,13 +568,27 @@ pub(super) fn sync_dir(dir: &Path, op: impl FnOnce() -> Result<()>) -> Result<()
     drop(guard);
     op()?;
     let (mut guard, i) = tracker_for(dir).expect("a tracked root stays armed until disarmed");
-    guard[i]
-        .pending
+    let t = &mut guard[i];
+    t.pending
         .retain(|(seq, op)| *seq >= before || op.dir() != Some(dir));
+    t.log(format_args!(
+        "fsync dir {} (names before {before})",
+        dir.display()
+    ));
     Ok(())
 }
 
+impl Tracker {
+    fn log(&mut self, line: std::fmt::Arguments<'_>) {
+        if let Some(f) = &mut self.trace {
+            use std::io::Write;
+            let _ = writeln!(f, "{line}");
+        }
+    }
+}
+
 fn push(t: &mut Tracker, op: NameOp) {
+    t.log(format_args!("name {:?}", op));
     t.pending.push((t.next_seq, op));
     t.next_seq += 1;
 }
@@ -683,6 +756,40 @@ mod tests {
             lost += usize::from(bytes.len() == B || bytes[B] == 0);
         }
         assert!(lost > 0, "the unsynced block is lost for some seed");
+    }
+
+    #[test]
+    fn a_write_during_an_fsync_does_not_undo_what_that_fsync_covers() {
+        for seed in 0..32 {
+            let root = tempfile::tempdir().unwrap();
+            arm(root.path(), seed).unwrap();
+            let path = root.path().join("log");
+            let f = Io::new().create(&path).unwrap();
+            Io::new().sync_dir(root.path()).unwrap();
+            f.write_all_at(&[7; 3000], 0).unwrap();
+            let raw = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&path)
+                .unwrap();
+            // The fsync covers bytes 0..3000; while it runs, bytes 3000..3500 are appended
+            // into the same block.
+            sync(&path, &raw, || {
+                write(&path, &raw, 3000, 500, || {
+                    raw.write_all_at(&[9; 500], 3000)?;
+                    Ok(())
+                })
+            })
+            .unwrap();
+            cut(root.path()).unwrap();
+            disarm(root.path());
+            let bytes = std::fs::read(&path).unwrap();
+            assert!(bytes.len() >= 3000, "seed {seed}: {} bytes", bytes.len());
+            assert!(
+                bytes[..3000].iter().all(|&b| b == 7),
+                "seed {seed}: synced bytes lost"
+            );
+        }
     }
 
     /// Records a directory creation the way `Io::create_dir_all` does, minus its parent fsync.

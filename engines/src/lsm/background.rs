@@ -1,10 +1,12 @@
 //! Work off the write path: flushing immutable memtables to level-0 tables, running
 //! compactions, and installing each result through a manifest switch. Two background
-//! threads, a flusher and a compactor, so that a long compaction never holds up a flush
-//! (and with it the writers); `compact()` runs the same steps on the caller's thread.
+//! threads, a flusher (which also fsyncs retired WALs) and a compactor, either of which
+//! prepares the spare WAL when it is free, so that a long compaction never holds up a flush (and with it the writers);
+//! `compact()` and `settle()` run the same steps on the caller's thread.
 //!
 //! Crash points (`KVBENCH_CRASH_AT`), in order:
-//! WAL rotation (in `db.rs`): `lsm.wal.sealed`, `lsm.wal.created`;
+//! WAL rotation (in `rotation.rs`): `lsm.wal.created` (a spare WAL is ready),
+//! `lsm.wal.sealed` (the memtable rotates);
 //! flush: `lsm.flush.start`, `lsm.flush.table_written`, `lsm.flush.before_manifest`,
 //! `lsm.flush.manifest_switched`, `lsm.flush.wal_removed`;
 //! compaction: `lsm.compaction.start`, `lsm.compaction.outputs_written`,
@@ -25,17 +27,20 @@ use crate::io::crash_point;
 use crate::Result;
 
 impl Inner {
-    /// Writes a manifest for the version `edit` makes of the current one and installs it.
-    /// `flushed`: the memtable whose table this adds (its WALs become obsolete).
+    /// Writes a manifest snapshot of the version `edit` makes of the current one and installs
+    /// it. `flushed`: the memtable whose table this adds (its WALs become obsolete).
     fn install(
         &self,
         edit: impl FnOnce(&Version) -> Version,
         flushed: Option<&Arc<Memtable>>,
         crash_before: &str,
     ) -> Result<()> {
-        let mut wal_min = lock(&self.wal_min);
+        let mut ms = lock(&self.manifest);
+        // Checked under the lock that orders manifest switches: after a failure nothing more
+        // is appended to a manifest that may end in a partial snapshot.
+        self.committer.check()?;
         let next = edit(&self.view().version);
-        let new_wal_min = flushed.map_or(*wal_min, |m| m.wal + 1);
+        let new_wal_min = flushed.map_or(ms.wal_min, |m| m.wal + 1);
         let manifest = Manifest {
             next_file: self.next_file.load(SeqCst),
             last_seq: self.last_seq.load(Acquire),
@@ -43,26 +48,30 @@ impl Inner {
             tables: next.tables().map(|(l, t)| (l, t.meta.clone())).collect(),
         };
         crash_point(crash_before);
-        let n = manifest.write(&self.io, &self.dir)?;
+        let n = ms.log.switch(&self.io, &self.dir, &manifest)?;
         self.stats.manifest_bytes_written.add(n);
-        *wal_min = new_wal_min;
+        ms.wal_min = new_wal_min;
         self.update_view(|v| {
             v.version = Arc::new(next);
             if let Some(m) = flushed {
                 v.imms.retain(|x| !Arc::ptr_eq(x, m));
             }
         });
-        drop(wal_min);
+        drop(ms);
         self.notify_stalled();
         Ok(())
     }
 
     /// Flushes the oldest immutable memtable to a level-0 table. `false`: none was waiting.
+    /// The retired WALs are fsynced first, in order.
     pub fn flush_one(&self) -> Result<bool> {
         let _g = lock(&self.flush_lock);
+        self.sync_retired()?;
         let Some(imm) = self.view().imms.last().cloned() else {
             return Ok(false);
         };
+        // Writes already in its WAL but still committing go in before it is read.
+        imm.writers.wait_empty();
         crash_point("lsm.flush.start");
         let env = self.env();
         let tables = if imm.is_empty() {
@@ -92,7 +101,7 @@ impl Inner {
     }
 
     fn remove_obsolete_wals(&self) -> Result<()> {
-        let min = *lock(&self.wal_min);
+        let min = lock(&self.manifest).wal_min;
         let mut removed = false;
         for entry in std::fs::read_dir(&self.dir)? {
             let name = entry?.file_name();
@@ -161,15 +170,8 @@ impl Inner {
     /// `compact()`: flush every memtable, merge all tables into one sorted run (dropping
     /// every tombstone), then run the policy until nothing is due.
     pub fn compact_all(&self) -> Result<()> {
-        self.live()?;
         self.committer.check()?;
-        {
-            let mut w = lock(&self.write);
-            self.live()?;
-            if !w.mem.is_empty() {
-                self.rotate(&mut w).map_err(|e| self.fatal(e))?;
-            }
-        }
+        self.freeze_memtable().map_err(|e| self.fatal(e))?;
         while self.flush_one().map_err(|e| self.fatal(e))? {}
         let _g = lock(&self.compaction_lock);
         let tasks = compaction::full(&self.view().version, &self.opts)
@@ -183,16 +185,23 @@ impl Inner {
         Ok(())
     }
 
-    /// Runs policy compactions until none is due (for tests and benchmarks).
+    /// `settle()`: flushes the memtable and every immutable one, runs policy compactions
+    /// until none is due (waiting for one the background is running), prepares the spare
+    /// WAL and syncs, so that an idle engine then writes nothing.
     pub fn settle(&self) -> Result<()> {
-        while self.flush_one()? {}
-        let _g = lock(&self.compaction_lock);
-        while let Some(task) = self.pick() {
-            if !self.run_task(task)? {
-                return Err(crate::Error::Closed);
+        self.committer.check()?;
+        self.freeze_memtable().map_err(|e| self.fatal(e))?;
+        while self.flush_one().map_err(|e| self.fatal(e))? {}
+        {
+            let _g = lock(&self.compaction_lock);
+            while let Some(task) = self.pick() {
+                if !self.run_task(task).map_err(|e| self.fatal(e))? {
+                    return Err(crate::Error::Closed);
+                }
             }
         }
-        Ok(())
+        self.prepare_spare().map_err(|e| self.fatal(e))?;
+        self.committer.sync_all(&|| self.sync_wal())
     }
 
     /// Sleeps until `wake_background` is called after `seen` was taken (or 20 ms pass).
@@ -223,10 +232,12 @@ pub(crate) fn background(inner: Arc<Inner>, role: Role) {
             inner.wait_for_work(&mut seen);
             continue;
         }
-        let r = match role {
+        // Either thread prepares the next spare WAL when it is free, so that a rotation
+        // finds one ready.
+        let r = inner.prepare_spare_unless_busy().and_then(|()| match role {
             Role::Flusher => inner.flush_one(),
             Role::Compactor => inner.compact_once(),
-        };
+        });
         match r {
             Ok(true) => {}
             Ok(false) => inner.wait_for_work(&mut seen),

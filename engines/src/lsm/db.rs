@@ -1,5 +1,5 @@
-//! The engine's shared state and its foreground paths: the write path (WAL, memtable,
-//! rotation, write throttling), point reads and scans.
+//! The engine's shared state and its foreground paths: the write path (WAL, commit,
+//! memtable, write throttling), point reads and scans. Rotation is in `rotation.rs`.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
@@ -9,15 +9,18 @@ use std::time::{Duration, Instant};
 use super::block_cache::BlockCache;
 use super::bloom;
 use super::compaction::Env;
+use super::gate::Gate;
 use super::iterator::{LevelIter, MemIter, MergeIter, Source};
+use super::manifest::ManifestLog;
 use super::memtable::Memtable;
 use super::options::LsmOptions;
+use super::rotation::Wals;
 use super::sstable::TableIter;
 use super::stats::Stats;
 use super::version::Version;
 use super::wal::WalWriter;
 use crate::durability::Committer;
-use crate::io::{crash_point, File, Io};
+use crate::io::Io;
 use crate::limits::check_key;
 use crate::store_dir::StoreDir;
 use crate::{Error, Result};
@@ -43,20 +46,28 @@ pub(crate) struct WriteState {
     pub seq: u64,
 }
 
+/// The manifest log and the WAL floor its current snapshot records.
+pub(crate) struct ManifestState {
+    pub log: ManifestLog,
+    /// WALs below this number are flushed.
+    pub wal_min: u64,
+}
+
 pub(crate) struct Inner {
     pub dir: PathBuf,
     pub io: Io,
     pub opts: LsmOptions,
     pub committer: Arc<Committer>,
     pub store: Mutex<Option<StoreDir>>,
-    pub closed: AtomicBool,
+    /// Every public call passes through it; `close()` shuts it and waits for it to empty.
+    pub gate: Gate,
+    /// Set by `close()`: background threads stop and running merges are cancelled.
     pub shutdown: AtomicBool,
     pub write: Mutex<WriteState>,
-    /// The active WAL, for the committer's fsync.
-    pub wal_file: Mutex<Arc<File>>,
+    pub wals: Wals,
     pub view: RwLock<Arc<View>>,
-    /// WALs below this number are flushed; held while a manifest is written and installed.
-    pub wal_min: Mutex<u64>,
+    /// Held while a manifest switch is written and installed.
+    pub manifest: Mutex<ManifestState>,
     pub next_file: AtomicU64,
     pub last_seq: AtomicU64,
     pub flush_lock: Mutex<()>,
@@ -75,8 +86,9 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
+    /// `Err(Closed)` once `close()` has begun.
     pub fn live(&self) -> Result<()> {
-        if self.closed.load(Acquire) {
+        if self.gate.is_shut() {
             Err(Error::Closed)
         } else {
             Ok(())
@@ -118,11 +130,6 @@ impl Inner {
         e
     }
 
-    pub fn sync_wal(&self) -> Result<()> {
-        let f = lock(&self.wal_file).clone();
-        f.sync()
-    }
-
     pub fn wake_background(&self) {
         *lock(&self.work) += 1;
         self.work_cv.notify_all();
@@ -133,13 +140,13 @@ impl Inner {
         self.stall_cv.notify_all();
     }
 
-    /// A put (`Some`) or delete (`None`): WAL first, then the memtable, then the commit.
+    /// A put (`Some`) or delete (`None`): the WAL record under the write lock, then the
+    /// commit the durability mode asks for, and only then the memtable, so that a write
+    /// whose commit fails is never seen by a reader. A full memtable is rotated after.
     pub fn write(&self, key: &[u8], value: Option<&[u8]>) -> Result<()> {
-        self.live()?;
         self.throttle()?;
-        let seq = {
+        let (seq, mem) = {
             let mut w = lock(&self.write);
-            self.live()?;
             self.committer.check()?;
             let seq = w.seq + 1;
             let n = w.wal.append(seq, key, value).map_err(|e| self.fatal(e))?;
@@ -147,35 +154,22 @@ impl Inner {
             self.last_seq.store(seq, Release);
             self.committer.appended(seq, n);
             self.stats.wal_bytes_written.add(n);
-            w.mem.insert(key, seq, value);
-            if w.mem.bytes() >= self.opts.memtable_bytes {
-                self.rotate(&mut w).map_err(|e| self.fatal(e))?;
-            }
-            seq
+            w.mem.writers.enter_unchecked();
+            (seq, w.mem.clone())
         };
-        self.committer.commit(seq, &|| self.sync_wal())
-    }
-
-    /// The memtable becomes immutable: its WAL is sealed and fsynced, a new WAL starts, and
-    /// the background thread is told to flush.
-    pub fn rotate(&self, w: &mut WriteState) -> Result<()> {
-        let n = w.wal.seal(w.seq)?;
-        self.stats.wal_bytes_written.add(n);
-        self.committer.mark_synced(w.seq);
-        crash_point("lsm.wal.sealed");
-        let number = self.next_file.fetch_add(1, SeqCst);
-        let wal = WalWriter::create(&self.io, &self.dir, number)?;
-        self.io.sync_dir(&self.dir)?;
-        crash_point("lsm.wal.created");
-        *lock(&self.wal_file) = wal.file.clone();
-        let old = std::mem::replace(&mut w.mem, Arc::new(Memtable::new(number)));
-        w.wal = wal;
-        let mem = w.mem.clone();
-        self.update_view(|v| {
-            v.imms.insert(0, old);
-            v.mem = mem;
-        });
-        self.wake_background();
+        let committed = self.committer.commit(seq, &|| self.sync_wal());
+        if committed.is_ok() {
+            mem.insert(key, seq, value);
+        }
+        mem.writers.leave();
+        committed?;
+        if mem.bytes() >= self.opts.memtable_bytes {
+            // The write itself is done (and visible): a failed rotation poisons the engine
+            // for the calls after it but does not turn this one into a failure.
+            if let Err(e) = self.rotate_full(&mem) {
+                self.fatal(e);
+            }
+        }
         Ok(())
     }
 
@@ -220,7 +214,6 @@ impl Inner {
 
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         check_key(key)?;
-        self.live()?;
         self.stats.gets.inc();
         let v = self.view();
         if let Some((_, val)) = v.mem.get(key) {
@@ -242,7 +235,6 @@ impl Inner {
         end: Option<&[u8]>,
         limit: usize,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        self.live()?;
         let mut out = Vec::new();
         if limit == 0 || end.is_some_and(|e| e <= start) {
             return Ok(out);

@@ -8,6 +8,7 @@ use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{RwLock, RwLockReadGuard};
 
+use super::gate::Gate;
 use super::iterator::Entry;
 
 /// Bytes charged per entry beyond key and value (map node, two `Vec` headers, seq).
@@ -25,6 +26,10 @@ pub struct Memtable {
     /// Number of the WAL file that holds its last writes; every WAL up to it is covered by
     /// this memtable or older ones.
     pub wal: u64,
+    /// Writes appended to its WAL and not yet inserted (each enters under the write lock and
+    /// leaves once it is inserted or has failed); shut when the memtable becomes immutable,
+    /// so a flush waits until the last of them is in.
+    pub writers: Gate,
 }
 
 impl Memtable {
@@ -33,6 +38,7 @@ impl Memtable {
             map: RwLock::new(BTreeMap::new()),
             bytes: AtomicU64::new(0),
             wal,
+            writers: Gate::default(),
         }
     }
 

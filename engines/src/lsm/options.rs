@@ -142,6 +142,13 @@ impl LsmOptions {
         }
     }
 
+    /// Bytes of writes the memtables may hold before they must be flushed: the memtable and
+    /// the immutable ones waiting for flush.
+    pub fn write_buffer_bytes(&self) -> u64 {
+        self.memtable_bytes
+            .saturating_mul(1 + self.max_immutable_memtables as u64)
+    }
+
     /// Target bytes of `level` (>= 1) under the leveled policy.
     pub fn level_target(&self, level: usize) -> u64 {
         let mut t = self.level1_bytes;

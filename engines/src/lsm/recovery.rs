@@ -1,15 +1,18 @@
 //! Opening a store: read the manifest, open its tables, replay the live WALs into a
-//! memtable, and only when all of that checked out, repair (cut the newest WAL's torn
-//! tail) and clean up (files no version refers to).
+//! memtable, and only when all of that checked out, repair (cut the manifest's and the last
+//! WAL's torn tails) and clean up (files no version refers to, WALs past the end of the log,
+//! half-made temporary files).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 
 use super::block_cache::BlockCache;
-use super::db::{Inner, View, WriteState};
-use super::manifest::{self, Manifest};
+use super::db::{Inner, ManifestState, View, WriteState};
+use super::gate::Gate;
+use super::manifest::{self, Manifest, ManifestLog};
 use super::memtable::Memtable;
+use super::rotation::Wals;
 use super::sstable::{table_path, Table};
 use super::stats::Stats;
 use super::version::Version;
@@ -17,6 +20,7 @@ use super::wal::{self, WalWriter};
 use super::FORMAT_VERSION;
 use crate::durability::Committer;
 use crate::io::Io;
+use crate::log::{SyncedMark, LOG_START};
 use crate::{log, store_dir, Error, Options, Result};
 
 /// Highest level number a manifest may name.
@@ -27,6 +31,8 @@ struct Listing {
     wals: Vec<u64>,
     tables: Vec<u64>,
     max_number: u64,
+    /// Files a crash left half made: `MANIFEST.tmp`, `NNNNNN.wal.tmp`.
+    temporary: Vec<PathBuf>,
 }
 
 fn list(dir: &Path) -> Result<Listing> {
@@ -34,6 +40,16 @@ fn list(dir: &Path) -> Result<Listing> {
     for entry in std::fs::read_dir(dir)? {
         let name = entry?.file_name();
         let name = name.to_string_lossy();
+        if let Some(stem) = name.strip_suffix(".tmp") {
+            let wal_number = stem
+                .strip_suffix(".wal")
+                .and_then(|s| s.parse::<u64>().ok());
+            if stem == manifest::NAME || wal_number.is_some() {
+                l.max_number = l.max_number.max(wal_number.unwrap_or(0));
+                l.temporary.push(dir.join(&*name));
+            }
+            continue;
+        }
         let (stem, is_wal) = match (name.strip_suffix(".wal"), name.strip_suffix(".sst")) {
             (Some(s), _) => (s, true),
             (_, Some(s)) => (s, false),
@@ -60,16 +76,13 @@ pub(crate) fn open(dir: &Path, options: &Options) -> Result<Inner> {
     let listing = list(dir)?;
     let stats = Stats::default();
 
-    let m = match Manifest::read(&io, dir, LEVEL_LIMIT)? {
-        Some(m) => m,
-        None if listing.wals.is_empty() && listing.tables.is_empty() => {
-            let m = Manifest {
-                next_file: 1,
-                ..Manifest::default()
-            };
-            stats.manifest_bytes_written.add(m.write(&io, dir)?);
-            m
-        }
+    let recovered = manifest::read(&io, dir, LEVEL_LIMIT)?;
+    let m = match &recovered {
+        Some(r) => r.manifest.clone(),
+        None if listing.wals.is_empty() && listing.tables.is_empty() => Manifest {
+            next_file: 1,
+            ..Manifest::default()
+        },
         None => {
             return Err(Error::corruption(
                 dir.join(manifest::NAME),
@@ -109,64 +122,101 @@ pub(crate) fn open(dir: &Path, options: &Options) -> Result<Inner> {
         }
     }
 
+    // Replay the live WALs in order. The log ends at the first WAL without its END record;
+    // any later WAL holds only writes that were never synced (see the recovery rule in
+    // mod.rs), so it is dropped.
     let mut mem = Memtable::new(0);
-    let wals: Vec<u64> = listing
-        .wals
-        .iter()
-        .copied()
-        .filter(|&n| n >= m.wal_min)
-        .collect();
-    let mut newest = None;
-    for (i, &n) in wals.iter().enumerate() {
-        let last = i + 1 == wals.len();
-        let (file, r) = wal::replay(&io, &wal::wal_path(dir, n), last, |seq, k, v| {
-            mem.insert(k, seq, v)
-        })?;
+    let mut end = None;
+    let mut sealed = Vec::new();
+    let mut dropped = Vec::new();
+    let mut spare = None;
+    for &n in listing.wals.iter().filter(|&&n| n >= m.wal_min) {
+        let path = wal::wal_path(dir, n);
+        if end.is_some() {
+            let file = io.open(&path)?;
+            if log::read_synced_len(&file)? > LOG_START {
+                return Err(Error::corruption(
+                    &path,
+                    0,
+                    "this WAL holds synced writes, but an older WAL lacks its END record",
+                ));
+            }
+            // One that never took a record is a spare prepared ahead: it is kept as such.
+            if file.len()? == LOG_START && spare.is_none() {
+                spare = Some((file, n));
+            } else {
+                dropped.push(path);
+            }
+            continue;
+        }
+        let (file, r) = wal::replay(&io, &path, |seq, k, v| mem.insert(k, seq, v))?;
         max_seq = max_seq.max(r.max_seq);
-        if last {
-            newest = Some((file, n, r));
+        if r.sealed {
+            sealed.push(file);
+        } else {
+            end = Some((file, n, r.tail));
         }
     }
 
     // Everything checked out: repair and clean up.
     let mut next_file = m.next_file.max(listing.max_number + 1);
-    let mut dir_changed = false;
-    let wal = match newest {
-        Some((file, n, r)) => {
-            log::truncate_tail(&file, r.tail)?;
-            file.sync()?;
-            if r.sealed {
-                None
-            } else {
-                Some(WalWriter::resume(file, n, r.tail.valid_len))
-            }
+    let manifest_log = match recovered {
+        Some(r) => {
+            let (log, n) = r.resume()?;
+            stats.manifest_bytes_written.add(n);
+            log
         }
-        None => None,
-    };
-    let wal = match wal {
-        Some(w) => w,
         None => {
-            let w = WalWriter::create(&io, dir, next_file)?;
+            let (log, n) = ManifestLog::create(&io, dir, &m)?;
+            stats.manifest_bytes_written.add(n);
+            log
+        }
+    };
+    // The replayed WALs may have come back from a crashed instance's page cache: make them
+    // durable, oldest first, before a newer WAL records a synced length.
+    for file in &sealed {
+        file.sync()?;
+    }
+    let wal = match end {
+        // The WAL that ends the log takes the appends, after its torn tail is cut.
+        Some((file, n, tail)) => {
+            log::truncate_tail(&file, tail)?;
+            file.sync()?;
+            let mark = SyncedMark::read(&file)?;
+            mark.record(&file, tail.valid_len)?;
+            WalWriter::resume(file, n, mark, tail.valid_len)
+        }
+        None => {
+            let (w, n) = WalWriter::create(&io, dir, next_file)?;
+            stats.wal_bytes_written.add(n);
             next_file += 1;
-            dir_changed = true;
             w
         }
     };
-    mem.wal = wal.number;
-    for &n in listing.wals.iter().filter(|&&n| n < m.wal_min) {
-        io.remove(&wal::wal_path(dir, n))?;
-        dir_changed = true;
+    mem.wal = wal.number();
+    let spare = match spare {
+        Some((file, n)) => {
+            let mark = SyncedMark::read(&file)?;
+            Some(WalWriter::resume(file, n, mark, LOG_START))
+        }
+        None => None,
+    };
+    // A crash may have left directory entries this open relies on undurable (a manifest
+    // renamed into place, the WAL that takes the appends, the spare): fsync the directory
+    // before anything is removed by what they say, and before the first append.
+    io.sync_dir(dir)?;
+    let obsolete = listing.wals.iter().filter(|&&n| n < m.wal_min);
+    let orphans = listing.tables.iter().filter(|id| !live_ids.contains(id));
+    let leftovers: Vec<PathBuf> = obsolete
+        .map(|&n| wal::wal_path(dir, n))
+        .chain(dropped)
+        .chain(orphans.map(|&id| table_path(dir, id)))
+        .chain(listing.temporary)
+        .collect();
+    for path in &leftovers {
+        io.remove(path)?;
     }
-    for &id in listing.tables.iter().filter(|id| !live_ids.contains(id)) {
-        io.remove(&table_path(dir, id))?;
-        dir_changed = true;
-    }
-    let tmp = dir.join(format!("{}.tmp", manifest::NAME));
-    if tmp.exists() {
-        io.remove(&tmp)?;
-        dir_changed = true;
-    }
-    if dir_changed {
+    if !leftovers.is_empty() {
         io.sync_dir(dir)?;
     }
 
@@ -181,7 +231,7 @@ pub(crate) fn open(dir: &Path, options: &Options) -> Result<Inner> {
     let pointers = vec![Vec::new(); levels];
     Ok(Inner {
         dir: dir.to_path_buf(),
-        wal_file: Mutex::new(wal.file.clone()),
+        wals: Wals::new(wal.shared.clone(), spare),
         write: Mutex::new(WriteState {
             wal,
             mem,
@@ -191,10 +241,13 @@ pub(crate) fn open(dir: &Path, options: &Options) -> Result<Inner> {
         opts,
         committer,
         store: Mutex::new(Some(store)),
-        closed: AtomicBool::new(false),
+        gate: Gate::default(),
         shutdown: AtomicBool::new(false),
         view: RwLock::new(Arc::new(view)),
-        wal_min: Mutex::new(m.wal_min),
+        manifest: Mutex::new(ManifestState {
+            log: manifest_log,
+            wal_min: m.wal_min,
+        }),
         next_file: AtomicU64::new(next_file),
         last_seq: AtomicU64::new(max_seq),
         flush_lock: Mutex::new(()),

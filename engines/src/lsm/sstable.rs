@@ -457,11 +457,22 @@ mod tests {
             std::fs::write(table_path(dir.path(), 3), &bytes).unwrap();
             let meta = TableMeta { id: 3, size: bytes.len() as u64, ..TableMeta::default() };
             proptest::prop_assert!(open(dir.path(), &io, &meta).is_err());
+            // The WAL and the manifest as raw garbage, then as garbage behind a valid header.
             let wal = dir.path().join("000009.wal");
-            std::fs::write(&wal, &bytes).unwrap();
-            let _ = crate::lsm::wal::replay(&io, &wal, true, |_, _, _| {});
-            std::fs::write(dir.path().join("MANIFEST"), &bytes).unwrap();
-            let _ = crate::lsm::manifest::Manifest::read(&io, dir.path(), 20);
+            let manifest = dir.path().join("MANIFEST");
+            for headed in [false, true] {
+                for path in [&wal, &manifest] {
+                    let _ = std::fs::remove_file(path);
+                    let f = io.create(path).unwrap();
+                    if headed {
+                        crate::log::create_log(&f).unwrap();
+                    }
+                    let at = f.len().unwrap();
+                    f.write_all_at(&bytes, at).unwrap();
+                }
+                let _ = crate::lsm::wal::replay(&io, &wal, |_, _, _| {});
+                let _ = crate::lsm::manifest::read(&io, dir.path(), 20);
+            }
         }
     }
 }

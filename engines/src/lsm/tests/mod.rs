@@ -10,9 +10,14 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use super::manifest::Manifest;
+use super::manifest;
 use super::*;
 use crate::{Durability, Engine, Error};
+
+mod close;
+mod faults;
+mod power;
+mod settle;
 
 fn small(policy: CompactionPolicy) -> Options {
     let mut o = Options::default();
@@ -52,9 +57,10 @@ fn apply(db: &dyn Engine, i: u64) -> crate::Result<()> {
 }
 
 fn tables_in_manifest(dir: &Path) -> Vec<u64> {
-    let m = Manifest::read(&crate::io::Io::new(), dir, 20)
+    let m = manifest::read(&crate::io::Io::new(), dir, 20)
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .manifest;
     m.tables.iter().map(|(_, t)| t.id).collect()
 }
 
@@ -372,9 +378,7 @@ fn a_point_read_touches_at_most_one_block_per_table() {
             )
             .unwrap();
         }
-        let mut w = lock(&db.inner.write);
-        db.inner.rotate(&mut w).unwrap();
-        drop(w);
+        db.inner.freeze_memtable().unwrap();
         while db.inner.flush_one().unwrap() {}
     }
     assert_eq!(db.levels()[0].0, 5);
@@ -469,10 +473,7 @@ fn scans_and_reads_see_the_newest_version_across_every_layer() {
     let mut o = small(CompactionPolicy::Leveled);
     o.lsm.memtable_bytes = 1 << 20;
     let db = LsmEngine::open(dir.path(), &o).unwrap();
-    let freeze = || {
-        let mut w = lock(&db.inner.write);
-        db.inner.rotate(&mut w).unwrap();
-    };
+    let freeze = || db.inner.freeze_memtable().unwrap();
     let mut want = BTreeMap::new();
     let put = |k: u32, v: &str, want: &mut BTreeMap<Vec<u8>, Vec<u8>>| {
         let k = format!("k{k:03}").into_bytes();
