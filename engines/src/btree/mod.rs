@@ -84,15 +84,19 @@
 //! A thread of their own (`checkpoint.rs`) writes a snapshot when `max_dirty_pages` are
 //! dirty or `checkpoint_wal_bytes` have been logged since the last one (or on `compact()`
 //! and `settle()`). Under the writer lock, for a moment and without I/O but one write of the
-//! gathered records, it *switches* the log to a file it created beforehand and *freezes* the
-//! dirty pages: the snapshot is the tree exactly as of LSN `X`, the last write in the old
-//! file. Then, with no lock held: it fsyncs the old log file (no page of the snapshot is
-//! written before the log up to `X` is durable, the write-ahead rule: `X` is the largest
-//! page LSN in the snapshot); writes the snapshot with its meta page (LSN `X`, log file
-//! `g + 1`) to the double-write buffer and fsyncs it; writes the pages in place and fsyncs
-//! the data file; empties the buffer; removes log files older than `g + 1`. Writers go on
-//! throughout (the snapshot's images are shared, and a page changed again is copied first);
-//! one waits only when `2 * max_dirty_pages` are dirty while a checkpoint runs.
+//! last gathered records, it *switches* the log to a file it created beforehand and
+//! *freezes* the dirty pages (a flip of their state in the buffer pool): the snapshot is the
+//! tree exactly as of LSN `X`, the last write in the old file. Then, with no lock held but
+//! the read lock for a batch of pages at a time: it takes the snapshot's images (a writer
+//! that changes a frozen page first moves its image aside, so nothing is copied up front);
+//! fsyncs the old log file (no page of the snapshot is written before the log up to `X` is
+//! durable, the write-ahead rule: `X` is the largest page LSN in the snapshot); writes the
+//! pages beyond the last checkpoint's page count in place (no tree on disk uses them) and
+//! fsyncs; writes the other pages with the meta page (LSN `X`, log file `g + 1`) to the
+//! double-write buffer and fsyncs it; writes them in place and fsyncs the data file; empties
+//! the buffer; removes log files older than `g + 1`. A writer waits only when
+//! `2 * max_dirty_pages` are dirty while a checkpoint runs (`writes_waiting_for_checkpoint`
+//! in the stats; `checkpoint_freeze_max_us` is the longest freeze).
 //!
 //! Torn pages: a double-write buffer rather than full-page images in the log. The log is
 //! logical, so recovery needs the data file to hold a whole tree as of one LSN, not merely
@@ -100,9 +104,10 @@
 //! and full-page images, which repair pages one by one, cannot make that tree whole again
 //! without logging every page change (splits and merges included) physically. The buffer
 //! makes a checkpoint all or nothing at the cost of writing its pages twice, sequentially
-//! and in the background. Full-page images would cost as many bytes (each page's first
-//! change after a checkpoint logs 4 KiB, and the page is written at the checkpoint all the
-//! same) and would put them in the writers' path.
+//! and in the background, and only the pages an older tree on disk still uses (a growing
+//! tree's new pages go in place once). Full-page images would cost as many bytes for random
+//! writes (each page's first change after a checkpoint logs 4 KiB, and the page is written
+//! at the checkpoint all the same) and would put them in the writers' path.
 //!
 //! # Recovery rule
 //!
