@@ -3,7 +3,8 @@
 //! redistribute with a sibling). Reads never decode: they search the page bytes directly.
 
 use super::page::{
-    Page, PageId, PageResult, ValueRef, BODY, FLAG_OVERFLOW, HEADER, INTERNAL, LEAF, PAGE_SIZE,
+    head, Page, PageId, PageResult, ValueRef, BODY, FLAG_OVERFLOW, HEADER, INTERNAL, LEAF,
+    PAGE_SIZE, SLOT,
 };
 
 /// Largest leaf or internal cell, slot included: a third of a page, so that any split of an
@@ -54,7 +55,7 @@ pub enum CellVal<'a> {
 
 /// Bytes a leaf entry takes in a page, slot included.
 pub fn cell_size(key: &[u8], val: CellVal<'_>) -> usize {
-    2 + 7
+    SLOT + 7
         + key.len()
         + match val {
             CellVal::Inline(v) => v.len(),
@@ -68,34 +69,43 @@ pub fn entry_size(key: &[u8], val: &Val) -> usize {
 }
 
 /// Fills a blank page with cells in slot order at ascending addresses, the last one ending at
-/// the end of the page, so that a scan reads a page front to back.
+/// the end of the page, so that a scan reads a page front to back. Each slot gets the head
+/// of its key past the page prefix.
 struct Layout<'p> {
     page: &'p mut Page,
+    prefix: usize,
     slot: usize,
     at: usize,
 }
 
 impl<'p> Layout<'p> {
-    /// `cells` bytes of cells (slots not included) are to come.
-    fn new(page: &'p mut Page, cells: usize) -> Self {
+    /// `cells` bytes of cells (slots not included) are to come, with keys from `first` to
+    /// `last`.
+    fn new(page: &'p mut Page, cells: usize, first: &[u8], last: &[u8]) -> Self {
+        let prefix = common_prefix(first, last);
+        page.set_prefix_len(prefix);
         Layout {
             page,
+            prefix,
             slot: 0,
             at: PAGE_SIZE - cells,
         }
     }
 
-    fn cell(&mut self, len: usize) -> &mut [u8] {
+    fn cell(&mut self, len: usize, key: &[u8]) -> &mut [u8] {
         let (slot, at) = (self.slot, self.at);
+        let h = head(key, self.prefix);
         let b = self.page.bytes_mut();
-        b[HEADER + 2 * slot..HEADER + 2 * slot + 2].copy_from_slice(&(at as u16).to_le_bytes());
+        let s = HEADER + SLOT * slot;
+        b[s..s + 2].copy_from_slice(&(at as u16).to_le_bytes());
+        b[s + 2..s + 6].copy_from_slice(&h.to_be_bytes());
         self.slot += 1;
         self.at += len;
         &mut b[at..at + len]
     }
 
     fn leaf_cell(&mut self, key: &[u8], val: CellVal<'_>) {
-        let c = self.cell(cell_size(key, val) - 2);
+        let c = self.cell(cell_size(key, val) - SLOT, key);
         c[0..2].copy_from_slice(&(key.len() as u16).to_le_bytes());
         let k = 7 + key.len();
         c[7..k].copy_from_slice(key);
@@ -113,12 +123,13 @@ impl<'p> Layout<'p> {
         }
     }
 
-    fn raw_cell(&mut self, cell: &[u8]) {
-        self.cell(cell.len()).copy_from_slice(cell);
+    /// Copies a leaf cell whose key is `key`.
+    fn raw_cell(&mut self, cell: &[u8], key: &[u8]) {
+        self.cell(cell.len(), key).copy_from_slice(cell);
     }
 
     fn internal_cell(&mut self, key: &[u8], child: PageId) {
-        let c = self.cell(internal_cell(key) - 2);
+        let c = self.cell(internal_cell(key) - SLOT, key);
         c[0..2].copy_from_slice(&(key.len() as u16).to_le_bytes());
         c[2..6].copy_from_slice(&child.to_le_bytes());
         c[6..].copy_from_slice(key);
@@ -129,6 +140,11 @@ impl<'p> Layout<'p> {
         let n = self.slot;
         self.page.set_count(n);
     }
+}
+
+/// Bytes `a` and `b` begin with alike.
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
 /// A change to one leaf entry, for [`edit_leaf`].
@@ -156,9 +172,9 @@ pub fn edit_leaf(
     }
     let mut old_size = 0;
     for j in 0..n {
-        old_size += 2 + old.cell(j)?.len();
+        old_size += SLOT + old.cell(j)?.len();
     }
-    let new_size = old_size - if skip { 2 + old.cell(i)?.len() } else { 0 }
+    let new_size = old_size - if skip { SLOT + old.cell(i)?.len() } else { 0 }
         + match edit {
             Edit::Insert(k, v) | Edit::Replace(k, v) => cell_size(k, v),
             Edit::Remove => 0,
@@ -172,7 +188,22 @@ pub fn edit_leaf(
         Edit::Replace(..) => n,
         Edit::Remove => n - 1,
     };
-    let mut out = Layout::new(into, new_size - 2 * count);
+    if count == 0 {
+        Layout::new(into, 0, &[], &[]).finish();
+        return Ok(Some((old_size, new_size)));
+    }
+    // The keys of the new page, by their index in it.
+    let new_key = |j: usize| -> PageResult<&[u8]> {
+        match edit {
+            Edit::Insert(k, _) if j == i => Ok(k),
+            Edit::Insert(..) if j > i => old.key(j - 1),
+            Edit::Replace(k, _) if j == i => Ok(k),
+            Edit::Remove if j >= i => old.key(j + 1),
+            _ => old.key(j),
+        }
+    };
+    let (first, last) = (new_key(0)?, new_key(count - 1)?);
+    let mut out = Layout::new(into, new_size - SLOT * count, first, last);
     for j in 0..=n {
         if j == i {
             if let Edit::Insert(k, v) | Edit::Replace(k, v) = edit {
@@ -183,7 +214,7 @@ pub fn edit_leaf(
             }
         }
         if j < n {
-            out.raw_cell(old.cell(j)?);
+            out.raw_cell(old.cell(j)?, old.key(j)?);
         }
     }
     out.finish();
@@ -192,7 +223,7 @@ pub fn edit_leaf(
 
 /// True when a value of `vlen` bytes under `key_len` fits inline.
 pub fn fits_inline(key_len: usize, vlen: usize) -> bool {
-    2 + 7 + key_len + vlen <= MAX_CELL
+    SLOT + 7 + key_len + vlen <= MAX_CELL
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -215,7 +246,7 @@ pub enum Node {
 }
 
 fn internal_cell(key: &[u8]) -> usize {
-    2 + 6 + key.len()
+    SLOT + 6 + key.len()
 }
 
 impl Leaf {
@@ -243,7 +274,9 @@ impl Leaf {
     /// Writes the leaf into `into`, a blank leaf page with its id.
     pub fn fill(&self, into: &mut Page) {
         into.set_next(self.next);
-        let mut out = Layout::new(into, self.size() - 2 * self.entries.len());
+        let first = self.entries.first().map_or(&[][..], |e| &e.key[..]);
+        let last = self.entries.last().map_or(&[][..], |e| &e.key[..]);
+        let mut out = Layout::new(into, self.size() - SLOT * self.entries.len(), first, last);
         for e in &self.entries {
             out.leaf_cell(&e.key, e.val.as_cell());
         }
@@ -295,7 +328,9 @@ impl Internal {
     /// Writes the node into `into`, a blank internal page with its id.
     pub fn fill(&self, into: &mut Page) {
         into.set_next(self.children[0]);
-        let mut out = Layout::new(into, self.size() - 2 * self.keys.len());
+        let first = self.keys.first().map_or(&[][..], |k| &k[..]);
+        let last = self.keys.last().map_or(&[][..], |k| &k[..]);
+        let mut out = Layout::new(into, self.size() - SLOT * self.keys.len(), first, last);
         for (k, &child) in self.keys.iter().zip(&self.children[1..]) {
             out.internal_cell(k, child);
         }
@@ -520,6 +555,73 @@ mod tests {
             .unwrap()
             .is_none());
         assert!(edit(&p, 99, Edit::Remove).is_err());
+    }
+
+    /// The head-first search agrees with a plain search of the keys: keys with a long common
+    /// prefix, keys equal in their heads (zero bytes, different lengths), search keys outside
+    /// the prefix, shorter than it or a prefix of a key.
+    #[test]
+    fn search_by_heads_agrees_with_a_plain_search() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        use rand::{Rng, SeedableRng};
+        for round in 0..300 {
+            let prefix = vec![b'p'; rng.gen_range(0..12)];
+            let mut keys: Vec<Vec<u8>> = (0..rng.gen_range(1..40))
+                .map(|_| {
+                    let mut k = prefix.clone();
+                    let tail = rng.gen_range(0..7);
+                    k.extend((0..tail).map(|_| [0u8, 1, b'a', 0xff][rng.gen_range(0..4)]));
+                    k
+                })
+                .filter(|k| !k.is_empty())
+                .collect();
+            keys.sort();
+            keys.dedup();
+            if keys.is_empty() {
+                continue;
+            }
+            let leaf = Leaf {
+                entries: keys
+                    .iter()
+                    .map(|k| Entry {
+                        key: k.clone(),
+                        val: Val::Inline(vec![1]),
+                    })
+                    .collect(),
+                next: 0,
+            };
+            let p = encode_leaf(&leaf, 1);
+            let mut probes = keys.clone();
+            for _ in 0..40 {
+                let len = rng.gen_range(0..prefix.len() + 8);
+                probes.push(
+                    (0..len)
+                        .map(|i| {
+                            if i < prefix.len() && rng.gen_bool(0.9) {
+                                b'p'
+                            } else {
+                                [0u8, 1, b'a', b'q', 0xff][rng.gen_range(0..5)]
+                            }
+                        })
+                        .collect(),
+                );
+            }
+            for probe in probes.iter().filter(|k| !k.is_empty()) {
+                assert_eq!(
+                    p.search(probe).unwrap(),
+                    keys.binary_search(probe),
+                    "round {round}: {probe:?} in {keys:?}"
+                );
+            }
+            // The same after an edit, which lays the page out again.
+            let (k, v) = (keys[0].clone(), Val::Inline(vec![]));
+            let (q, ..) = edit(&p, 0, Edit::Replace(&k, v.as_cell()))
+                .unwrap()
+                .unwrap();
+            for probe in &keys {
+                assert_eq!(q.search(probe).unwrap(), keys.binary_search(probe));
+            }
+        }
     }
 
     #[test]

@@ -13,6 +13,9 @@ pub const PAGE_SIZE: usize = 4096;
 pub const HEADER: usize = 20;
 /// Bytes a page offers after its header.
 pub const BODY: usize = PAGE_SIZE - HEADER;
+/// Bytes of a slot of a leaf or internal page: the cell's offset (u16) and the head of its
+/// key (the four bytes after the page prefix, big-endian u32).
+pub const SLOT: usize = 6;
 
 pub type PageId = u32;
 
@@ -165,17 +168,38 @@ impl Page {
         Ok(())
     }
 
+    /// Bytes every key of a leaf or internal page begins with (header bytes 18..20).
+    pub fn prefix_len(&self) -> usize {
+        u16_at(&self.buf[..], 18) as usize
+    }
+    pub fn set_prefix_len(&mut self, n: usize) {
+        self.buf[18..20].copy_from_slice(&(n as u16).to_le_bytes());
+    }
+
     /// Offset of cell `i` (slot array after the header).
+    #[inline]
     fn cell_at(&self, i: usize) -> PageResult<usize> {
         let n = self.count();
-        if i >= n || HEADER + 2 * n > PAGE_SIZE {
+        if i >= n || HEADER + SLOT * n > PAGE_SIZE {
             return Err("slot index out of range");
         }
-        let off = u16_at(&self.buf[..], HEADER + 2 * i) as usize;
-        if off < HEADER + 2 * n || off >= PAGE_SIZE {
+        let off = u16_at(&self.buf[..], HEADER + SLOT * i) as usize;
+        if off < HEADER + SLOT * n || off >= PAGE_SIZE {
             return Err("cell offset outside the cell area");
         }
         Ok(off)
+    }
+
+    /// The head of key `i` as its slot holds it (the caller checked `i < count`).
+    #[inline]
+    fn slot_head(&self, i: usize) -> u32 {
+        let at = HEADER + SLOT * i + 2;
+        u32::from_be_bytes([
+            self.buf[at],
+            self.buf[at + 1],
+            self.buf[at + 2],
+            self.buf[at + 3],
+        ])
     }
 
     fn slice(&self, from: usize, len: usize) -> PageResult<&[u8]> {
@@ -216,11 +240,45 @@ impl Page {
     }
 
     /// Binary search of the keys: `Ok(i)` found at `i`, `Err(i)` would be inserted at `i`.
+    /// It compares the heads in the slot array first and reads a cell only when the heads
+    /// are equal, so a search touches few cache lines beyond the slots.
     pub fn search(&self, key: &[u8]) -> PageResult<std::result::Result<usize, usize>> {
-        let (mut lo, mut hi) = (0, self.count());
+        let n = self.count();
+        if n == 0 {
+            return Ok(Err(0));
+        }
+        if HEADER + SLOT * n > PAGE_SIZE {
+            return Err("slot index out of range");
+        }
+        let plen = self.prefix_len();
+        if plen > 0 {
+            let prefix = self
+                .key(0)?
+                .get(..plen)
+                .ok_or("key shorter than the page prefix")?;
+            let k = &key[..plen.min(key.len())];
+            match k.cmp(&prefix[..k.len()]) {
+                Ordering::Less => return Ok(Err(0)),
+                Ordering::Greater => return Ok(Err(n)),
+                Ordering::Equal if key.len() < plen => return Ok(Err(0)),
+                Ordering::Equal => {}
+            }
+        }
+        let h = head(key, plen);
+        let (mut lo, mut hi) = (0, n);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            match self.key(mid)?.cmp(key) {
+            let order = match self.slot_head(mid).cmp(&h) {
+                Ordering::Equal => {
+                    let k = self
+                        .key(mid)?
+                        .get(plen..)
+                        .ok_or("key shorter than the page prefix")?;
+                    k.cmp(&key[plen..])
+                }
+                other => other,
+            };
+            match order {
                 Ordering::Less => lo = mid + 1,
                 Ordering::Greater => hi = mid,
                 Ordering::Equal => return Ok(Ok(mid)),
@@ -249,7 +307,7 @@ impl Page {
     #[cfg(test)]
     pub fn used(&self) -> usize {
         let n = self.count();
-        let mut used = 2 * n;
+        let mut used = SLOT * n;
         for i in 0..n {
             if let Ok(off) = self.cell_at(i) {
                 used += cell_len_at(self, off).unwrap_or(0);
@@ -257,6 +315,17 @@ impl Page {
         }
         used
     }
+}
+
+/// The head of `key` past a prefix of `plen` bytes: its next four bytes as a big-endian
+/// number, zero-padded, so that heads order as the keys do (equal heads: compare the keys).
+#[inline]
+pub fn head(key: &[u8], plen: usize) -> u32 {
+    let mut b = [0u8; 4];
+    let rest = key.get(plen..).unwrap_or(&[]);
+    let n = rest.len().min(4);
+    b[..n].copy_from_slice(&rest[..n]);
+    u32::from_be_bytes(b)
 }
 
 /// Writes the checksum of a page image held in `bytes` (exactly one page) into its first four

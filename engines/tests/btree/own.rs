@@ -145,7 +145,12 @@ fn merges_and_borrowing_keep_leaves_filled() {
     }
     check(&*db, &model);
     let after = db.stats();
-    assert!(stat(&after, "leaf_pages") < stat(&before, "leaf_pages") * 0.5);
+    assert!(
+        stat(&after, "leaf_pages") <= stat(&before, "leaf_pages") * 0.5,
+        "{} leaves before, {} after",
+        stat(&before, "leaf_pages"),
+        stat(&after, "leaf_pages")
+    );
     let fill = stat(&after, "leaf_fill_factor");
     assert!(fill >= 0.25, "leaf fill factor {fill} after deletes");
     db.close().unwrap();
