@@ -206,6 +206,18 @@ impl Run {
     }
 }
 
+/// Lowers the calling thread's scheduling priority (nice 10), so that on a busy machine a
+/// checkpoint's copying and checksumming yield the processor to writers and readers instead
+/// of preempting them. Best effort: the priority is left as it is where it cannot be set.
+fn background_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority on this thread's own id; no memory is passed.
+    unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
+    }
+}
+
 /// When checkpoints run: the background thread and the requests it serves. A request made
 /// while one runs is served by the next one, so that it covers every write before it.
 pub(super) struct Checkpointer {
@@ -242,27 +254,30 @@ impl Checkpointer {
         let me = Arc::clone(self);
         let handle = std::thread::Builder::new()
             .name("btree-checkpoint".into())
-            .spawn(move || loop {
-                let ticket = {
+            .spawn(move || {
+                background_priority();
+                loop {
+                    let ticket = {
+                        let mut s = me.lock();
+                        while !s.shutdown && (s.requested == s.started || s.failure.is_some()) {
+                            s = me.cv.wait(s).unwrap_or_else(|p| p.into_inner());
+                        }
+                        if s.shutdown {
+                            return;
+                        }
+                        s.started = s.requested;
+                        s.started
+                    };
+                    let result = work();
                     let mut s = me.lock();
-                    while !s.shutdown && (s.requested == s.started || s.failure.is_some()) {
-                        s = me.cv.wait(s).unwrap_or_else(|p| p.into_inner());
+                    s.finished = ticket;
+                    match result {
+                        None => s.shutdown = true,
+                        Some(Err(e)) => s.failure = Some(format!("checkpoint failed: {e}")),
+                        Some(Ok(_)) => {}
                     }
-                    if s.shutdown {
-                        return;
-                    }
-                    s.started = s.requested;
-                    s.started
-                };
-                let result = work();
-                let mut s = me.lock();
-                s.finished = ticket;
-                match result {
-                    None => s.shutdown = true,
-                    Some(Err(e)) => s.failure = Some(format!("checkpoint failed: {e}")),
-                    Some(Ok(_)) => {}
+                    me.cv.notify_all();
                 }
-                me.cv.notify_all();
             })
             .expect("spawning the checkpoint thread");
         *self.thread.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
