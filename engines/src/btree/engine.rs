@@ -3,7 +3,7 @@
 //! their own thread, close and stats. Opening and recovery are in `recovery.rs`.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 
 use super::checkpoint::{self, Checkpointer};
@@ -40,6 +40,10 @@ pub(super) struct Inner {
     log_hint: AtomicU64,
     /// Writes that waited for a checkpoint (back-pressure).
     writer_waits: AtomicU64,
+    /// Set when a write whose own fsync failed stays applied (it is in the tree, and may or
+    /// may not have reached the disk): from then on reads are refused too, so that no reader
+    /// sees a write that failed and may be gone after a reopen.
+    reads_refused: AtomicBool,
 }
 
 pub struct BtreeEngine {
@@ -69,6 +73,7 @@ impl BtreeEngine {
             dirty_hint: AtomicUsize::new(rec.pager.dirty_pages()),
             log_hint: AtomicU64::new(0),
             writer_waits: AtomicU64::new(0),
+            reads_refused: AtomicBool::new(false),
             pager: RwLock::new(rec.pager),
             log: Mutex::new(Log::new(rec.log, rec.log_end, bo.commit_bytes)),
             dwb: rec.dwb,
@@ -116,6 +121,12 @@ impl Inner {
         if self.gate.is_closing() {
             return Err(Error::Closed);
         }
+        if self.reads_refused.load(Relaxed) {
+            return Err(Error::Poisoned(
+                "a write whose fsync failed is applied but may not survive; reopen the store"
+                    .into(),
+            ));
+        }
         Ok(p)
     }
 
@@ -149,8 +160,9 @@ impl Inner {
 
     /// Applies one write: the change to the tree, then its log record. Gathered records due
     /// for the log file are written out *before* the change, so that a failing write fails
-    /// this write unapplied. (A write whose own fsync fails, in `sync` mode or at group mode's
-    /// byte limit, stays applied: it may have reached the disk.)
+    /// this write unapplied. A write whose own fsync fails (in `sync` mode, or at group mode's
+    /// byte limit) cannot be taken back, since it may have reached the disk: the instance then
+    /// refuses reads too.
     fn write_op(
         &self,
         key: &[u8],
@@ -194,7 +206,9 @@ impl Inner {
             self.committer.appended(lsn, bytes);
             lsn
         };
-        self.committer.commit(lsn, &|| self.flush())
+        self.committer
+            .commit(lsn, &|| self.flush())
+            .inspect_err(|_| self.reads_refused.store(true, Relaxed))
     }
 
     /// The Committer's fsync step: hands the gathered records to the log file, fsyncs a file

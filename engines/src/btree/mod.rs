@@ -135,7 +135,8 @@
 //! refused until reopen, checked under the writer lock, while reads go on seeing every change
 //! they could see before (nothing is rolled back). Gathered records are written out before
 //! the write that finds them due changes anything, so a failure there fails that write
-//! unapplied.
+//! unapplied. A write whose own fsync fails (`sync` mode, group mode's byte limit) is applied
+//! and may or may not be on disk: after that the instance refuses reads too.
 //!
 //! # Concurrency
 //!

@@ -500,6 +500,34 @@ fn failed_writes_change_nothing_readers_have_seen() {
     }
 }
 
+/// In `sync` mode a write whose fsync fails cannot be taken back (it may be on disk): it
+/// fails, later writes are refused, and so are reads, so no reader sees a write that may be
+/// gone after a reopen. The reopened store holds every acknowledged write.
+#[test]
+fn sync_mode_failed_fsync_refuses_reads_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = small();
+    o.durability = Durability::Sync;
+    let db = open(dir.path(), &o);
+    for i in 0..50 {
+        db.put(&key(i), &value(i)).unwrap();
+    }
+    inject_fault(dir.path(), Fault::FailSync);
+    assert!(db.put(&key(50), &value(50)).is_err());
+    clear_faults(dir.path());
+    assert!(matches!(db.get(&key(50)), Err(Error::Poisoned(_))));
+    assert!(matches!(db.get(&key(1)), Err(Error::Poisoned(_))));
+    assert!(matches!(db.scan(b"", None, 10), Err(Error::Poisoned(_))));
+    assert!(matches!(db.put(&key(51), b"x"), Err(Error::Poisoned(_))));
+    let _ = db.close();
+    drop(db);
+    let db = open(dir.path(), &o);
+    for i in 0..50 {
+        assert_eq!(db.get(&key(i)).unwrap(), Some(value(i)));
+    }
+    db.close().unwrap();
+}
+
 /// `settle()` writes every dirty page out (a checkpoint), makes every write durable, and
 /// leaves an engine that writes nothing while idle, in every durability mode.
 #[test]
