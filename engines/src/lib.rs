@@ -12,7 +12,8 @@
 //!
 //! Shared mechanisms live here once: [`io`] (counted file I/O, fault injection, crash
 //! points), [`log`] (checksummed record framing and the torn-tail rule), [`durability`]
-//! (group commit), [`store_dir`] (the directory marker and lock) and [`limits`].
+//! (group commit), [`store_dir`] (the directory marker and lock), [`gate`] (the barrier that
+//! `close()` is) and [`limits`].
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -26,6 +27,7 @@ pub mod btree;
 pub mod conformance;
 pub mod durability;
 mod error;
+pub mod gate;
 pub mod io;
 pub mod limits;
 pub mod log;

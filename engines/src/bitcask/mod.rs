@@ -102,10 +102,11 @@
 //! # Close and settle
 //!
 //! `close` is a barrier. Every call that may write (put, delete, sync, compact, settle)
-//! holds a shared gate for its whole length; `close` stops background work, then takes the
-//! gate exclusively, so calls in flight finish first (a running merge aborts with `Closed`)
-//! and later ones get `Error::Closed`. Holding it, close stops the worker, syncs, removes the
-//! prepared file, lets go of the files and releases the directory lock last; a second close
+//! passes the engines' shared gate (`crate::gate`); `close` stops background work, then
+//! shuts the gate and waits for the calls inside, so they finish first (a running merge
+//! aborts with `Closed`) and later ones get `Error::Closed`. Then close stops the worker,
+//! syncs, removes the prepared file, lets go of the files and releases the directory lock
+//! last; a second close
 //! waits at the gate and returns once the first has finished. Gets and scans do not write and
 //! take no gate: one that races close finishes or gets `Closed`. `settle` holds nothing back
 //! (every put is in its file when it returns): it syncs, then runs or waits for the merge and
@@ -257,10 +258,10 @@ impl Store {
     fn close(&self) -> Result<()> {
         self.stopping.store(true, Relaxed);
         self.wake_cv.notify_all();
-        let _gate = write(&self.gate);
-        if self.closed.swap(true, Relaxed) {
+        let Some(_closing) = self.gate.close() else {
             return Ok(());
-        }
+        };
+        self.closed.store(true, Relaxed);
         self.stop_worker();
         let synced = self.committer.sync_all(&|| self.sync_active());
         self.committer.shutdown();

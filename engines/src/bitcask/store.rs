@@ -15,6 +15,7 @@ use super::options::BitcaskOptions;
 use super::rollover::{Active, Sealed};
 use super::segment::{self, file_name, FileType, Payload};
 use crate::durability::Committer;
+use crate::gate::{Gate, Pass};
 use crate::io::{File, Io};
 use crate::log::HEADER_LEN;
 use crate::store_dir::StoreDir;
@@ -60,7 +61,8 @@ pub(super) struct Store {
     pub opts: BitcaskOptions,
     /// Held shared by every call that may write (put, delete, sync, compact, settle) for its
     /// whole length, and exclusively by `close`, which so waits for them (see `mod.rs`).
-    pub gate: RwLock<()>,
+    /// Every call that may write passes it; `close` shuts it (see `crate::gate`).
+    pub gate: Gate,
     pub closed: AtomicBool,
     /// Set when close or drop wants background work to stop (a running merge aborts).
     pub stopping: AtomicBool,
@@ -118,7 +120,7 @@ impl Store {
             dir: p.dir,
             io: p.io,
             opts,
-            gate: RwLock::new(()),
+            gate: Gate::new(),
             closed: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
             poison: OnceLock::new(),
@@ -151,12 +153,11 @@ impl Store {
         Ok(())
     }
 
-    /// Enters a call that may write: `Err(Closed)` once `close` has begun to hold the gate.
-    /// Not re-entrant: a call holding the gate must not enter again.
-    pub fn enter(&self) -> Result<RwLockReadGuard<'_, ()>> {
-        let g = read(&self.gate);
+    /// Enters a call that may write: `Err(Closed)` once `close` has begun.
+    pub fn enter(&self) -> Result<Pass<'_>> {
+        let pass = self.gate.enter()?;
         self.check_open()?;
-        Ok(g)
+        Ok(pass)
     }
 
     /// `Err` when the instance is closed or poisoned. Writers call it under the writer lock,

@@ -7,13 +7,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 
 use super::checkpoint::{self, Checkpointer};
-use super::gate::Gate;
 use super::page::{BODY, PAGE_SIZE};
 use super::pager::Pager;
 use super::tree::{self, Located};
 use super::wal::{Log, Record};
 use super::{recovery, BtreeOptions, FORMAT_VERSION};
 use crate::durability::Committer;
+use crate::gate::Gate;
 use crate::io::{File, Io};
 use crate::limits::{check_key, check_put};
 use crate::store_dir::{self, StoreDir};
@@ -237,7 +237,7 @@ impl Inner {
 
     /// Shuts the gate, waits for the calls inside and for readers, stops the background
     /// threads. `None` when another close did it first (and has finished).
-    fn stop(&self) -> Option<super::gate::Closing<'_>> {
+    fn stop(&self) -> Option<crate::gate::Closing<'_>> {
         let closing = self.gate.close()?;
         drop(self.write());
         self.checkpointer.shutdown();

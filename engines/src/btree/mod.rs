@@ -154,7 +154,6 @@ mod checkpoint;
 mod dwb;
 mod engine;
 mod freelist;
-mod gate;
 mod meta;
 mod node;
 mod options;

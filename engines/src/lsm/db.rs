@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use super::block_cache::BlockCache;
 use super::bloom;
 use super::compaction::Env;
-use super::gate::Gate;
 use super::iterator::{LevelIter, MemIter, MergeIter, Source};
 use super::manifest::ManifestLog;
 use super::memtable::Memtable;
@@ -20,6 +19,7 @@ use super::stats::Stats;
 use super::version::Version;
 use super::wal::WalWriter;
 use crate::durability::Committer;
+use crate::gate::Gate;
 use crate::io::Io;
 use crate::limits::check_key;
 use crate::store_dir::StoreDir;
@@ -88,7 +88,7 @@ pub(crate) struct Inner {
 impl Inner {
     /// `Err(Closed)` once `close()` has begun.
     pub fn live(&self) -> Result<()> {
-        if self.gate.is_shut() {
+        if self.gate.is_closing() {
             Err(Error::Closed)
         } else {
             Ok(())

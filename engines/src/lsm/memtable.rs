@@ -8,8 +8,8 @@ use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{RwLock, RwLockReadGuard};
 
-use super::gate::Gate;
 use super::iterator::Entry;
+use crate::gate::Gate;
 
 /// Bytes charged per entry beyond key and value (map node, two `Vec` headers, seq).
 const ENTRY_OVERHEAD: u64 = 48;

@@ -107,7 +107,6 @@ mod bloom;
 mod coding;
 mod compaction;
 mod db;
-mod gate;
 mod iterator;
 mod manifest;
 mod memtable;

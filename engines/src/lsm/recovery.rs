@@ -9,7 +9,6 @@ use std::sync::{Arc, Condvar, Mutex, RwLock};
 
 use super::block_cache::BlockCache;
 use super::db::{Inner, ManifestState, View, WriteState};
-use super::gate::Gate;
 use super::manifest::{self, Manifest, ManifestLog};
 use super::memtable::Memtable;
 use super::rotation::Wals;
@@ -19,6 +18,7 @@ use super::version::Version;
 use super::wal::{self, WalWriter};
 use super::FORMAT_VERSION;
 use crate::durability::Committer;
+use crate::gate::Gate;
 use crate::io::Io;
 use crate::log::{SyncedMark, LOG_START};
 use crate::{log, store_dir, Error, Options, Result};

@@ -1,10 +1,15 @@
-//! The gate every call passes through, which makes `close()` a barrier: once closing has
-//! begun no call gets in (`Error::Closed`), and `close()` waits until the calls already inside
-//! have left before it writes its last commit and releases the directory. A second `close()`
-//! waits until the first has finished.
+//! The gate that makes `close()` a barrier, shared by every engine: each call that may write
+//! (and, where an engine wants it, each read) passes through it. Once closing has begun no
+//! call gets in (`Error::Closed`), and `close()` waits until the calls already inside have
+//! left before it writes its last bytes and releases the directory. A second `close()` waits
+//! until the first has finished.
 //!
 //! Entering and leaving cost one atomic add each: the count of calls inside and the closing
 //! flag share one word, so a call that gets in is always counted before `close()` looks.
+//!
+//! The lower-level parts ([`Gate::enter_unchecked`], [`Gate::leave`], [`Gate::shut`],
+//! [`Gate::wait_empty`]) count callers whose entry another lock already orders before the
+//! shut, such as the writers of an lsm memtable that a flush must wait for.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -59,30 +64,58 @@ impl Gate {
     /// Begins closing and waits until every call inside has left. Returns `None` when another
     /// `close()` began first, after waiting until it has finished.
     pub fn close(&self) -> Option<Closing<'_>> {
-        let s = self.state.fetch_or(CLOSING, Ordering::AcqRel);
-        let mut closed = self.lock();
-        if s & CLOSING != 0 {
+        if !self.shut() {
+            let mut closed = self.lock();
             while !*closed {
                 closed = self.cv.wait(closed).unwrap_or_else(|p| p.into_inner());
             }
             return None;
         }
-        while self.state.load(Ordering::Acquire) & !CLOSING != 0 {
-            closed = self.cv.wait(closed).unwrap_or_else(|p| p.into_inner());
-        }
+        self.wait_empty();
         Some(Closing(self))
+    }
+
+    /// Counts a caller in whatever the door says; it must call [`Gate::leave`] once. For a
+    /// caller whose entry is ordered before any [`Gate::shut`] by a lock of its own.
+    pub fn enter_unchecked(&self) {
+        self.state.fetch_add(1, Ordering::Acquire);
+    }
+
+    /// Counts a caller out (the drop of a [`Pass`] does this).
+    pub fn leave(&self) {
+        let s = self.state.fetch_sub(1, Ordering::AcqRel);
+        if s == CLOSING | 1 {
+            // The last call out while someone waits: wake it (under the lock, so the wake-up
+            // cannot fall between its check and its wait).
+            let _g = self.lock();
+            self.cv.notify_all();
+        }
+    }
+
+    /// Shuts the door without waiting: later [`Gate::enter`] calls fail. False if it was shut
+    /// already.
+    pub fn shut(&self) -> bool {
+        self.state.fetch_or(CLOSING, Ordering::AcqRel) & CLOSING == 0
+    }
+
+    /// Waits until every caller counted in has left. Call after [`Gate::shut`].
+    pub fn wait_empty(&self) {
+        let mut g = self.lock();
+        while self.state.load(Ordering::Acquire) & !CLOSING != 0 {
+            g = self.cv.wait(g).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Gate::new()
     }
 }
 
 impl Drop for Pass<'_> {
     fn drop(&mut self) {
-        let s = self.0.state.fetch_sub(1, Ordering::AcqRel);
-        if s == CLOSING | 1 {
-            // The last call out while close() waits: wake it (under the lock, so the wake-up
-            // cannot fall between its check and its wait).
-            let _g = self.0.lock();
-            self.0.cv.notify_all();
-        }
+        self.0.leave();
     }
 }
 
