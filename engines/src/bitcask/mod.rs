@@ -106,9 +106,9 @@
 //! shuts the gate and waits for the calls inside, so they finish first (a running merge
 //! aborts with `Closed`) and later ones get `Error::Closed`. Then close stops the worker,
 //! syncs, removes the prepared file, lets go of the files and releases the directory lock
-//! last; a second close
-//! waits at the gate and returns once the first has finished. Gets and scans do not write and
-//! take no gate: one that races close finishes or gets `Closed`. `settle` holds nothing back
+//! last; a second close waits at the gate and returns once the first has finished. Gets and
+//! scans do not write and take no gate: one that races close finishes or gets `Closed`.
+//! `settle` holds nothing back
 //! (every put is in its file when it returns): it syncs, then runs or waits for the merge and
 //! hint writes that are due, after which the worker has nothing to do.
 //!
