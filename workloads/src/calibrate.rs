@@ -161,17 +161,19 @@ pub fn calibrate(dir: &Path, cfg: &CalibrateConfig, say: &dyn Fn(&str)) -> io::R
     })
 }
 
-/// Cost of one `Instant::now()`, ns: the median of 21 rounds of 100,000 reads.
+/// Cost of one read of the workers' clock ([`runner::Clock`]), ns: the median of 21 rounds
+/// of 100,000 reads.
 pub fn clock_cost() -> f64 {
-    const READS: u32 = 100_000;
+    const READS: u64 = 100_000;
+    let clock = runner::Clock::get();
     let mut rounds: Vec<f64> = (0..21)
         .map(|_| {
-            let t = Instant::now();
+            let t = clock.now();
             let mut last = t;
             for _ in 0..READS {
-                last = std::hint::black_box(Instant::now());
+                last = std::hint::black_box(clock.now());
             }
-            (last - t).as_nanos() as f64 / READS as f64
+            clock.ns(last - t) as f64 / READS as f64
         })
         .collect();
     rounds.sort_by(f64::total_cmp);

@@ -498,8 +498,8 @@ pub struct Calibration {
     /// read-heavy: the harness's floor; no engine can be faster through this harness.
     #[serde(default)]
     pub null_engine_ops_per_sec: f64,
-    /// Cost of one clock read (`Instant::now`), ns; the harness reads the clock twice per
-    /// operation.
+    /// Cost of one read of the workers' clock (the CPU's time-stamp counter where usable,
+    /// else `Instant::now`), ns; the harness reads it twice per operation.
     #[serde(default)]
     pub clock_ns: f64,
     /// The harness's share of the memory engine's time per operation (one thread).

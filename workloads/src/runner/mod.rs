@@ -21,6 +21,7 @@
 //! Ctrl-C (the `stop` flag) ends the current phase cleanly and the result is marked partial.
 
 mod amplification;
+mod clock;
 mod cold;
 mod interval;
 mod latency;
@@ -35,6 +36,7 @@ use engines::{Engine, EngineKind, Options};
 use serde::{Deserialize, Serialize};
 
 pub use amplification::{live_data, MISMATCH_FLOOR_BYTES, MISMATCH_RATIO, STEADY_BUFFERS};
+pub use clock::Clock;
 pub use latency::{base64, new_histogram, spectrum, summary};
 
 use crate::environment;

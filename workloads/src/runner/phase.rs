@@ -23,6 +23,7 @@ use engines::{Engine, EngineStats};
 use hdrhistogram::Histogram;
 
 use super::amplification::{self, UserBytes, Window};
+use super::clock::Clock;
 use super::interval;
 use super::latency::{new_histogram, summary, to_result};
 use super::worker::{panic_message, work, Gate, Outcome, Slot, Source, Task};
@@ -225,6 +226,7 @@ pub(crate) fn run_phase(ctx: &PhaseCtx<'_>, plan: PhasePlan) -> PhaseEnd {
                 interval_ns,
                 kinds: plan.kinds,
                 budget: plan.budget,
+                clock: Clock::get(),
             };
             let tx = tx.clone();
             let h = std::thread::Builder::new()

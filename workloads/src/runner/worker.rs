@@ -9,7 +9,8 @@
 //! then in the phase's wall time, never in a latency).
 //!
 //! The worker takes its own start time after the start barrier and its own end time after
-//! its last operation: the phase lasts from the earliest start to the latest end.
+//! its last operation: the phase lasts from the earliest start to the latest end. Times are
+//! read from the workers' [`Clock`] (the CPU's time-stamp counter where it is usable).
 //!
 //! Closed loop: the next operation starts when the previous one returns; latency is measured
 //! from the actual start. Open loop (a target rate): operation `i` is *intended* to start at
@@ -25,6 +26,7 @@ use std::time::{Duration, Instant};
 use engines::{Engine, Error};
 use hdrhistogram::Histogram;
 
+use super::clock::Clock;
 use super::interval::IntervalCounts;
 use super::latency::{new_histogram, record, unused_histogram};
 use crate::generator::ops::Digest;
@@ -100,6 +102,7 @@ pub(crate) struct Task<'a> {
     pub kinds: [bool; 6],
     /// Bytes this worker may use to generate its whole stream ahead.
     pub budget: usize,
+    pub clock: Clock,
 }
 
 /// What a worker measured.
@@ -220,21 +223,21 @@ fn exec(db: &dyn Engine, values: &ValuePool, op: &Op, key: &[u8]) -> engines::Re
     Ok(d)
 }
 
-/// Sleeps until shortly before `t`, then yields until `t`: a plain sleep overshoots by
+/// Sleeps until shortly before tick `t`, then yields until `t`: a plain sleep overshoots by
 /// tens of microseconds, which would count as latency at high target rates. Long waits
 /// sleep in slices so a stop request is seen; returns false when stopped.
-fn wait_until(t: Instant, stop: &AtomicBool) -> bool {
+fn wait_until(clock: &Clock, t: u64, stop: &AtomicBool) -> bool {
     const SPIN: Duration = Duration::from_micros(60);
     const SLICE: Duration = Duration::from_millis(50);
     loop {
-        let now = Instant::now();
+        let now = clock.now();
         if t <= now {
             return true;
         }
         if stop.load(Relaxed) {
             return false;
         }
-        let left = t - now;
+        let left = Duration::from_nanos(clock.ns(t - now));
         if left > SPIN {
             std::thread::sleep((left - SPIN).min(SLICE));
         } else {
@@ -288,9 +291,9 @@ pub(crate) fn work(mut task: Task<'_>) -> Outcome {
     }
     task.gate.warmed.wait();
     task.gate.go.wait();
-    let start = Instant::now();
-    out.start = Some(start);
-    out.end = Some(start);
+    let start = task.clock.now();
+    out.start = Some(task.clock.instant(start));
+    out.end = out.start;
     if out.fatal.is_none() {
         let done = catch_unwind(AssertUnwindSafe(|| {
             measure(
@@ -369,12 +372,15 @@ fn measure(
     src: &mut Source,
     batch: &mut Batch,
     ahead: bool,
-    start: Instant,
+    start: u64,
     digest: &mut Digest,
     out: &mut Outcome,
 ) {
+    let clock = &task.clock;
     let limit = task.limit.unwrap_or(u64::MAX);
-    let deadline = task.deadline.map(|d| start + d);
+    let deadline = task
+        .deadline
+        .map(|d| start + clock.ticks(d.as_nanos() as u64));
     let (mut i, mut pos) = (0u64, 0usize);
     if !ahead {
         batch.fill(src, task.keys, limit.min(BATCH));
@@ -391,12 +397,12 @@ fn measure(
         }
         let intended = match task.interval_ns {
             Some(ns) => {
-                let t = start + Duration::from_nanos((i as f64 * ns) as u64);
+                let t = start + clock.ticks((i as f64 * ns) as u64);
                 if deadline.is_some_and(|d| t >= d) {
                     out.capped = i < limit;
                     break; // the next operation is due after the phase ends
                 }
-                if !wait_until(t, task.stop) {
+                if !wait_until(clock, t, task.stop) {
                     break;
                 }
                 Some(t)
@@ -404,16 +410,16 @@ fn measure(
             None => None,
         };
         let (op, key) = batch.get(pos);
-        let t0 = Instant::now();
+        let t0 = clock.now();
         let res = exec(task.db, task.values, op, key);
-        let t1 = Instant::now();
+        let t1 = clock.now();
         last_end = t1;
-        let latency = (t1 - intended.unwrap_or(t0)).as_nanos() as u64;
+        let latency = clock.ns(t1.saturating_sub(intended.unwrap_or(t0)));
         let k = op.kind.index();
         record(&mut out.latency[k], latency);
         task.slot.interval.record(latency);
         if let Some(service) = out.service.as_mut() {
-            record(&mut service[k], (t1 - t0).as_nanos() as u64);
+            record(&mut service[k], clock.ns(t1.saturating_sub(t0)));
         }
         match res {
             Ok(d) => {
@@ -451,7 +457,7 @@ fn measure(
             break;
         }
     }
-    out.end = Some(last_end);
+    out.end = Some(clock.instant(last_end));
     out.ops = i;
     batch.digest(pos, digest);
 }
