@@ -94,10 +94,10 @@ fn line(g: &Repeated<'_>, calibration: Option<&Calibration>, w: usize) {
     let mut notes = Vec::new();
     let partial = g.runs.iter().filter(|r| r.partial).count();
     if partial > 0 {
-        let why = g
-            .runs
-            .iter()
-            .find_map(|r| r.partial_reason.as_deref())
+        let why = r
+            .partial_reason
+            .as_deref()
+            .or_else(|| g.runs.iter().find_map(|r| r.partial_reason.as_deref()))
             .unwrap_or("stopped");
         notes.push(if g.runs.len() > 1 {
             format!("PARTIAL {partial} of {}: {why}", g.runs.len())

@@ -187,6 +187,10 @@ pub struct PhaseResult {
     /// Peak resident set size of the process at the end of the phase, bytes (`ru_maxrss`);
     /// the process runs this one (engine, workload) only.
     pub peak_rss_bytes: u64,
+    /// Bytes the harness held for operations and keys generated ahead of the clock (part of
+    /// `peak_rss_bytes`; the same for every engine on the same workload).
+    #[serde(default)]
+    pub generated_ahead_bytes: u64,
     /// Time the engine took to come to rest at the end of the phase (inside the I/O window,
     /// outside the latency clock), seconds.
     #[serde(default)]
@@ -609,6 +613,7 @@ pub(crate) mod tests {
                 system_ns_per_op: 2.5e7,
             },
             peak_rss_bytes: 1 << 20,
+            generated_ahead_bytes: 4096,
             settle_secs: Some(0.25),
             engine_stats: stats,
             engine_io: IoSnapshot::default(),

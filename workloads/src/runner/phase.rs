@@ -368,6 +368,7 @@ fn finish(
     let mut digests = Vec::with_capacity(plan.threads);
     let mut stopped = None;
     let mut capped = false;
+    let mut generated = 0u64;
     let (mut first, mut last): (Option<Instant>, Option<Instant>) = (None, None);
     for o in outcomes {
         let o = match o {
@@ -394,6 +395,7 @@ fn finish(
         user.read += o.user_bytes_read;
         user.logical_reads += o.logical_reads;
         capped |= o.capped;
+        generated += o.generated_bytes;
         if let (Some(s), Some(e)) = (o.start, o.end) {
             first = Some(first.map_or(s, |f: Instant| f.min(s)));
             last = Some(last.map_or(e, |l: Instant| l.max(e)));
@@ -522,6 +524,7 @@ fn finish(
             system_ns_per_op: per_op(cpu_sys),
         },
         peak_rss_bytes: ru_after.max_rss_bytes,
+        generated_ahead_bytes: generated,
         engine_stats: k.settled.stats,
         engine_io: settled.engine,
         proc_io: settled.proc,

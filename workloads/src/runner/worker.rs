@@ -127,6 +127,8 @@ pub(crate) struct Outcome {
     pub end: Option<Instant>,
     /// The deadline ended the worker before its operation limit.
     pub capped: bool,
+    /// Bytes the worker held for operations generated ahead (their share of peak RSS).
+    pub generated_bytes: u64,
 }
 
 /// Operations generated ahead, with their keys laid end to end.
@@ -160,6 +162,13 @@ impl Batch {
 
     fn len(&self) -> usize {
         self.ops.len()
+    }
+
+    /// Bytes the batch's buffers hold.
+    fn capacity_bytes(&self) -> u64 {
+        (self.ops.capacity() * std::mem::size_of::<Op>()
+            + self.keys.capacity()
+            + 4 * self.ends.capacity()) as u64
     }
 
     #[inline]
@@ -269,6 +278,7 @@ pub(crate) fn work(mut task: Task<'_>) -> Outcome {
         start: None,
         end: None,
         capped: false,
+        generated_bytes: 0,
     };
     let mut digest = Digest::default();
     let mut batch = Batch::default();
@@ -311,6 +321,7 @@ pub(crate) fn work(mut task: Task<'_>) -> Outcome {
         }
     }
     out.digest = digest.value();
+    out.generated_bytes = batch.capacity_bytes();
     out
 }
 
