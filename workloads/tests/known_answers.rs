@@ -84,6 +84,10 @@ fn writes_three_times_the_user_bytes() {
     let r = go(&updates(20_000), &null(|o| o.write_factor = 3));
     let a = &run_phase(&r).amplification;
     let wa = a.write_amp_engine.unwrap();
+    eprintln!(
+        "3x writer: engine WA {wa}, syscall WA {:?}, device WA {:?}",
+        a.write_amp_proc, a.write_amp_device
+    );
     assert!(within(wa, 3.0, 0.005), "engine WA {wa}");
     assert_eq!(a.engine_bytes_written, 3 * a.user_bytes_written);
     if device_counted(&r) {
@@ -109,6 +113,12 @@ fn held_writes_are_charged_to_the_run_that_made_them() {
     );
     let a = &run_phase(&r).amplification;
     let settled = a.write_amp_engine.unwrap();
+    eprintln!(
+        "holding writer: settled WA {settled}, in window {:?}, device {:?}, not steady {}",
+        a.in_window.as_ref().map(|w| w.write_amp_engine),
+        a.write_amp_device,
+        a.not_steady
+    );
     assert!(within(settled, 1.0, 0.05), "settled WA {settled}");
     let w = a.in_window.as_ref().expect("in-window figures");
     assert_eq!(
@@ -151,6 +161,7 @@ fn a_spin_of_ten_microseconds_is_a_floor_under_p50() {
     spec.operation_count = 2000;
     let r = go(&spec, &null(|o| o.spin_ns = 10_000));
     let all = run_phase(&r).latency_of(None).unwrap().summary;
+    eprintln!("10 us spin: p50 {} ns, min {} ns", all.p50_ns, all.min_ns);
     assert!(all.p50_ns >= 10_000, "p50 {} ns", all.p50_ns);
     assert!(all.min_ns >= 10_000, "min {} ns", all.min_ns);
 }
@@ -176,6 +187,7 @@ fn a_stall_every_thousand_operations_reaches_p999_in_open_loop() {
     assert!(p.open_loop);
     let all = p.latency_of(None).unwrap().summary;
     assert_eq!(all.count, 20_500);
+    eprintln!("5 ms stall every 1000th: p99.9 {} ns", all.p999_ns);
     assert!(all.p999_ns >= 5_000_000, "p99.9 {} ns", all.p999_ns);
 }
 
@@ -194,6 +206,7 @@ fn warm_up_does_not_count() {
         run_phase(&cold).amplification.write_amp_engine.unwrap(),
         run_phase(&warm).amplification.write_amp_engine.unwrap(),
     );
+    eprintln!("warm-up: WA {a} without, {b} with 100,000 warm-up operations");
     assert!(within(b, a, 0.02), "WA {a} without warm-up, {b} with");
     assert_eq!(run_phase(&warm).operations, 20_000);
 }
@@ -275,6 +288,10 @@ fn a_short_phase_is_timed_by_its_operations() {
     assert_eq!(calls.len(), 1000 + 5000, "load and run calls");
     let run_calls = &calls[1000..];
     let span = (run_calls.last().unwrap().1 - run_calls[0].0).as_secs_f64();
+    eprintln!(
+        "short phase: {} s by the phase, {span} s by the calls",
+        p.elapsed_secs
+    );
     assert!(
         within(p.elapsed_secs, span, 0.10),
         "phase {} s, the operations' own span {} s",
