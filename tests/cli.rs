@@ -414,9 +414,10 @@ fn calibrate_then_run_embeds_the_calibration() {
     assert!(o.status.success(), "{}", stderr(&o));
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(
-        text.contains("fsync") && text.contains("harness floor"),
+        text.contains("fsync") && text.contains("harness floor: null engine"),
         "{text}"
     );
+    assert!(text.contains("one clock read"), "{text}");
     let o = kvbench(&[
         "run",
         "--engine",
@@ -431,8 +432,208 @@ fn calibrate_then_run_embeds_the_calibration() {
         out.path().to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("% of floor"));
     let r = &results_in(out.path())[0];
     let c = r.calibration.as_ref().expect("embedded calibration");
     assert!(c.memory_engine_ops_per_sec > 0.0 && c.fsync_latency.count > 0);
+    assert!(c.null_engine_ops_per_sec > 0.0 && c.clock_ns > 0.0);
+}
+
+fn run_phase(r: &workloads::RunResult) -> &workloads::result::PhaseResult {
+    r.phase(workloads::result::PhaseKind::Run)
+        .expect("a run phase")
+}
+
+/// A known answer through the CLI, in the child process every run gets: the null engine
+/// told to write exactly three times the user bytes shows a write amplification of 3.00.
+#[test]
+fn a_known_answer_through_the_cli() {
+    let out = tempfile::tempdir().unwrap();
+    let o = kvbench(&[
+        "run",
+        "--engine",
+        "null",
+        "-w",
+        "fillrandom",
+        "--ops",
+        "5000",
+        "--value-size",
+        "1000",
+        "--engine-option",
+        "null.write_factor=3",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = &results_in(out.path())[0];
+    let a = &run_phase(r).amplification;
+    assert_eq!(a.engine_bytes_written, 3 * a.user_bytes_written);
+    assert_eq!(a.write_amp_engine, Some(3.0));
+    let table = String::from_utf8_lossy(&o.stdout);
+    let line = table.lines().find(|l| l.starts_with("null")).unwrap();
+    assert!(line.contains(" 3.00 "), "{table}");
+}
+
+/// A run whose process dies (the null engine aborts on its 50th operation) is a failed run
+/// with the end of its stderr; the other engines' runs go on and are written.
+#[test]
+fn a_run_that_crashes_fails_alone() {
+    let out = tempfile::tempdir().unwrap();
+    let o = kvbench(&[
+        "compare",
+        "--engines",
+        "null,memory",
+        "--workloads",
+        "read-heavy",
+        "--records",
+        "100",
+        "--ops",
+        "1000",
+        "--engine-option",
+        "null.abort_at=50",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("killed by signal 6 (SIGABRT)"), "{err}");
+    assert!(
+        err.contains("aborting at operation 50"),
+        "the stderr tail: {err}"
+    );
+    assert!(err.contains("failed engines: null"), "{err}");
+    let results = results_in(out.path());
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0].engine.name, "memory");
+}
+
+/// `compare` runs the same operations on every engine (equal stream digests per workload)
+/// and, with `--repeat 2`, twice each, interleaved, each repetition marked.
+#[test]
+fn compare_runs_the_same_work_on_every_engine_and_repeats() {
+    let out = tempfile::tempdir().unwrap();
+    let o = kvbench(&[
+        "compare",
+        "--engines",
+        "null,memory",
+        "--workloads",
+        "read-heavy,write-heavy",
+        "--records",
+        "500",
+        "--ops",
+        "2000",
+        "--repeat",
+        "2",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let results = results_in(out.path());
+    assert_eq!(results.len(), 8);
+    for w in ["read-heavy", "write-heavy"] {
+        let ours: Vec<_> = results.iter().filter(|r| r.spec.name == w).collect();
+        assert_eq!(ours.len(), 4);
+        for r in &ours {
+            assert_eq!(
+                run_phase(r).op_stream_digests,
+                run_phase(ours[0]).op_stream_digests,
+                "{w}: {} ran another stream",
+                r.engine.name
+            );
+            let rep = r.repetition.as_ref().expect("a repetition");
+            assert_eq!(rep.count, 2);
+        }
+    }
+    // Interleaved: every engine and workload once, then again (A B A B, not A A B B).
+    let order: Vec<String> = stderr(&o)
+        .lines()
+        .filter(|l| l.contains(": wrote "))
+        .map(|l| l[..l.find(':').unwrap()].to_string())
+        .collect();
+    let once = [
+        "null read-heavy",
+        "memory read-heavy",
+        "null write-heavy",
+        "memory write-heavy",
+    ];
+    assert_eq!(order, [once, once].concat(), "{}", stderr(&o));
+    assert!(results.iter().any(|r| r.run_id.ends_with("-r2")));
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(table.contains("±"), "median ± interval: {table}");
+    assert_eq!(
+        table
+            .lines()
+            .filter(|l| l.starts_with("null ") || l.starts_with("memory "))
+            .count(),
+        4,
+        "one line per engine and workload: {table}"
+    );
+}
+
+/// `compare --duration` alone: a pilot sets the operation count every engine then runs.
+#[test]
+fn a_time_bound_compare_runs_a_pilot_and_the_same_count() {
+    let out = tempfile::tempdir().unwrap();
+    let o = kvbench(&[
+        "compare",
+        "--engines",
+        "null,memory",
+        "--workloads",
+        "read-heavy",
+        "--records",
+        "500",
+        "--duration",
+        "1",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("pilot of read-heavy"), "{}", stderr(&o));
+    let results = results_in(out.path());
+    assert_eq!(results.len(), 2);
+    let ops = run_phase(&results[0]).operations;
+    assert!(ops > 0);
+    for r in &results {
+        assert!(!r.partial, "{:?}", r.partial_reason);
+        assert_eq!(run_phase(r).operations, ops);
+        assert_eq!(r.spec.operation_count, ops);
+    }
+}
+
+/// With an operation count, the duration is a safety cap: reaching it ends the run and marks
+/// the result partial, with the reason (the null engine spins 1 ms per operation).
+#[test]
+fn the_time_cap_marks_a_result_partial() {
+    let out = tempfile::tempdir().unwrap();
+    let o = kvbench(&[
+        "run",
+        "--engine",
+        "null",
+        "-w",
+        "read-heavy",
+        "--records",
+        "10",
+        "--ops",
+        "100000",
+        "--duration",
+        "0.5",
+        "--engine-option",
+        "null.spin_ns=1000000",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = &results_in(out.path())[0];
+    assert!(r.partial);
+    let why = r.partial_reason.as_deref().unwrap();
+    assert!(
+        why.starts_with("time cap of 0.5 s reached after ")
+            && why.ends_with(" of 100000 operations"),
+        "{why}"
+    );
+    assert!(run_phase(r).operations < 100_000);
+    assert!(
+        stderr(&o).contains("the run is partial: time cap"),
+        "{}",
+        stderr(&o)
+    );
 }

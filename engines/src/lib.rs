@@ -33,6 +33,7 @@ pub mod limits;
 pub mod log;
 pub mod lsm;
 pub mod memory;
+pub mod null;
 mod options;
 #[cfg(any(
     feature = "redb",
@@ -113,6 +114,9 @@ pub enum EngineKind {
     Bitcask,
     Lsm,
     Btree,
+    /// No data, fixed answers, costs set by its options: the harness floor and the
+    /// known-answer engine.
+    Null,
     /// redb: copy-on-write B-tree (production, feature `redb`).
     #[cfg(feature = "redb")]
     Redb,
@@ -161,6 +165,7 @@ impl EngineKind {
         EngineKind::Bitcask,
         EngineKind::Lsm,
         EngineKind::Btree,
+        EngineKind::Null,
         #[cfg(feature = "redb")]
         EngineKind::Redb,
         #[cfg(feature = "fjall")]
@@ -179,6 +184,7 @@ impl EngineKind {
             EngineKind::Bitcask => "bitcask",
             EngineKind::Lsm => "lsm",
             EngineKind::Btree => "btree",
+            EngineKind::Null => "null",
             #[cfg(feature = "redb")]
             EngineKind::Redb => "redb",
             #[cfg(feature = "fjall")]
@@ -198,6 +204,7 @@ impl EngineKind {
             EngineKind::Bitcask => Family::LogHash,
             EngineKind::Lsm => Family::Lsm,
             EngineKind::Btree => Family::BTree,
+            EngineKind::Null => Family::Reference,
             #[cfg(feature = "redb")]
             EngineKind::Redb => Family::BTree,
             #[cfg(feature = "fjall")]
@@ -218,6 +225,7 @@ impl EngineKind {
             EngineKind::Bitcask => "append-only segments, in-memory hash keydir, hint files, merge",
             EngineKind::Lsm => "WAL, memtable, SSTables with block index and bloom filters, leveled or tiered compaction",
             EngineKind::Btree => "B+ tree of 4 KiB pages, buffer pool, linked leaves, logical WAL, background checkpoints",
+            EngineKind::Null => "no data, fixed answers, costs set by its options (null.*): the harness floor and the known-answer engine",
             #[cfg(feature = "redb")]
             EngineKind::Redb => "redb (production): copy-on-write B-tree in one file, checksummed pages, one write transaction per write",
             #[cfg(feature = "fjall")]
@@ -235,7 +243,11 @@ impl EngineKind {
     pub fn is_production(self) -> bool {
         !matches!(
             self,
-            EngineKind::Memory | EngineKind::Bitcask | EngineKind::Lsm | EngineKind::Btree
+            EngineKind::Memory
+                | EngineKind::Bitcask
+                | EngineKind::Lsm
+                | EngineKind::Btree
+                | EngineKind::Null
         )
     }
 
@@ -282,6 +294,7 @@ pub fn open(kind: EngineKind, dir: &Path, options: &Options) -> Result<Box<dyn E
         EngineKind::Bitcask => bitcask::open(dir, options),
         EngineKind::Lsm => lsm::open(dir, options),
         EngineKind::Btree => btree::open(dir, options),
+        EngineKind::Null => null::open(dir, options),
         #[cfg(feature = "redb")]
         EngineKind::Redb => production::redb::open(dir, options),
         #[cfg(feature = "fjall")]

@@ -86,6 +86,7 @@ pub struct Options {
     pub bitcask: crate::bitcask::BitcaskOptions,
     pub lsm: crate::lsm::LsmOptions,
     pub btree: crate::btree::BtreeOptions,
+    pub null: crate::null::NullOptions,
 }
 
 impl Options {

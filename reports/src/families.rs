@@ -11,9 +11,8 @@ use crate::model::{has_files, main_phase, Model, Series, HOME_ENGINES};
 fn figures(s: &Series) -> (f64, f64, Option<f64>) {
     let p = main_phase(s.result);
     (
-        p.map_or(f64::NAN, |p| p.throughput.ops_per_sec),
-        p.and_then(|p| p.latency_of(None))
-            .map_or(f64::NAN, |l| l.summary.p99_ns as f64),
+        s.ops_per_sec().unwrap_or(f64::NAN),
+        s.p99().unwrap_or(f64::NAN),
         p.and_then(|p| p.amplification.write_amp())
             .filter(|_| has_files(s.result)),
     )
@@ -82,9 +81,9 @@ pub fn write(page: &mut Page, model: &Model) {
     if rows.is_empty() {
         page.push_str("<p class=\"note\">No production engine ran beside a home-built engine of the same family in these results (families: log+hash, LSM, B-tree). Build kvbench with a production engine's feature and run it on the same workloads to fill this section.</p>");
     } else {
-        page.push_str("<table class=\"sortable families\"><thead><tr><th class=\"l\">workload</th><th class=\"l\">family</th><th class=\"l\">home-built</th><th class=\"l\">production</th><th>home ops/s</th><th>production ops/s</th><th>home / production</th><th>home p99</th><th>production p99</th><th>home write amp</th><th>production write amp (/proc)</th></tr></thead><tbody>");
+        page.push_str("<table class=\"sortable families\"><thead><tr><th class=\"l\">workload</th><th class=\"l\">family</th><th class=\"l\">home-built</th><th class=\"l\">production</th><th>home ops/s</th><th>production ops/s</th><th>home / production</th><th>home p99</th><th>production p99</th><th>home write amp (engine, settled)</th><th>production write amp (device, settled)</th></tr></thead><tbody>");
         page.push_str(&rows);
-        page.push_str("</tbody></table><p class=\"note\">Home-built write amplification is the engine's own count of bytes written to its files; the production engines' is the kernel's count of bytes the process handed to <code>write</code> calls (<code>/proc/self/io</code> wchar), since their I/O bypasses our counters. An engine that keeps unsynced commits in its own memory (redb in durability <code>none</code>) shows less there than it will eventually write.</p><div class=\"charts\">");
+        page.push_str("</tbody></table><p class=\"note\">Home-built write amplification is the engine's own count of bytes written to its files; the production engines' is the kernel's count of bytes that reached the device (<code>write_bytes</code> less cancelled writes, after syncfs), since their I/O bypasses our counters. Both are settled: the engine was brought to rest (memtables flushed, commits made durable, compactions finished) inside the window, so writes it deferred are counted. Throughput and p99 are medians where the runs were repeated.</p><div class=\"charts\">");
         page.push_str(&charts);
         page.push_str("</div>");
     }

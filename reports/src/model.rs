@@ -1,10 +1,12 @@
-//! What the page is drawn from: results grouped by workload, one series per engine, and each
-//! engine's colour (Okabe-Ito, colour-blind safe), fixed by name so it is the same in every
-//! chart.
+//! What the page is drawn from: results grouped by workload, one series per engine (the
+//! repetitions of one run folded into one series, with the median and 95% interval of its
+//! throughput and p99), and each engine's colour (Okabe-Ito, colour-blind safe), fixed by
+//! name so it is the same in every chart.
 
 use std::collections::BTreeMap;
 
-use workloads::result::{PhaseKind, PhaseResult, RunResult};
+use workloads::result::RunResult;
+use workloads::spread::{group_repetitions, Spread};
 
 use crate::html::escape;
 
@@ -28,14 +30,8 @@ const KNOWN: [&str; 8] = [
 /// Engines written in this project; any other engine is a production engine.
 pub const HOME_ENGINES: [&str; 4] = ["memory", "bitcask", "lsm", "btree"];
 
-/// The phase a result is judged by: `run`, or `load` when the run phase is missing or did
-/// no operations.
-pub fn main_phase(r: &RunResult) -> Option<&PhaseResult> {
-    r.phase(PhaseKind::Run)
-        .filter(|p| p.operations > 0)
-        .or_else(|| r.phase(PhaseKind::Load))
-        .or_else(|| r.phase(PhaseKind::Run))
-}
+/// The phase a result is judged by: `run`, or `load` when the run phase did nothing.
+pub use workloads::spread::main_phase;
 
 /// Amplification applies to engines that keep files; an in-memory engine writes and reads
 /// none, so its figures would be zero or undefined and are shown as absent.
@@ -53,11 +49,34 @@ pub fn size_of(r: &RunResult) -> u64 {
     }
 }
 
-/// One line of a workload: a result and the label it is shown under.
+/// One line of a workload: a result (the repetition nearest the median throughput, when
+/// repeated) and the label it is shown under.
 pub struct Series<'a> {
     pub label: String,
     pub engine: String,
     pub result: &'a RunResult,
+    /// Every repetition (just `result` when not repeated).
+    pub runs: Vec<&'a RunResult>,
+    /// Throughput and p99 (all operations, ns) of the main phase over the repetitions.
+    pub throughput: Option<Spread>,
+    pub p99_ns: Option<Spread>,
+}
+
+impl Series<'_> {
+    /// Throughput to show: the median over the repetitions.
+    pub fn ops_per_sec(&self) -> Option<f64> {
+        self.throughput.map(|s| s.median)
+    }
+
+    /// p99 over all operations to show, ns: the median over the repetitions.
+    pub fn p99(&self) -> Option<f64> {
+        self.p99_ns.map(|s| s.median)
+    }
+
+    /// True when the series has more than one repetition (so an interval).
+    pub fn repeated(&self) -> bool {
+        self.runs.len() > 1
+    }
 }
 
 /// Every result of one workload (by spec name).
@@ -148,11 +167,14 @@ impl<'a> Model<'a> {
 }
 
 /// Labels are engine names; results that would share a label (same engine and record count)
-/// get their durability mode and threads added, then a number.
-fn label_series<'a>(rs: &[&'a RunResult]) -> Vec<Series<'a>> {
+/// get their durability mode and threads added, then a number. Repetitions of one run are
+/// one series.
+fn label_series<'a>(all: &[&'a RunResult]) -> Vec<Series<'a>> {
     let key = |r: &RunResult| (r.engine.name.clone(), size_of(r));
-    let mut out: Vec<Series<'a>> = Vec::with_capacity(rs.len());
-    for r in rs {
+    let groups = group_repetitions(all.iter().copied());
+    let rs: Vec<&RunResult> = groups.iter().map(|g| g.representative()).collect();
+    let mut out: Vec<Series<'a>> = Vec::with_capacity(groups.len());
+    for (g, r) in groups.into_iter().zip(rs.iter().copied()) {
         let same = rs.iter().filter(|o| key(o) == key(r)).count();
         let mut label = r.engine.name.clone();
         if same > 1 {
@@ -176,6 +198,9 @@ fn label_series<'a>(rs: &[&'a RunResult]) -> Vec<Series<'a>> {
             label,
             engine: r.engine.name.clone(),
             result: r,
+            runs: g.runs,
+            throughput: g.throughput,
+            p99_ns: g.p99_ns,
         });
     }
     out

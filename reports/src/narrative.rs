@@ -1,8 +1,13 @@
 //! "What this shows": a paragraph per workload written from the numbers by fixed rules
 //! (who led throughput and by what factor, lowest tail latency, amplification leaders,
-//! stalls seen on the timeline). No figure here is typed by hand.
+//! runs not yet in a steady state, stalls seen on the timeline). No figure here is typed by
+//! hand. A difference in throughput or p99 is called only when the 95% intervals of the
+//! repetitions do not overlap; single runs have no interval, and the text says the
+//! difference is untested.
 
 use std::fmt::Write as _;
+
+use workloads::spread::Spread;
 
 use crate::html::{escape, finite, nanos, num, Page};
 use crate::model::{has_files, main_phase, Model, Series, Workload};
@@ -71,7 +76,7 @@ fn comparisons(w: &Workload) -> Vec<String> {
     let mut out = Vec::new();
     if series.len() < 2 {
         if let Some(s) = series.first() {
-            let t = main_phase(s.result).map_or(f64::NAN, |p| p.throughput.ops_per_sec);
+            let t = s.ops_per_sec().unwrap_or(f64::NAN);
             out.push(format!(
                 "Only {} ran this workload ({} ops/s), so there is nothing to compare it with.",
                 escape(&s.label),
@@ -80,47 +85,69 @@ fn comparisons(w: &Workload) -> Vec<String> {
         }
         return out;
     }
-    let tput = |s: &Series| main_phase(s.result).map(|p| p.throughput.ops_per_sec);
+    let tput = |s: &Series| s.ops_per_sec();
     if let Some(((b, bv), (l, lv))) = extremes(&series, tput, true) {
-        out.push(if alike(bv, lv) {
-            format!(
+        out.push(match verdict(b.throughput, l.throughput) {
+            Verdict::Apart => format!(
+                "{} led throughput at {} ops/s, {} {} ({} ops/s); medians of repeated runs whose 95% intervals ({} and {}) do not overlap.",
+                escape(&b.label),
+                num(bv),
+                ratio(bv, lv),
+                escape(&l.label),
+                num(lv),
+                interval(b.throughput, num),
+                interval(l.throughput, num)
+            ),
+            Verdict::Overlap => format!(
+                "Throughput medians ranged from {} ({}) to {} ops/s ({}), but the 95% intervals of the fastest and the slowest overlap ({} and {}): no difference is called.",
+                num(lv),
+                escape(&l.label),
+                num(bv),
+                escape(&b.label),
+                interval(l.throughput, num),
+                interval(b.throughput, num)
+            ),
+            Verdict::Single if alike(bv, lv) => format!(
                 "All engines ran at about the same rate ({} to {} ops/s).",
                 num(lv),
                 num(bv)
-            )
-        } else {
-            format!(
-                "{} led throughput at {} ops/s, {} {} ({} ops/s).",
+            ),
+            Verdict::Single => format!(
+                "{} led throughput at {} ops/s, {} {} ({} ops/s), in one run each: the run-to-run spread is unknown, so the difference is not tested (--repeat 3 measures it).",
                 escape(&b.label),
                 num(bv),
                 ratio(bv, lv),
                 escape(&l.label),
                 num(lv)
-            )
+            ),
         });
     }
-    let p99 = |s: &Series| {
-        main_phase(s.result)?
-            .latency_of(None)
-            .filter(|l| l.summary.count > 0)
-            .map(|l| l.summary.p99_ns as f64)
-    };
+    let p99 = |s: &Series| s.p99();
     if let Some(((b, bv), (l, lv))) = extremes(&series, p99, false) {
-        out.push(if alike(bv, lv) {
-            format!(
+        out.push(match verdict(b.p99_ns, l.p99_ns) {
+            Verdict::Overlap => format!(
+                "Their p99 latencies over all operations ranged from {} to {}, with overlapping 95% intervals: no difference is called.",
+                nanos(bv),
+                nanos(lv)
+            ),
+            Verdict::Single if alike(bv, lv) => format!(
                 "Their p99 latencies over all operations were alike ({} to {}).",
                 nanos(bv),
                 nanos(lv)
-            )
-        } else {
-            format!(
-                "{} had the lowest p99 latency over all operations ({}); {} had the highest ({}, {}×).",
+            ),
+            v => format!(
+                "{} had the lowest p99 latency over all operations ({}); {} had the highest ({}, {}×){}.",
                 escape(&b.label),
                 nanos(bv),
                 escape(&l.label),
                 nanos(lv),
-                if bv > 0.0 { num(lv / bv) } else { "n/a".into() }
-            )
+                if bv > 0.0 { num(lv / bv) } else { "n/a".into() },
+                if v == Verdict::Apart {
+                    "; their 95% intervals do not overlap"
+                } else {
+                    ", in one run each (not tested against run-to-run spread)"
+                }
+            ),
         });
     }
     // Engine-counted figures only: the kernel's count for an engine doing its own I/O can
@@ -166,7 +193,43 @@ fn comparisons(w: &Workload) -> Vec<String> {
             )
         });
     }
+    let device = |s: &Series| {
+        main_phase(s.result)?
+            .amplification
+            .write_amp_device
+            .filter(|_| has_files(s.result))
+    };
+    if let Some(((b, bv), (l, lv))) = extremes(&series, device, false) {
+        if !alike(bv, lv) {
+            out.push(format!(
+                "By the device's count (bytes that reached the disk, production engines included), {} wrote the fewest bytes per user byte ({}) and {} the most ({}).",
+                escape(&b.label),
+                num(bv),
+                escape(&l.label),
+                num(lv)
+            ));
+        }
+    }
     for s in &series {
+        if let Some(a) = main_phase(s.result)
+            .map(|p| &p.amplification)
+            .filter(|a| a.not_steady && has_files(s.result))
+        {
+            out.push(format!(
+                "{} had not reached a steady state: it wrote {} of user data, less than four times the {} it may hold in memory before writing{}.",
+                escape(&s.label),
+                crate::html::bytes(a.user_bytes_written as f64),
+                crate::html::bytes(a.write_buffer_bytes as f64),
+                match (a.write_amp_engine.or(a.write_amp_device), a.write_amp_in_window()) {
+                    (Some(settled), Some(window)) => format!(
+                        " (write amplification {} settled, {} inside the latency window)",
+                        num(settled),
+                        num(window)
+                    ),
+                    _ => String::new(),
+                }
+            ));
+        }
         if let Some(sentence) = stall(s) {
             out.push(sentence);
         }
@@ -184,6 +247,34 @@ fn comparisons(w: &Workload) -> Vec<String> {
         }
     }
     out
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    /// Both repeated, intervals apart: a difference.
+    Apart,
+    /// Both repeated, intervals overlap: no difference.
+    Overlap,
+    /// At least one side ran once: untested.
+    Single,
+}
+
+fn verdict(a: Option<Spread>, b: Option<Spread>) -> Verdict {
+    match (a, b) {
+        (Some(a), Some(b)) if a.n > 1 && b.n > 1 => {
+            if a.apart(&b) {
+                Verdict::Apart
+            } else {
+                Verdict::Overlap
+            }
+        }
+        _ => Verdict::Single,
+    }
+}
+
+/// `low–high` of a spread's 95% interval.
+fn interval(s: Option<Spread>, fmt: fn(f64) -> String) -> String {
+    s.map_or("–".into(), |s| format!("{}–{}", fmt(s.low), fmt(s.high)))
 }
 
 /// A stall: an interval (not the last, which may be short) below half the phase's median

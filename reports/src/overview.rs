@@ -24,9 +24,9 @@ pub fn write(page: &mut Page, model: &Model) {
             .iter()
             .map(|e| {
                 let s = w.main_series().find(|s| &s.engine == e)?;
-                let p = main_phase(s.result)?;
-                let tp = finite(p.throughput.ops_per_sec)?;
-                let p99 = p.latency_of(None).map(|l| l.summary.p99_ns);
+                main_phase(s.result)?;
+                let tp = finite(s.ops_per_sec()?)?;
+                let p99 = s.p99().map(|v| v as u64);
                 Some((tp, p99))
             })
             .collect();
@@ -57,6 +57,6 @@ pub fn write(page: &mut Page, model: &Model) {
         }
         b.push_str("</tr>");
     }
-    b.push_str("</tbody></table></div><p class=\"note\">Throughput of the measured phase and p99 latency over all operations, at each workload's largest size; ★ marks the fastest engine of the row. Details per workload below.</p>");
+    b.push_str("</tbody></table></div><p class=\"note\">Throughput of the measured phase and p99 latency over all operations (medians where runs were repeated), at each workload's largest size; ★ marks the highest throughput of the row, which is a difference only where the intervals in the workload's table do not overlap. Details per workload below.</p>");
     page.section_end();
 }

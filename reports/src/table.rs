@@ -1,6 +1,8 @@
-//! The summary table of a workload: one row per result, the best value of each column
-//! marked. Each figure cell carries its exact value in `data-v` (what the sorting script and
-//! the tests read); the text is the same value rounded for reading.
+//! The summary table of a workload: one row per series (the repetitions of a run folded into
+//! one row: throughput and p99 are their medians, with the 95% interval in the text), the
+//! best value of each column marked. Each figure cell carries its exact value in `data-v`
+//! (what the sorting script and the tests read); the text is the same value rounded for
+//! reading.
 
 use std::fmt::Write as _;
 
@@ -8,7 +10,7 @@ use workloads::result::{PhaseKind, PhaseResult, RunResult};
 use workloads::spec::OpKind;
 
 use crate::html::{bytes, escape, finite, nanos, num, Page};
-use crate::model::{durability_name, has_files, main_phase, size_of, Model, Workload};
+use crate::model::{durability_name, has_files, main_phase, size_of, Model, Series, Workload};
 
 /// Which way is better for a column.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -45,6 +47,23 @@ impl Column {
         }
     }
 
+    /// A column of per-series figures (medians over repetitions).
+    fn of_series(
+        title: impl Into<String>,
+        better: Better,
+        format: fn(f64) -> String,
+        series: &[&Series],
+        get: impl Fn(&Series) -> Option<f64>,
+    ) -> Column {
+        let values = series.iter().map(|s| get(s).and_then(finite)).collect();
+        Column {
+            title: title.into(),
+            better,
+            format,
+            values,
+        }
+    }
+
     /// The best value among the rows `in_group` says to compare, when at least two of them
     /// have one.
     pub fn best(&self, in_group: impl Fn(usize) -> bool) -> Option<f64> {
@@ -70,15 +89,17 @@ fn ops_label(op: Option<OpKind>) -> &'static str {
     op.map_or("all", OpKind::name)
 }
 
-/// The figure columns of the summary table for `rows`.
-pub fn columns(rows: &[&RunResult]) -> Vec<Column> {
+/// The figure columns of the summary table for `series`.
+pub fn columns(series: &[&Series]) -> Vec<Column> {
     use Better::*;
-    let mut cols = vec![Column::new(
+    let rows: Vec<&RunResult> = series.iter().map(|s| s.result).collect();
+    let rows = &rows[..];
+    let mut cols = vec![Column::of_series(
         "throughput (ops/s)",
         Higher,
         num,
-        rows,
-        |_, p| Some(p.throughput.ops_per_sec),
+        series,
+        |s| s.ops_per_sec(),
     )];
     // Operation types present in any row: `all` first, then in OpKind order.
     let mut ops: Vec<Option<OpKind>> = vec![None];
@@ -100,6 +121,12 @@ pub fn columns(rows: &[&RunResult]) -> Vec<Column> {
             ("max", |s| s.max_ns),
         ];
         for (q, pick) in picks {
+            if op.is_none() && q == "p99" {
+                cols.push(Column::of_series("all p99", Lower, nanos, series, |s| {
+                    s.p99()
+                }));
+                continue;
+            }
             cols.push(Column::new(
                 format!("{name} {q}"),
                 Lower,
@@ -113,39 +140,50 @@ pub fn columns(rows: &[&RunResult]) -> Vec<Column> {
             ));
         }
     }
+    type Amp = fn(&workloads::result::Amplification) -> Option<f64>;
+    let amps: [(&str, Amp); 9] = [
+        ("write amp settled (engine)", |a| a.write_amp_engine),
+        ("write amp in window (engine)", |a| {
+            a.in_window.as_ref().and_then(|w| w.write_amp_engine)
+        }),
+        ("write amp (syscall)", |a| a.write_amp_proc),
+        ("write amp (device)", |a| a.write_amp_device),
+        ("write amp in window (device)", |a| {
+            a.in_window.as_ref().and_then(|w| w.write_amp_device)
+        }),
+        ("read amp (B/read)", |a| a.read_amp_bytes_per_read),
+        ("device reads (B/read)", |a| a.device_read_bytes_per_read),
+        ("space amp (allocated)", |a| a.space_amp),
+        ("space amp (apparent)", |a| a.space_amp_apparent),
+    ];
+    for (title, get) in amps {
+        cols.push(Column::new(title, Lower, num, rows, move |r, p| {
+            get(&p.amplification).filter(|_| has_files(r))
+        }));
+    }
     cols.push(Column::new(
-        "write amp (engine)",
+        "disk (allocated)",
         Lower,
-        num,
-        rows,
-        |r, p| p.amplification.write_amp_engine.filter(|_| has_files(r)),
-    ));
-    cols.push(Column::new(
-        "write amp (/proc wchar)",
-        Lower,
-        num,
-        rows,
-        |r, p| p.amplification.write_amp_proc.filter(|_| has_files(r)),
-    ));
-    cols.push(Column::new(
-        "read amp (B/read)",
-        Lower,
-        num,
+        bytes,
         rows,
         |r, p| {
             p.amplification
-                .read_amp_bytes_per_read
-                .filter(|_| has_files(r))
+                .allocated_bytes
+                .filter(|_| r.engine.persistent)
+                .map(|b| b as f64)
         },
     ));
-    cols.push(Column::new("space amp", Lower, num, rows, |r, p| {
-        p.amplification.space_amp.filter(|_| has_files(r))
-    }));
-    cols.push(Column::new("disk", Lower, bytes, rows, |r, p| {
-        r.engine
-            .persistent
-            .then_some(p.amplification.disk_bytes as f64)
-    }));
+    cols.push(Column::new(
+        "disk (apparent)",
+        Lower,
+        bytes,
+        rows,
+        |r, p| {
+            r.engine
+                .persistent
+                .then_some(p.amplification.disk_bytes as f64)
+        },
+    ));
     cols.push(Column::new("peak RSS", Lower, bytes, rows, |_, p| {
         Some(p.peak_rss_bytes as f64)
     }));
@@ -164,8 +202,9 @@ pub fn columns(rows: &[&RunResult]) -> Vec<Column> {
 
 /// Writes the summary table and the engines' own figures for `w`.
 pub fn write(page: &mut Page, model: &Model, w: &Workload) {
+    let series: Vec<&Series> = w.series.iter().collect();
     let rows: Vec<&RunResult> = w.series.iter().map(|s| s.result).collect();
-    let cols = columns(&rows);
+    let cols = columns(&series);
     let b = page.buf();
     b.push_str(
         "<h3>Summary</h3><div class=\"scroll\"><table class=\"sortable summary\"><thead><tr>",
@@ -181,17 +220,24 @@ pub fn write(page: &mut Page, model: &Model, w: &Workload) {
         let same = |j: usize| size_of(rows[j]) == size_of(r);
         let bests: Vec<Option<f64>> = cols.iter().map(|c| c.best(same)).collect();
         let ops = main_phase(r).map_or(0, |p| p.operations);
+        let mut flags = String::from(match (r.partial, main_phase(r).map(|p| p.phase)) {
+            (true, Some(PhaseKind::Load)) => " <b>(partial; load phase)</b>",
+            (true, _) => " <b>(partial)</b>",
+            (false, Some(PhaseKind::Load)) => " (load phase)",
+            _ => "",
+        });
+        if r.engine.persistent && main_phase(r).is_some_and(|p| p.amplification.not_steady) {
+            flags.push_str(" <b>(not steady)</b>");
+        }
+        if s.repeated() {
+            let _ = write!(flags, " ({} runs)", s.runs.len());
+        }
         let _ = write!(
             b,
             "<tr><td class=\"l\">{}{}{}</td><td data-v=\"{}\">{}</td><td data-v=\"{}\">{}</td><td class=\"l\">{}</td><td data-v=\"{ops}\">{ops}</td>",
             model.swatch(&s.engine),
             escape(&s.label),
-            match (r.partial, main_phase(r).map(|p| p.phase)) {
-                (true, Some(PhaseKind::Load)) => " <b>(partial; load phase)</b>",
-                (true, _) => " <b>(partial)</b>",
-                (false, Some(PhaseKind::Load)) => " (load phase)",
-                _ => "",
-            },
+            flags,
             r.spec.record_count,
             r.spec.record_count,
             r.spec.threads,
@@ -206,14 +252,32 @@ pub fn write(page: &mut Page, model: &Model, w: &Workload) {
                     } else {
                         ""
                     };
-                    let _ = write!(b, "<td{class} data-v=\"{v}\">{}</td>", (c.format)(v));
+                    // A repeated series shows the 95% interval of its median.
+                    let spread = match c.title.as_str() {
+                        "throughput (ops/s)" => s.throughput,
+                        "all p99" => s.p99_ns,
+                        _ => None,
+                    };
+                    let interval = match spread {
+                        Some(sp) if sp.n > 1 => format!(
+                            "<br><span class=\"note\">95%: {}–{}</span>",
+                            (c.format)(sp.low),
+                            (c.format)(sp.high)
+                        ),
+                        _ => String::new(),
+                    };
+                    let _ = write!(
+                        b,
+                        "<td{class} data-v=\"{v}\">{}{interval}</td>",
+                        (c.format)(v)
+                    );
                 }
                 None => b.push_str("<td>–</td>"),
             }
         }
         b.push_str("</tr>");
     }
-    b.push_str("</tbody></table></div><p class=\"note\">★ marks the best value of each column (highest throughput, lowest of everything else) among the rows of the same size (records loaded, or operations for a workload that starts empty) that have it; – means the figure does not apply (e.g. no files) or was not measured. Latency columns are per operation type; CPU/op is the whole process's CPU time per operation. Write amp (engine) is kvbench's definition: every byte the engine wrote to its files (WAL, logs, tables, pages, compactions) / user bytes written; the /proc column is the kernel's count of the process's writes over the same user bytes; read amp is bytes read from files per logical read; space amp is disk bytes / live bytes (see Methodology).</p>");
+    b.push_str("</tbody></table></div><p class=\"note\">★ marks the best value of each column (highest throughput, lowest of everything else) among the rows of the same size (records loaded, or operations for a workload that starts empty) that have it; with repetitions a ★ only says which median is best, see the 95% intervals before calling a difference. – means the figure does not apply (e.g. no files) or was not measured. Latency columns are per operation type; CPU/op is the run's process CPU time per operation. Write amp settled (engine): every byte the engine wrote to its files (WAL, logs, tables, pages, compactions), including what it wrote when brought to rest after the last operation, / user bytes written; in window: before that rest; syscall: bytes the process handed to write calls (<code>wchar</code>); device: bytes that reached the device (<code>write_bytes</code> less cancelled writes, after syncfs). Read amp: bytes the engine read from its files per logical read; device reads: bytes read from the device per logical read. Space amp: allocated blocks / live bytes, apparent size beside it. (not steady): the phase wrote less than four times what the engine may buffer. Peak RSS is the run's own process (see Methodology).</p>");
     write_extra(page, model, w);
 }
 

@@ -40,6 +40,10 @@ fn names_the_leader_and_the_factor() {
     let t = text(&[a, b]);
     assert!(t.contains("fast led throughput"), "{t}");
     assert!(t.contains("3.00× that of memory"), "{t}");
+    assert!(
+        t.contains("in one run each"),
+        "single runs are not tested: {t}"
+    );
 }
 
 #[test]
@@ -121,4 +125,25 @@ fn failed_operations_are_reported() {
         "{t}"
     );
     assert!(t.contains("&lt;disk&gt; gone"), "escaped: {t}");
+}
+
+#[test]
+fn a_run_short_of_steady_state_is_pointed_out() {
+    let mut a = ycsb_a_3000();
+    a.engine.persistent = true;
+    let amp = &mut run_mut(&mut a).amplification;
+    amp.not_steady = true;
+    amp.write_buffer_bytes = 64 << 20;
+    amp.write_amp_engine = Some(1.0);
+    amp.in_window = Some(workloads::result::InWindow {
+        write_amp_engine: Some(0.0),
+        ..Default::default()
+    });
+    let b = relabel(&a, "other", "LSM");
+    let t = text(&[a, b]);
+    assert!(t.contains("memory had not reached a steady state"), "{t}");
+    assert!(
+        t.contains("1.00 settled, 0 inside the latency window"),
+        "{t}"
+    );
 }

@@ -190,18 +190,22 @@ fn table_figures_equal_the_results() {
             p.cpu.user_ns_per_op + p.cpu.system_ns_per_op
         );
         match p.amplification.write_amp_engine {
-            Some(w) if r.engine.persistent => assert_eq!(f("write amp (engine)"), w),
+            Some(w) if r.engine.persistent => assert_eq!(f("write amp settled (engine)"), w),
             // No files: amplification does not apply and is shown as absent.
-            _ => assert_eq!(row[col("write amp (engine)")], "–"),
+            _ => assert_eq!(row[col("write amp settled (engine)")], "–"),
         }
         if r.engine.persistent {
             let amp = &p.amplification;
-            assert_eq!(f("disk"), amp.disk_bytes as f64);
+            assert_eq!(f("disk (apparent)"), amp.disk_bytes as f64);
+            assert_eq!(f("disk (allocated)"), amp.allocated_bytes.unwrap() as f64);
             if let Some(x) = amp.read_amp_bytes_per_read {
                 assert_eq!(f("read amp (B/read)"), x);
             }
             if let Some(x) = amp.space_amp {
-                assert_eq!(f("space amp"), x);
+                assert_eq!(f("space amp (allocated)"), x);
+            }
+            if let Some(x) = amp.in_window.as_ref().and_then(|w| w.write_amp_engine) {
+                assert_eq!(f("write amp in window (engine)"), x);
             }
             amp_rows += 1;
         }
@@ -525,4 +529,69 @@ fn a_workload_that_starts_empty_scales_with_its_operations() {
     assert!(rows
         .iter()
         .all(|r| r[0].contains("memory") && !r[0].contains(" #2")));
+}
+
+/// Repetitions of one run are one row: throughput and p99 are the medians, with their 95%
+/// intervals; the narrative calls a difference only when the intervals do not overlap.
+#[test]
+fn repetitions_fold_into_one_row_with_their_interval() {
+    let base = fixtures()
+        .iter()
+        .find(|r| r.spec.name == "ycsb-a" && r.spec.record_count == 3000)
+        .unwrap();
+    let reps = |engine: &str, rates: [f64; 3]| -> Vec<RunResult> {
+        rates
+            .iter()
+            .enumerate()
+            .map(|(i, &rate)| {
+                let mut r = relabel(base, engine, "LSM");
+                r.run_id = format!("{}-r{}", r.run_id, i + 1);
+                r.repetition = Some(workloads::result::Repetition {
+                    group: format!("{engine}-g"),
+                    index: i as u32 + 1,
+                    count: 3,
+                });
+                for p in &mut r.phases {
+                    if p.phase == PhaseKind::Run {
+                        p.throughput.ops_per_sec = rate;
+                    }
+                }
+                r
+            })
+            .collect()
+    };
+    let apart = [
+        reps("slow", [100.0, 101.0, 102.0]),
+        reps("fast", [200.0, 201.0, 202.0]),
+    ]
+    .concat();
+    let html = render(&apart, None);
+    let s = section(&html, "w0");
+    let (headers, rows) = summary_table(s);
+    assert_eq!(rows.len(), 2, "one row per repeated run");
+    let tp = headers
+        .iter()
+        .position(|h| h == "throughput (ops/s)")
+        .unwrap();
+    let mut medians: Vec<f64> = rows.iter().map(|r| r[tp].parse().unwrap()).collect();
+    medians.sort_by(f64::total_cmp);
+    assert_eq!(medians, [101.0, 201.0]);
+    assert!(
+        s.contains("(3 runs)") && s.contains("95%: "),
+        "interval shown"
+    );
+    assert!(
+        s.contains("fast led throughput") && s.contains("do not overlap"),
+        "a difference is called: {s}"
+    );
+    let close = [
+        reps("slow", [100.0, 150.0, 200.0]),
+        reps("fast", [110.0, 160.0, 210.0]),
+    ]
+    .concat();
+    let html = render(&close, None);
+    assert!(
+        section(&html, "w0").contains("no difference is called"),
+        "overlapping intervals"
+    );
 }

@@ -13,22 +13,25 @@ use super::CliResult;
 pub enum Scale {
     /// 10,000 records, 50,000 operations: seconds per run.
     Small,
-    /// 100,000 records, up to 1,000,000 operations or 10 s: the default of `compare`.
+    /// 100,000 records, 300,000 operations (time cap 30 s): the default of `compare`.
     Medium,
-    /// 1,000,000 records, up to 10,000,000 operations or 60 s.
+    /// 1,000,000 records, 2,000,000 operations (time cap 300 s).
     Large,
 }
 
 impl Scale {
-    /// (records, operations, duration seconds; 0 = none)
+    /// (records, operations, time cap in seconds; 0 = none)
     fn sizes(self) -> (u64, u64, f64) {
         match self {
             Scale::Small => (10_000, 50_000, 0.0),
-            Scale::Medium => (100_000, 1_000_000, 10.0),
-            Scale::Large => (1_000_000, 10_000_000, 60.0),
+            Scale::Medium => (100_000, 300_000, 30.0),
+            Scale::Large => (1_000_000, 2_000_000, 300.0),
         }
     }
 }
+
+/// Most repetitions `--repeat` takes.
+const MAX_REPEAT: u32 = 100;
 
 /// Flags that size and shape a workload.
 #[derive(Debug, Clone, Args)]
@@ -42,9 +45,14 @@ pub struct SpecArgs {
     /// Operations of the run phase (0 = bounded by --duration only).
     #[arg(long, value_name = "N")]
     pub ops: Option<u64>,
-    /// Longest run phase, seconds (0 = bounded by --ops only).
+    /// With --ops: a safety cap on the run phase, seconds (reaching it marks the result
+    /// partial); alone: the run phase's length (compare then sets the count by a pilot).
     #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
+    /// Runs of each (engine, workload), interleaved across engines; the table and report
+    /// show the median and its 95% interval.
+    #[arg(long, value_name = "N")]
+    pub repeat: Option<u32>,
     /// Unmeasured run-phase operations before measuring.
     #[arg(long, value_name = "N")]
     pub warmup: Option<u64>,
@@ -139,6 +147,11 @@ fn parse_size(flag: &str, text: &str) -> CliResult<SizeSpec> {
 }
 
 impl SpecArgs {
+    /// Runs per (engine, workload).
+    pub fn repeat(&self) -> u32 {
+        self.repeat.unwrap_or(1).max(1)
+    }
+
     /// Applies the flags to `spec` (scale first, then the explicit flags) and validates.
     pub fn apply(&self, spec: &mut WorkloadSpec) -> CliResult<()> {
         if let Some(scale) = self.scale {
@@ -170,6 +183,11 @@ impl SpecArgs {
         }
         if let Some(n) = self.warmup {
             spec.warmup_ops = n;
+        }
+        if let Some(n) = self.repeat {
+            if n == 0 || n > MAX_REPEAT {
+                return Err(format!("--repeat {n}: must be 1 to {MAX_REPEAT}"));
+            }
         }
         if let Some(n) = self.threads {
             spec.threads = n;

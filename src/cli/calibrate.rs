@@ -21,7 +21,7 @@ pub struct CalibrateArgs {
     /// Size of the sequential-write and random-read file, MiB.
     #[arg(long, default_value_t = 256, value_name = "MIB")]
     pub size_mib: u64,
-    /// Operations of the memory-engine run that measures the harness floor.
+    /// Operations of the null-engine and memory-engine runs that measure the harness floor.
     #[arg(long, default_value_t = 1_000_000, value_name = "N")]
     pub harness_ops: u64,
 }
@@ -58,8 +58,13 @@ pub fn cmd_calibrate(a: CalibrateArgs) -> CliResult<ExitCode> {
         c.random_read_4k_per_sec
     );
     println!(
-        "harness floor: memory engine {:.0} ops/s on one thread = {:.0} ns per operation",
-        c.memory_engine_ops_per_sec, c.harness_ns_per_op
+        "harness floor: null engine {:.0} ops/s on one thread = {:.0} ns per operation (one clock read: {:.0} ns)",
+        c.null_engine_ops_per_sec, c.harness_ns_per_op, c.clock_ns
+    );
+    println!(
+        "memory engine: {:.0} ops/s on one thread; the harness is {:.0}% of its time per operation",
+        c.memory_engine_ops_per_sec,
+        100.0 * c.harness_share_of_memory
     );
     std::fs::create_dir_all(&a.out).map_err(|e| format!("{}: {e}", a.out.display()))?;
     let path = a.out.join("calibration.json");

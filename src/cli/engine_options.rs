@@ -43,6 +43,7 @@ pub fn parse(pairs: &[String]) -> CliResult<Options> {
         .and_then(|_| options.bitcask.validate())
         .and_then(|_| options.lsm.validate())
         .and_then(|_| options.btree.validate())
+        .and_then(|_| options.null.validate())
         .map_err(|e| e.to_string())?;
     Ok(options)
 }

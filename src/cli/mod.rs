@@ -1,7 +1,9 @@
-//! Subcommands: `run`, `compare`, `report`, `workloads`, `engines`, `calibrate`, `csv`.
+//! Subcommands: `run`, `compare`, `report`, `workloads`, `engines`, `calibrate`, `csv`, and
+//! the hidden `run-child` that `run` and `compare` start for each run.
 
 mod args;
 mod calibrate;
+mod child;
 mod compare;
 mod engine_options;
 mod progress;
@@ -61,6 +63,9 @@ enum Command {
         #[arg(default_value = "kvbench-results")]
         dir: std::path::PathBuf,
     },
+    /// One run for a parent kvbench: a job on stdin, messages on stdout.
+    #[command(hide = true)]
+    RunChild,
 }
 
 pub fn dispatch(cli: Cli) -> CliResult<ExitCode> {
@@ -94,6 +99,7 @@ pub fn dispatch(cli: Cli) -> CliResult<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Calibrate(a) => calibrate::cmd_calibrate(a),
+        Command::RunChild => child::cmd_run_child(),
         Command::Csv { dir } => {
             let (results, bad) = workloads::output::read_results(&dir)
                 .map_err(|e| format!("{}: {e}", dir.display()))?;

@@ -1,16 +1,17 @@
-//! `kvbench run`: one workload on one engine, one result file.
+//! `kvbench run`: one workload on one engine (`--repeat N` times), one result file per run,
+//! each run in a child process of its own.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use engines::{EngineKind, Options};
-use workloads::result::{Calibration, RunResult};
-use workloads::runner::{self, EngineUnderTest, RunConfig, RunError};
+use workloads::job::Job;
+use workloads::result::{Calibration, Repetition, RunResult};
 use workloads::spec::WorkloadSpec;
 use workloads::ycsb::Properties;
 
 use super::args::{PlaceArgs, RunArgs};
-use super::progress::Reporter;
+use super::child::{run_in_child, ChildError};
 use super::{signal, table, CliResult};
 
 /// Creates the results directory before any run, so a long run cannot end unwritable.
@@ -42,7 +43,9 @@ pub fn load_calibration(place: &PlaceArgs) -> CliResult<Option<Calibration>> {
 /// Why one run produced no result file.
 #[derive(Debug)]
 pub enum OneError {
-    Run(RunError),
+    Child(ChildError),
+    /// The data directory could not be made.
+    Dir(std::io::Error),
     /// The result could not be written.
     Write(PathBuf, std::io::Error),
 }
@@ -50,7 +53,8 @@ pub enum OneError {
 impl std::fmt::Display for OneError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            OneError::Run(e) => e.fmt(f),
+            OneError::Child(e) => e.fmt(f),
+            OneError::Dir(e) => write!(f, "cannot create the data directory: {e}"),
             OneError::Write(dir, e) => {
                 write!(f, "cannot write the result into {}: {e}", dir.display())
             }
@@ -58,31 +62,62 @@ impl std::fmt::Display for OneError {
     }
 }
 
-/// Runs `spec` on `kind` with a progress display, writes the result file, and returns the
-/// result and its path.
+/// One run to make.
+pub struct OneRun<'a> {
+    pub spec: &'a WorkloadSpec,
+    pub kind: EngineKind,
+    pub options: &'a Options,
+    pub calibration: Option<Calibration>,
+    /// Data directory to use and keep; `None` = a fresh temporary one, removed after.
+    pub dir: Option<PathBuf>,
+    pub repetition: Option<Repetition>,
+}
+
+/// Runs one (engine, workload) in a child process with a progress display, writes the result
+/// file (unless `out` is `None`) and returns the result and its path.
 pub fn run_one(
-    spec: &WorkloadSpec,
-    kind: EngineKind,
+    one: OneRun<'_>,
     place: &PlaceArgs,
-    dir: Option<PathBuf>,
-    options: &Options,
-    calibration: Option<Calibration>,
-) -> Result<(RunResult, PathBuf), OneError> {
-    let reporter = Reporter::new(format!("{} {}", kind.name(), spec.name));
-    let progress = |p: &runner::Progress| reporter.update(p);
-    let cfg = RunConfig {
-        dir,
-        temp_parent: None,
-        cold_cache: place.cold_cache,
-        stop: &signal::STOP,
-        progress: &progress,
-        calibration,
+    out: Option<&Path>,
+) -> Result<(RunResult, Option<PathBuf>), OneError> {
+    let temp;
+    let dir = match &one.dir {
+        Some(d) => {
+            std::fs::create_dir_all(d).map_err(OneError::Dir)?;
+            d.clone()
+        }
+        None => {
+            temp = tempfile::Builder::new()
+                .prefix("kvbench-")
+                .tempdir()
+                .map_err(OneError::Dir)?;
+            temp.path().to_path_buf()
+        }
     };
-    let result = runner::run(spec, &EngineUnderTest::builtin(kind, options.clone()), &cfg);
-    reporter.finish();
-    let result = result.map_err(OneError::Run)?;
-    let path = workloads::output::write_result(&place.out, &result)
-        .map_err(|e| OneError::Write(place.out.clone(), e))?;
+    let job = Job {
+        spec: one.spec.clone(),
+        engine: one.kind.name().into(),
+        options: one.options.clone(),
+        dir,
+        cold_cache: place.cold_cache,
+        calibration: one.calibration.clone(),
+    };
+    let mut label = format!("{} {}", one.kind.name(), one.spec.name);
+    if let Some(r) = &one.repetition {
+        label.push_str(&format!(" ({} of {})", r.index, r.count));
+    }
+    let mut result = run_in_child(&job, &label).map_err(OneError::Child)?;
+    if let Some(rep) = one.repetition {
+        result.run_id = format!("{}-r{}", result.run_id, rep.index);
+        result.repetition = Some(rep);
+    }
+    let path = match out {
+        Some(out) => Some(
+            workloads::output::write_result(out, &result)
+                .map_err(|e| OneError::Write(out.to_path_buf(), e))?,
+        ),
+        None => None,
+    };
     Ok((result, path))
 }
 
@@ -123,6 +158,26 @@ fn build_spec(a: &RunArgs) -> CliResult<WorkloadSpec> {
     Ok(spec)
 }
 
+/// The repetition group of `repeat` runs of `kind` on `spec` (none for a single run).
+pub fn repetition(
+    kind: EngineKind,
+    spec: &WorkloadSpec,
+    index: u32,
+    repeat: u32,
+    started: u64,
+) -> Option<Repetition> {
+    (repeat > 1).then(|| Repetition {
+        group: format!(
+            "{}-{}-{}",
+            kind.name(),
+            safe(&spec.name),
+            workloads::environment::compact_time(started)
+        ),
+        index,
+        count: repeat,
+    })
+}
+
 pub fn cmd_run(a: RunArgs) -> CliResult<ExitCode> {
     let kind: EngineKind = a
         .engine
@@ -131,34 +186,59 @@ pub fn cmd_run(a: RunArgs) -> CliResult<ExitCode> {
     let spec = build_spec(&a)?;
     let options = super::engine_options::parse(&a.place.engine_options)?;
     let calibration = load_calibration(&a.place)?;
+    let repeat = a.spec.repeat();
     prepare_out(&a.place)?;
     signal::install();
-    let (result, path) = run_one(
-        &spec,
-        kind,
-        &a.place,
-        a.place.dir.clone(),
-        &options,
-        calibration.clone(),
-    )
-    .map_err(|e| format!("{} on {}: {e}", spec.name, kind.name()))?;
-    table::print(std::slice::from_ref(&result), calibration.as_ref());
-    for n in &result.notes {
-        eprintln!("note: {n}");
+    let started = now_unix();
+    let mut results = Vec::new();
+    for i in 1..=repeat {
+        if signal::interrupted() {
+            break;
+        }
+        let dir = a.place.dir.as_ref().map(|d| match i {
+            1 => d.clone(),
+            _ => PathBuf::from(format!("{}-r{i}", d.display())),
+        });
+        let one = OneRun {
+            spec: &spec,
+            kind,
+            options: &options,
+            calibration: calibration.clone(),
+            dir,
+            repetition: repetition(kind, &spec, i, repeat, started),
+        };
+        let (result, path) = run_one(one, &a.place, Some(&a.place.out))
+            .map_err(|e| format!("{} on {}: {e}", spec.name, kind.name()))?;
+        for n in &result.notes {
+            eprintln!("note: {n}");
+        }
+        if let Some(p) = path {
+            println!("wrote {}", p.display());
+        }
+        results.push(result);
     }
-    println!("wrote {}", path.display());
+    table::print(&results, calibration.as_ref());
     if let Some(d) = &a.place.dir {
         println!("data kept in {}", d.display());
     }
-    Ok(if result.partial {
+    if signal::interrupted() {
+        eprintln!("kvbench: interrupted; the results written are marked partial");
+        return Ok(ExitCode::from(130));
+    }
+    for r in results.iter().filter(|r| r.partial) {
         eprintln!(
             "kvbench: the run is partial: {}",
-            result.partial_reason.as_deref().unwrap_or("stopped")
+            r.partial_reason.as_deref().unwrap_or("stopped")
         );
-        ExitCode::from(130)
-    } else {
-        ExitCode::SUCCESS
-    })
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Seconds since the Unix epoch.
+pub fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// `name` as a file-name-safe component.
@@ -174,7 +254,12 @@ pub fn safe(name: &str) -> String {
         .collect()
 }
 
-/// `DIR/<engine>-<workload>` for a kept data directory of `compare`.
-pub fn sub_dir(dir: &Path, kind: EngineKind, spec: &WorkloadSpec) -> PathBuf {
-    dir.join(format!("{}-{}", kind.name(), safe(&spec.name)))
+/// `DIR/<engine>-<workload>` (and `-r<N>` for repetitions after the first) for a kept data
+/// directory of `compare`.
+pub fn sub_dir(dir: &Path, kind: EngineKind, spec: &WorkloadSpec, index: u32) -> PathBuf {
+    let base = format!("{}-{}", kind.name(), safe(&spec.name));
+    dir.join(match index {
+        0 | 1 => base,
+        i => format!("{base}-r{i}"),
+    })
 }

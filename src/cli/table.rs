@@ -1,9 +1,11 @@
-//! The summary table printed at the end of `run` and `compare`.
+//! The summary table printed at the end of `run` and `compare`: one line per (engine,
+//! workload), the repetitions of one folded into their median and 95% interval.
 
 use workloads::result::{Calibration, PhaseKind, RunResult};
+use workloads::spread::{group_repetitions, Repeated, Spread};
 
-fn us(ns: u64) -> String {
-    let v = ns as f64 / 1000.0;
+fn us(ns: f64) -> String {
+    let v = ns / 1000.0;
     if v >= 100.0 {
         format!("{v:.0}")
     } else {
@@ -23,10 +25,22 @@ fn rate(v: f64) -> String {
     }
 }
 
-/// One line per run phase of each result.
+/// `median±x%` with several repetitions, the plain figure with one.
+fn spread(s: Option<&Spread>, fmt: fn(f64) -> String) -> String {
+    match s {
+        Some(s) if s.n > 1 => format!("{}±{:.0}%", fmt(s.median), 100.0 * s.relative_half_width()),
+        Some(s) => fmt(s.median),
+        None => "-".into(),
+    }
+}
+
+/// One line per run phase of each result (repetitions folded).
 pub fn print(results: &[RunResult], calibration: Option<&Calibration>) {
+    let groups = group_repetitions(results);
+    let repeated = groups.iter().any(|g| g.runs.len() > 1);
+    let w = if repeated { 11 } else { 8 };
     println!(
-        "{:<8} {:<12} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>6} {:>6} {:>8} {:>6}  notes",
+        "{:<8} {:<12} {:>9} {:>w$} {:>7} {:>w$} {:>7} {:>8} {:>6} {:>6} {:>6} {:>6} {:>7} {:>7} {:>6} {:>6} {:>7}  notes",
         "engine",
         "workload",
         "ops",
@@ -36,76 +50,109 @@ pub fn print(results: &[RunResult], calibration: Option<&Calibration>) {
         "p99.9",
         "max us",
         "WA",
-        "WA os",
+        "WA win",
+        "WA sys",
+        "WA dev",
         "RA B/op",
-        "SA"
+        "RA dev",
+        "SA",
+        "SA app",
+        "RSS MiB",
     );
-    for r in results {
-        let Some(p) = r.phase(PhaseKind::Run) else {
-            println!(
-                "{:<8} {:<12} (no run phase: {})",
-                r.engine.name,
-                r.spec.name,
-                r.partial_reason.as_deref().unwrap_or("?")
-            );
-            continue;
-        };
-        let s = p.latency_of(None).map(|l| l.summary).unwrap_or_default();
-        // Amplification means nothing for an engine without files: show "-".
-        let files = |v: String| {
-            if r.engine.persistent {
-                v
-            } else {
-                "-".to_string()
-            }
-        };
-        let a = &p.amplification;
-        let mut notes = Vec::new();
-        if r.partial {
-            notes.push("PARTIAL".to_string());
-        }
-        if p.errors > 0 {
-            notes.push(format!("{} errors", p.errors));
-        }
-        if a.write_amp_mismatch {
-            notes.push("WA figures disagree".into());
-        }
-        if let Some(c) = calibration.filter(|c| c.fsync_latency.p50_ns > 0) {
-            if r.durability == engines::Durability::Sync && r.engine.persistent {
-                // One fsync per write at the device's median fsync latency; group commit
-                // can beat it with several writers.
-                let fsync_rate = 1e9 / c.fsync_latency.p50_ns as f64;
-                notes.push(format!(
-                    "{:.0}% of one-fsync-per-op rate",
-                    100.0 * p.throughput.ops_per_sec / fsync_rate
-                ));
-            }
-        }
-        if let Some(c) = calibration.filter(|c| c.memory_engine_ops_per_sec > 0.0) {
-            // Share of the harness floor: the memory engine's rate on one thread.
-            notes.push(format!(
-                "{:.0}% of floor",
-                100.0 * p.throughput.ops_per_sec / c.memory_engine_ops_per_sec
-            ));
-        }
+    for g in &groups {
+        line(g, calibration, w);
+    }
+    if repeated {
         println!(
-            "{:<8} {:<12} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>6} {:>6} {:>8} {:>6}  {}",
-            r.engine.name,
-            r.spec.name,
-            p.operations,
-            rate(p.throughput.ops_per_sec),
-            us(s.p50_ns),
-            us(s.p99_ns),
-            us(s.p999_ns),
-            us(s.max_ns),
-            files(amp(a.write_amp_engine)),
-            files(amp(a.write_amp_proc)),
-            files(
-                a.read_amp_bytes_per_read
-                    .map_or("-".into(), |x| format!("{x:.0}"))
-            ),
-            amp(a.space_amp),
-            notes.join(", ")
+            "ops/s and p99: median of the repetitions ± half the 95% interval (Student's t below six repetitions), as a share of the median"
         );
     }
+}
+
+fn line(g: &Repeated<'_>, calibration: Option<&Calibration>, w: usize) {
+    let r = g.representative();
+    let Some(p) = r.phase(PhaseKind::Run) else {
+        println!(
+            "{:<8} {:<12} (no run phase: {})",
+            r.engine.name,
+            r.spec.name,
+            r.partial_reason.as_deref().unwrap_or("?")
+        );
+        return;
+    };
+    let s = p.latency_of(None).map(|l| l.summary).unwrap_or_default();
+    // Amplification means nothing for an engine without files: show "-".
+    let files = |v: String| {
+        if r.engine.persistent {
+            v
+        } else {
+            "-".to_string()
+        }
+    };
+    let a = &p.amplification;
+    let win = a.in_window.as_ref();
+    let mut notes = Vec::new();
+    let partial = g.runs.iter().filter(|r| r.partial).count();
+    if partial > 0 {
+        let why = r
+            .partial_reason
+            .as_deref()
+            .or_else(|| g.runs.iter().find_map(|r| r.partial_reason.as_deref()))
+            .unwrap_or("stopped");
+        notes.push(if g.runs.len() > 1 {
+            format!("PARTIAL {partial} of {}: {why}", g.runs.len())
+        } else {
+            format!("PARTIAL: {why}")
+        });
+    }
+    if a.not_steady && r.engine.persistent {
+        notes.push("not steady".into());
+    }
+    if p.errors > 0 {
+        notes.push(format!("{} errors", p.errors));
+    }
+    if a.write_amp_mismatch {
+        notes.push("WA figures disagree".into());
+    }
+    if r.cold_cache {
+        notes.push("cold".into());
+    }
+    if let Some(c) = calibration.filter(|c| c.fsync_latency.p50_ns > 0) {
+        if r.durability == engines::Durability::Sync && r.engine.persistent {
+            // One fsync per write at the device's median fsync latency; group commit
+            // can beat it with several writers.
+            let fsync_rate = 1e9 / c.fsync_latency.p50_ns as f64;
+            notes.push(format!(
+                "{:.0}% of one-fsync-per-op rate",
+                100.0 * p.throughput.ops_per_sec / fsync_rate
+            ));
+        }
+    }
+    println!(
+        "{:<8} {:<12} {:>9} {:>w$} {:>7} {:>w$} {:>7} {:>8} {:>6} {:>6} {:>6} {:>6} {:>7} {:>7} {:>6} {:>6} {:>7}  {}",
+        r.engine.name,
+        r.spec.name,
+        p.operations,
+        spread(g.throughput.as_ref(), rate),
+        us(s.p50_ns as f64),
+        spread(g.p99_ns.as_ref(), us),
+        us(s.p999_ns as f64),
+        us(s.max_ns as f64),
+        files(amp(a.write_amp_engine)),
+        files(amp(win.and_then(|w| w.write_amp_engine))),
+        files(amp(a.write_amp_proc)),
+        files(amp(a.write_amp_device)),
+        files(
+            a.read_amp_bytes_per_read
+                .map_or("-".into(), |x| format!("{x:.0}"))
+        ),
+        files(
+            a.device_read_bytes_per_read
+                .map_or("-".into(), |x| format!("{x:.0}"))
+        ),
+        amp(a.space_amp),
+        amp(a.space_amp_apparent),
+        format!("{:.0}", p.peak_rss_bytes as f64 / (1 << 20) as f64),
+        notes.join(", ")
+    );
 }

@@ -5,9 +5,11 @@
 //! * sequential write bandwidth: 1 MiB writes, then one fsync, counted in the time;
 //! * random 4 KiB reads per second from that file after dropping it from the page cache
 //!   (`posix_fadvise(DONTNEED)`), so they reach the device;
-//! * the `memory` engine's operation rate through the runner (one thread, read-heavy): the
-//!   floor no engine can beat through this harness, and its inverse, the harness overhead
-//!   per operation.
+//! * the harness floor: the `null` engine's operation rate through the runner (one thread,
+//!   read-heavy; the engine does no work), whose inverse is the harness's own cost per
+//!   operation, and the cost of one clock read;
+//! * the `memory` engine's rate on the same work, and the harness's share of its time per
+//!   operation.
 
 use std::fs::OpenOptions;
 use std::io;
@@ -32,7 +34,7 @@ pub struct CalibrateConfig {
     pub fsyncs: u32,
     /// Upper bound on the random-read test's time.
     pub read_time: Duration,
-    /// Operations of the memory-engine run.
+    /// Operations of the null-engine and memory-engine runs.
     pub harness_ops: u64,
 }
 
@@ -112,28 +114,34 @@ pub fn calibrate(dir: &Path, cfg: &CalibrateConfig, say: &dyn Fn(&str)) -> io::R
     let random_read_4k_per_sec = reads as f64 / t.elapsed().as_secs_f64();
     drop(file);
 
-    say("harness floor (memory engine, 1 thread, read-heavy)");
-    let mut spec = crate::presets::preset("read-heavy").map_err(io::Error::other)?;
-    spec.record_count = 100_000;
-    spec.operation_count = cfg.harness_ops.max(1);
-    spec.threads = 1;
-    let stop = AtomicBool::new(false);
-    let r = runner::run(
-        &spec,
-        &EngineUnderTest::builtin(EngineKind::Memory, Options::default()),
-        &RunConfig {
-            dir: None,
-            temp_parent: Some(tmp.path().to_path_buf()),
-            cold_cache: false,
-            stop: &stop,
-            progress: &|_| {},
-            calibration: None,
-        },
-    )
-    .map_err(io::Error::other)?;
-    let memory_engine_ops_per_sec = r
-        .phase(PhaseKind::Run)
-        .map_or(0.0, |p| p.throughput.ops_per_sec);
+    say("harness floor (null engine, 1 thread, read-heavy), then the memory engine");
+    let rate = |kind: EngineKind| -> io::Result<f64> {
+        let mut spec = crate::presets::preset("read-heavy").map_err(io::Error::other)?;
+        spec.record_count = 100_000;
+        spec.operation_count = cfg.harness_ops.max(1);
+        spec.threads = 1;
+        let stop = AtomicBool::new(false);
+        let r = runner::run(
+            &spec,
+            &EngineUnderTest::builtin(kind, Options::default()),
+            &RunConfig {
+                dir: None,
+                temp_parent: Some(tmp.path().to_path_buf()),
+                cold_cache: false,
+                stop: &stop,
+                progress: &|_| {},
+                calibration: None,
+            },
+        )
+        .map_err(io::Error::other)?;
+        Ok(r.phase(PhaseKind::Run)
+            .map_or(0.0, |p| p.throughput.ops_per_sec))
+    };
+    let null_engine_ops_per_sec = rate(EngineKind::Null)?;
+    let memory_engine_ops_per_sec = rate(EngineKind::Memory)?;
+    let per_op = |rate: f64| if rate > 0.0 { 1e9 / rate } else { 0.0 };
+    let harness_ns_per_op = per_op(null_engine_ops_per_sec);
+    let memory_ns = per_op(memory_engine_ops_per_sec);
 
     Ok(Calibration {
         schema_version: SCHEMA_VERSION,
@@ -142,12 +150,34 @@ pub fn calibrate(dir: &Path, cfg: &CalibrateConfig, say: &dyn Fn(&str)) -> io::R
         seq_write_bytes_per_sec,
         random_read_4k_per_sec,
         memory_engine_ops_per_sec,
-        harness_ns_per_op: if memory_engine_ops_per_sec > 0.0 {
-            1e9 / memory_engine_ops_per_sec
+        harness_ns_per_op,
+        null_engine_ops_per_sec,
+        clock_ns: clock_cost(),
+        harness_share_of_memory: if memory_ns > 0.0 {
+            harness_ns_per_op / memory_ns
         } else {
             0.0
         },
     })
+}
+
+/// Cost of one read of the workers' clock ([`runner::Clock`]), ns: the median of 21 rounds
+/// of 100,000 reads.
+pub fn clock_cost() -> f64 {
+    const READS: u64 = 100_000;
+    let clock = runner::Clock::get();
+    let mut rounds: Vec<f64> = (0..21)
+        .map(|_| {
+            let t = clock.now();
+            let mut last = t;
+            for _ in 0..READS {
+                last = std::hint::black_box(clock.now());
+            }
+            clock.ns(last - t) as f64 / READS as f64
+        })
+        .collect();
+    rounds.sort_by(f64::total_cmp);
+    rounds[rounds.len() / 2]
 }
 
 fn gcd(mut a: u64, mut b: u64) -> u64 {
@@ -174,8 +204,10 @@ mod tests {
         assert_eq!(c.fsync_latency.count, 5);
         assert!(c.seq_write_bytes_per_sec > 0.0);
         assert!(c.random_read_4k_per_sec > 0.0);
-        assert!(c.memory_engine_ops_per_sec > 0.0);
-        assert!((c.harness_ns_per_op * c.memory_engine_ops_per_sec - 1e9).abs() < 1.0);
+        assert!(c.memory_engine_ops_per_sec > 0.0 && c.null_engine_ops_per_sec > 0.0);
+        assert!((c.harness_ns_per_op * c.null_engine_ops_per_sec - 1e9).abs() < 1.0);
+        assert!(c.clock_ns > 0.0);
+        assert!(c.harness_share_of_memory > 0.0);
         assert_eq!(
             std::fs::read_dir(d.path()).unwrap().count(),
             0,

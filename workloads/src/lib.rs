@@ -7,18 +7,25 @@
 //! * [`runner`]: load and run phases, latency histograms, timeline, amplification;
 //! * [`result`]: the result file schema ([`RunResult`]), versioned; [`output`]: writing and
 //!   reading result files, CSV;
-//! * [`procfs`] (`/proc/self/io`, rusage), [`environment`] (machine and build),
-//!   [`calibrate`] (device and harness limits).
+//! * [`procfs`] (`/proc/self/io`, rusage), [`files`] (allocated and apparent space,
+//!   syncfs, page-cache residency), [`environment`] (machine and build), [`calibrate`]
+//!   (device and harness limits);
+//! * [`job`]: one run as a job for a child process; [`spread`]: median and 95% interval
+//!   over repetitions; [`same_work`]: did the engines of a comparison run the same stream.
 
 pub mod calibrate;
 pub mod environment;
+pub mod files;
 pub mod generator;
+pub mod job;
 pub mod output;
 pub mod presets;
 pub mod procfs;
 pub mod result;
 pub mod runner;
+pub mod same_work;
 pub mod spec;
+pub mod spread;
 pub mod ycsb;
 
 pub use engines;

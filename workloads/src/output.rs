@@ -82,7 +82,7 @@ pub fn read_results(dir: &Path) -> io::Result<ReadResults> {
 }
 
 /// Header of [`csv_summary`].
-pub const CSV_HEADER: &str = "run_id,engine,workload,phase,op,count,ops_per_sec,mean_us,p50_us,p90_us,p99_us,p999_us,max_us,hits,misses,errors,threads,durability,cold_cache,partial,write_amp_engine,write_amp_proc,read_amp_bytes_per_read,space_amp,cpu_user_ns_per_op,cpu_sys_ns_per_op,peak_rss_bytes";
+pub const CSV_HEADER: &str = "run_id,engine,workload,phase,op,count,ops_per_sec,mean_us,p50_us,p90_us,p99_us,p999_us,max_us,hits,misses,errors,threads,durability,cold_cache,partial,write_amp_engine,write_amp_proc,read_amp_bytes_per_read,space_amp,cpu_user_ns_per_op,cpu_sys_ns_per_op,peak_rss_bytes,write_amp_in_window,write_amp_device,device_read_bytes_per_read,space_amp_apparent,not_steady,repetition";
 
 fn opt(v: Option<f64>) -> String {
     v.map_or(String::new(), |x| format!("{x:.4}"))
@@ -104,7 +104,7 @@ pub fn csv_summary(results: &[RunResult]) -> String {
                 let a = &p.amplification;
                 let _ = writeln!(
                     out,
-                    "{},{},{},{},{},{},{:.1},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{},{},{},{},{},{},{},{},{},{},{},{:.0},{:.0},{}",
+                    "{},{},{},{},{},{},{:.1},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{},{},{},{},{},{},{},{},{},{},{},{:.0},{:.0},{},{},{},{},{},{},{}",
                     r.run_id,
                     r.engine.name,
                     r.spec.name,
@@ -132,6 +132,12 @@ pub fn csv_summary(results: &[RunResult]) -> String {
                     p.cpu.user_ns_per_op,
                     p.cpu.system_ns_per_op,
                     p.peak_rss_bytes,
+                    opt(a.in_window.as_ref().and_then(|w| w.write_amp_engine.or(w.write_amp_device))),
+                    opt(a.write_amp_device),
+                    opt(a.device_read_bytes_per_read),
+                    opt(a.space_amp_apparent),
+                    a.not_steady,
+                    r.repetition.as_ref().map_or(String::new(), |x| format!("{}/{}", x.index, x.count)),
                 );
             }
         }

@@ -13,8 +13,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::spec::{OpKind, WorkloadSpec};
 
-/// Version of this schema, stored in every result file.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version of this schema, stored in every result file. Version 2: amplification is settled
+/// (the engine is brought to rest inside the window) with the in-window figures beside it,
+/// device and syscall bytes are told apart, space amplification is of allocated blocks, and
+/// results carry their repetition and cold-cache check.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Everything one run of one workload on one engine measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,10 +35,18 @@ pub struct RunResult {
     /// Durability mode the engine ran under (same as `spec.durability`, repeated so a reader
     /// need not dig).
     pub durability: Durability,
-    /// True when the engine's files were dropped from the page cache between load and run.
+    /// True when the engine was closed, its files dropped from the page cache (checked) and
+    /// the engine reopened between load and run.
     pub cold_cache: bool,
-    /// True when the run did not finish (interrupted by Ctrl-C, or an engine error); the
-    /// figures cover what ran, see `partial_reason`.
+    /// What the cold-cache step found, when one was asked for.
+    #[serde(default)]
+    pub cold_cache_check: Option<ColdCache>,
+    /// This run's place among repetitions of the same (engine, workload), when repeated.
+    #[serde(default)]
+    pub repetition: Option<Repetition>,
+    /// True when the run did not finish (interrupted by Ctrl-C, an engine error, or its
+    /// time cap reached before its operation count); the figures cover what ran, see
+    /// `partial_reason`.
     pub partial: bool,
     /// Why the run is partial, when it is.
     #[serde(default)]
@@ -52,6 +63,29 @@ pub struct RunResult {
     /// disagree, engine errors during the run).
     #[serde(default)]
     pub notes: Vec<String>,
+}
+
+/// The cold-cache step between load and run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ColdCache {
+    /// Bytes of the engine's files (apparent size).
+    pub file_bytes: u64,
+    /// Bytes of them still in the page cache after the drop (`mincore`).
+    pub cached_bytes_after_drop: u64,
+    /// True when at most 1% of the files stayed cached.
+    pub dropped: bool,
+    /// Time the engine took to open again, seconds.
+    pub reopen_secs: f64,
+}
+
+/// A run's place among the repetitions of one (engine, workload).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Repetition {
+    /// Shared by the repetitions of one (engine, workload) in one invocation.
+    pub group: String,
+    /// 1-based.
+    pub index: u32,
+    pub count: u32,
 }
 
 /// The engine under test.
@@ -123,7 +157,8 @@ pub enum PhaseKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PhaseResult {
     pub phase: PhaseKind,
-    /// Measured wall time (warm-up excluded), seconds.
+    /// Measured wall time, seconds: from the earliest worker's start to the latest worker's
+    /// end, as the workers took them (warm-up excluded).
     pub elapsed_secs: f64,
     /// Wall time of the warm-up before measuring, seconds (0 when there was none).
     pub warmup_secs: f64,
@@ -146,19 +181,29 @@ pub struct PhaseResult {
     pub latency: Vec<OpLatency>,
     /// Write, read and space amplification of the phase.
     pub amplification: Amplification,
-    /// CPU time of the process during the phase.
+    /// CPU time of the process over the phase's window (from the start barrier until the
+    /// engine was at rest again).
     pub cpu: CpuUsage,
-    /// Peak resident set size of the process at the end of the phase, bytes (`ru_maxrss`).
+    /// Peak resident set size of the process at the end of the phase, bytes (`ru_maxrss`);
+    /// the process runs this one (engine, workload) only.
     pub peak_rss_bytes: u64,
+    /// Bytes the harness held for operations and keys generated ahead of the clock (part of
+    /// `peak_rss_bytes`; the same for every engine on the same workload).
+    #[serde(default)]
+    pub generated_ahead_bytes: u64,
+    /// Time the engine took to come to rest at the end of the phase (inside the I/O window,
+    /// outside the latency clock), seconds.
+    #[serde(default)]
+    pub settle_secs: Option<f64>,
     /// Engine statistics at the end of the phase (cumulative since open, incl. `extra`).
     pub engine_stats: EngineStats,
-    /// The engine's I/O counters over the phase alone.
+    /// The engine's I/O counters over the phase's window (settled).
     pub engine_io: IoSnapshot,
-    /// The kernel's `/proc/self/io` counters over the phase, when readable.
+    /// The kernel's `/proc/self/io` counters over the phase's window (settled), when readable.
     #[serde(default)]
     pub proc_io: Option<ProcIo>,
-    /// Per thread: an FNV-1a digest of the operations issued (type, key, length), so two
-    /// results can show they ran the same operation stream.
+    /// Per thread: an FNV-1a digest of the operations issued, warm-up included (type,
+    /// record, lengths), so two results can show they ran the same operation stream.
     #[serde(default)]
     pub op_stream_digests: Vec<u64>,
 }
@@ -284,7 +329,9 @@ pub struct PercentilePoint {
     pub count: u64,
 }
 
-/// Amplification figures of a phase (design.md, "Words").
+/// Amplification figures of a phase (design.md, "Words"). Byte counts are over the phase's
+/// window: from the barrier after warm-up until the engine was brought to rest after the
+/// last operation (`settled`); `in_window` holds the same figures before that rest.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Amplification {
     /// Key + value bytes of every put and key bytes of every delete the phase issued.
@@ -297,24 +344,37 @@ pub struct Amplification {
     pub engine_bytes_written: u64,
     /// Bytes the engine read from its files (its I/O counters).
     pub engine_bytes_read: u64,
-    /// Bytes the process passed to write-like syscalls (`/proc/self/io` wchar).
+    /// Syscall bytes written: what the process passed to write-like calls
+    /// (`/proc/self/io` wchar).
     #[serde(default)]
     pub proc_wchar: Option<u64>,
-    /// Bytes the process caused to be sent to the storage layer (`write_bytes`), where the
-    /// kernel reports it (not on tmpfs; delayed by writeback).
+    /// The kernel's `write_bytes`: page-sized writes the process caused towards the device
+    /// (counted when a page is first dirtied; not on tmpfs).
     #[serde(default)]
     pub proc_write_bytes: Option<u64>,
+    /// Syscall bytes read: what read-like calls returned (`rchar`).
+    #[serde(default)]
+    pub proc_rchar: Option<u64>,
+    /// Device bytes read: what the process caused to be read from the device (`read_bytes`,
+    /// page faults of mapped files included).
+    #[serde(default)]
+    pub proc_read_bytes: Option<u64>,
+    /// Device bytes written: `write_bytes` less `cancelled_write_bytes` (pages of files
+    /// deleted or truncated before they were written back), after `syncfs`.
+    #[serde(default)]
+    pub device_bytes_written: Option<u64>,
     /// `engine_bytes_written / user_bytes_written`.
     #[serde(default)]
     pub write_amp_engine: Option<f64>,
-    /// `proc_wchar / user_bytes_written`.
+    /// Syscall write amplification: `proc_wchar / user_bytes_written`.
     #[serde(default)]
     pub write_amp_proc: Option<f64>,
-    /// `proc_write_bytes / user_bytes_written` (device-level, includes file-system overhead).
+    /// Device write amplification: `device_bytes_written / user_bytes_written` (includes
+    /// file-system page rounding; overwrites of a still-dirty page count once).
     #[serde(default)]
     pub write_amp_device: Option<f64>,
-    /// True when the engine and `/proc/self/io` write figures differ by more than 10% (and by
-    /// more than 64 KiB, the harness's own output); `notes` then explains.
+    /// True when the engine and syscall write figures differ by more than 10% (and by more
+    /// than 64 KiB, the harness's own output); `notes` then explains.
     #[serde(default)]
     pub write_amp_mismatch: bool,
     /// `engine_bytes_read / logical_reads`: bytes read from files per logical read.
@@ -323,24 +383,70 @@ pub struct Amplification {
     /// `engine_bytes_read / user_bytes_read`.
     #[serde(default)]
     pub read_amp: Option<f64>,
-    /// Bytes of the data directory at the end of the phase (`dir_size`).
+    /// `proc_read_bytes / logical_reads`: device bytes read per logical read.
+    #[serde(default)]
+    pub device_read_bytes_per_read: Option<f64>,
+    /// Apparent size of the data directory's files at the end of the phase (`st_size`).
     pub disk_bytes: u64,
+    /// Blocks allocated to them (`st_blocks` x 512): what they take on the device.
+    #[serde(default)]
+    pub allocated_bytes: Option<u64>,
     /// Key + value bytes of the live data at the end of the phase (by a full scan).
     #[serde(default)]
     pub live_bytes: Option<u64>,
     /// Live keys at the end of the phase (by the same scan).
     #[serde(default)]
     pub live_keys: Option<u64>,
-    /// `disk_bytes / live_bytes` (absent for engines without files).
+    /// `allocated_bytes / live_bytes` (absent for engines without files; before schema 2,
+    /// apparent size).
     #[serde(default)]
     pub space_amp: Option<f64>,
+    /// `disk_bytes / live_bytes`: the apparent-size figure, beside it.
+    #[serde(default)]
+    pub space_amp_apparent: Option<f64>,
+    /// True when the engine was brought to rest inside the window, so the figures above
+    /// include the writes it deferred.
+    #[serde(default)]
+    pub settled: bool,
+    /// The figures as they stood when the latency clock stopped, before the rest.
+    #[serde(default)]
+    pub in_window: Option<InWindow>,
+    /// Bytes the engine said it may hold in memory before writing them
+    /// (`EngineStats::write_buffer_bytes`).
+    #[serde(default)]
+    pub write_buffer_bytes: u64,
+    /// True when the phase wrote less than four times `write_buffer_bytes`: it has not
+    /// reached a steady state (the buffer, not the design, decided much of what was written).
+    #[serde(default)]
+    pub not_steady: bool,
+}
+
+/// Write figures when the latency clock stopped, before the engine was brought to rest.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InWindow {
+    pub engine_bytes_written: u64,
+    pub proc_wchar: Option<u64>,
+    pub device_bytes_written: Option<u64>,
+    pub write_amp_engine: Option<f64>,
+    pub write_amp_proc: Option<f64>,
+    pub write_amp_device: Option<f64>,
 }
 
 impl Amplification {
-    /// Write amplification by the engine's own count where our counters see its I/O, by the
-    /// kernel's (`/proc/self/io` wchar) otherwise (the production engines).
+    /// The write amplification to show: the engine's own count where our counters see its
+    /// I/O, else the device's, else the syscall count (settled in each case).
     pub fn write_amp(&self) -> Option<f64> {
-        self.write_amp_engine.or(self.write_amp_proc)
+        self.write_amp_engine
+            .or(self.write_amp_device)
+            .or(self.write_amp_proc)
+    }
+
+    /// [`Amplification::write_amp`] before the engine was brought to rest.
+    pub fn write_amp_in_window(&self) -> Option<f64> {
+        let w = self.in_window.as_ref()?;
+        w.write_amp_engine
+            .or(w.write_amp_device)
+            .or(w.write_amp_proc)
     }
 }
 
@@ -387,11 +493,22 @@ pub struct Calibration {
     pub seq_write_bytes_per_sec: f64,
     /// Random 4 KiB reads per second from a file dropped from the page cache.
     pub random_read_4k_per_sec: f64,
-    /// Operations per second of the `memory` engine, one thread, read-heavy: the harness's
-    /// floor (no engine here can be faster through this harness).
+    /// Operations per second of the `memory` engine (a `BTreeMap`), one thread, read-heavy.
     pub memory_engine_ops_per_sec: f64,
-    /// Harness overhead per operation: `1e9 / memory_engine_ops_per_sec`, ns.
+    /// The harness's own cost per operation, ns: `1e9 / null_engine_ops_per_sec` (before
+    /// schema 2: of the memory engine).
     pub harness_ns_per_op: f64,
+    /// Operations per second of the `null` engine (no work, fixed answers), one thread,
+    /// read-heavy: the harness's floor; no engine can be faster through this harness.
+    #[serde(default)]
+    pub null_engine_ops_per_sec: f64,
+    /// Cost of one read of the workers' clock (the CPU's time-stamp counter where usable,
+    /// else `Instant::now`), ns; the harness reads it twice per operation.
+    #[serde(default)]
+    pub clock_ns: f64,
+    /// The harness's share of the memory engine's time per operation (one thread).
+    #[serde(default)]
+    pub harness_share_of_memory: f64,
 }
 
 impl RunResult {
@@ -481,6 +598,12 @@ pub(crate) mod tests {
                 user_bytes_written: 1000,
                 write_amp_engine: Some(1.5),
                 space_amp: Some(1.2),
+                settled: true,
+                in_window: Some(InWindow {
+                    engine_bytes_written: 500,
+                    write_amp_engine: Some(0.5),
+                    ..InWindow::default()
+                }),
                 ..Amplification::default()
             },
             cpu: CpuUsage {
@@ -490,6 +613,8 @@ pub(crate) mod tests {
                 system_ns_per_op: 2.5e7,
             },
             peak_rss_bytes: 1 << 20,
+            generated_ahead_bytes: 4096,
+            settle_secs: Some(0.25),
             engine_stats: stats,
             engine_io: IoSnapshot::default(),
             proc_io: Some(ProcIo {
@@ -513,6 +638,17 @@ pub(crate) mod tests {
             },
             durability: Durability::Sync,
             cold_cache: true,
+            cold_cache_check: Some(ColdCache {
+                file_bytes: 1 << 20,
+                cached_bytes_after_drop: 4096,
+                dropped: true,
+                reopen_secs: 0.5,
+            }),
+            repetition: Some(Repetition {
+                group: "memory-ycsb-a-20260101T000000Z".into(),
+                index: 2,
+                count: 3,
+            }),
             partial: true,
             partial_reason: Some("interrupted".into()),
             environment: Environment {
@@ -537,7 +673,7 @@ pub(crate) mod tests {
         let text = serde_json::to_string_pretty(&r).unwrap();
         let back: RunResult = serde_json::from_str(&text).unwrap();
         assert_eq!(back, r);
-        assert!(text.contains("\"schema_version\": 1"));
+        assert!(text.contains("\"schema_version\": 2"));
         assert!(
             text.contains("\"op\": \"read\""),
             "op kinds are snake_case names"
@@ -556,8 +692,17 @@ pub(crate) mod tests {
         obj.remove("calibration");
         obj.remove("notes");
         obj.remove("partial_reason");
+        obj.remove("cold_cache_check");
+        obj.remove("repetition");
+        let amp = v["phases"][0]["amplification"].as_object_mut().unwrap();
+        for name in ["in_window", "settled", "allocated_bytes", "not_steady"] {
+            amp.remove(name);
+        }
         let back: RunResult = serde_json::from_value(v).unwrap();
         assert!(back.calibration.is_none() && back.notes.is_empty());
+        assert!(back.repetition.is_none());
+        let a = &back.phases[0].amplification;
+        assert!(a.in_window.is_none() && !a.settled && !a.not_steady);
     }
 
     /// The field names the report reads are part of the schema: renaming one breaks old

@@ -18,7 +18,11 @@
 //! the adapter's committer drives it: after every write in `sync` mode (concurrent writers
 //! share one fsync), every `group_commit.interval` in `group` mode, only on `sync()` and
 //! `close()` in `none` mode. `compact` rotates the memtable into a table and runs a major
-//! compaction.
+//! compaction. `settle` rotates the memtable and waits for its flush, then waits until no
+//! compaction has been running or finished for 50 ms (fjall has no call that waits for its
+//! compactions; the ones a flush triggers are queued at once), then persists.
+//! `write_buffer_bytes` is the keyspace's memtable size (fjall's default 64 MiB, set
+//! explicitly).
 //!
 //! `extra`: `fjall_journal_count`, `fjall_journal_bytes` (journal files on disk),
 //! `fjall_disk_bytes` (fjall's own sum of its files), `fjall_tables`, `fjall_l0_tables`,
@@ -27,6 +31,7 @@
 //! not yet compacted away, so it is an upper bound, not the live key count).
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use fjall::{KeyspaceCreateOptions, PersistMode};
 
@@ -34,6 +39,12 @@ use super::{engine_corruption, engine_error, extra, open_adapter, Backend};
 use crate::{Engine, EngineKind, EngineStats, Error, Options, Result};
 
 const SUBDIR: &str = "fjall";
+/// The keyspace's memtable (fjall's default).
+const MEMTABLE_BYTES: u64 = 64 << 20;
+/// Settling waits until this many checks, 10 ms apart, saw no compaction at work.
+const QUIET_CHECKS: u32 = 5;
+/// Longest wait for background work to finish.
+const SETTLE_LIMIT: Duration = Duration::from_secs(600);
 
 pub fn open(dir: &Path, options: &Options) -> Result<Box<dyn Engine>> {
     open_adapter(EngineKind::Fjall, dir, options, |store| {
@@ -42,7 +53,9 @@ pub fn open(dir: &Path, options: &Options) -> Result<Box<dyn Engine>> {
             .open()
             .map_err(|e| map(&path, e))?;
         let kv = db
-            .keyspace("kv", KeyspaceCreateOptions::default)
+            .keyspace("kv", || {
+                KeyspaceCreateOptions::default().max_memtable_size(MEMTABLE_BYTES)
+            })
             .map_err(|e| map(&path, e))?;
         Ok(Fjall { db, kv, path })
     })
@@ -137,6 +150,36 @@ impl Backend for Fjall {
             .rotate_memtable_and_wait()
             .map_err(|e| map(&self.path, e))?;
         self.kv.major_compact().map_err(|e| map(&self.path, e))
+    }
+
+    fn settle(&self) -> Result<()> {
+        self.kv
+            .rotate_memtable_and_wait()
+            .map_err(|e| map(&self.path, e))?;
+        let start = Instant::now();
+        let (mut quiet, mut done) = (0, self.db.compactions_completed());
+        while quiet < QUIET_CHECKS {
+            std::thread::sleep(Duration::from_millis(10));
+            let now_done = self.db.compactions_completed();
+            let busy = self.db.active_compactions() > 0 || self.db.outstanding_flushes() > 0;
+            if busy || now_done != done {
+                quiet = 0;
+                done = now_done;
+            } else {
+                quiet += 1;
+            }
+            if start.elapsed() > SETTLE_LIMIT {
+                return Err(engine_error(
+                    "fjall",
+                    "background compaction did not finish within 10 minutes",
+                ));
+            }
+        }
+        self.persist()
+    }
+
+    fn write_buffer_bytes(&self) -> u64 {
+        MEMTABLE_BYTES
     }
 
     fn stats(&self, stats: &mut EngineStats) {

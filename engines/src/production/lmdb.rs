@@ -19,7 +19,10 @@
 //! `none` and `group` = `NO_SYNC | NO_META_SYNC` (commits reach the OS page cache, which a
 //! process kill does not lose), and `persist` is `mdb_env_sync(force)`, which the adapter's
 //! committer calls every `group_commit.interval` in `group` mode. `compact` is a no-op:
-//! LMDB reuses freed pages in place and has no online compaction.
+//! LMDB reuses freed pages in place and has no online compaction. `settle` is
+//! `mdb_env_sync(force)`: every commit has already written its pages to the file (the OS
+//! holds them, not LMDB), so LMDB holds no writes of its own (`write_buffer_bytes` 0) and
+//! has no background work.
 //!
 //! `extra`: `lmdb_depth`, `lmdb_branch_pages`, `lmdb_leaf_pages`, `lmdb_overflow_pages`
 //! (pages of values too big for a leaf), `lmdb_page_size`, `lmdb_last_page` (high-water
@@ -159,6 +162,14 @@ impl Backend for Lmdb {
 
     fn compact(&self) -> Result<()> {
         Ok(())
+    }
+
+    fn settle(&self) -> Result<()> {
+        self.persist()
+    }
+
+    fn write_buffer_bytes(&self) -> u64 {
+        0
     }
 
     fn stats(&self, stats: &mut EngineStats) {

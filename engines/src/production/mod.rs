@@ -34,6 +34,13 @@
 //! some prefix of its commits (the conformance kit checks this); a failed fsync or a failed
 //! write in `sync` mode poisons the adapter until it is reopened.
 //!
+//! Settling ([`Engine::settle`]) is the engine's own "write out what you hold and finish
+//! what is due": RocksDB flushes its memtables and waits for its compactions, redb commits
+//! durably, fjall rotates its memtable, waits for the flush and until no compaction runs,
+//! LMDB syncs its environment, SQLite checkpoints its WAL into the database. Each adapter
+//! reports what the engine may hold in memory before writing it
+//! (`EngineStats::write_buffer_bytes`) from the settings it opened the engine with.
+//!
 //! The engines do their I/O themselves, not through [`crate::io`], so `EngineStats.io` stays
 //! zero; the runner measures them through `/proc/self/io`, and `extra` carries the engine's
 //! own figures where it reports any.
@@ -76,6 +83,11 @@ pub(crate) trait Backend: Send + Sync + 'static {
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>>;
     /// Makes every write that returned before the call durable.
     fn persist(&self) -> Result<()>;
+    /// Writes out what the engine holds in memory, waits until its due background work has
+    /// finished, and makes everything durable (see [`Engine::settle`]).
+    fn settle(&self) -> Result<()>;
+    /// Bytes of writes the engine may hold in memory before writing them to its files.
+    fn write_buffer_bytes(&self) -> u64;
     fn compact(&self) -> Result<()>;
     /// Engine-specific figures for `EngineStats.extra`, and live keys where cheap.
     fn stats(&self, stats: &mut EngineStats);
@@ -219,6 +231,19 @@ impl<B: Backend> Engine for Adapter<B> {
         backend.compact()
     }
 
+    fn settle(&self) -> Result<()> {
+        let guard = self.live()?;
+        let backend = &guard.as_ref().ok_or(Error::Closed)?.backend;
+        self.committer.check()?;
+        let r = backend.settle();
+        if let Err(e) = &r {
+            // Settling ends in the engine's own durable commit or fsync: its failure is a
+            // failed sync.
+            self.committer.poison(format!("settle failed: {e}"));
+        }
+        r
+    }
+
     fn stats(&self) -> EngineStats {
         let mut stats = EngineStats {
             disk_bytes: store_dir::dir_size(&self.dir),
@@ -227,6 +252,7 @@ impl<B: Backend> Engine for Adapter<B> {
         let guard = self.live.read().unwrap_or_else(|p| p.into_inner());
         if let Some(live) = guard.as_ref() {
             live.backend.stats(&mut stats);
+            stats.write_buffer_bytes = live.backend.write_buffer_bytes();
         }
         stats
             .extra
@@ -271,6 +297,7 @@ mod tests {
     struct Fake {
         map: Mutex<BTreeMap<Vec<u8>, Vec<u8>>>,
         persists: AtomicU64,
+        settles: AtomicU64,
         fail_persist: Arc<AtomicBool>,
     }
 
@@ -313,8 +340,20 @@ mod tests {
         fn compact(&self) -> Result<()> {
             Ok(())
         }
+        fn settle(&self) -> Result<()> {
+            self.settles.fetch_add(1, Ordering::Relaxed);
+            self.persist()
+        }
+        fn write_buffer_bytes(&self) -> u64 {
+            4096
+        }
         fn stats(&self, stats: &mut EngineStats) {
             stats.live_keys = Some(self.map.lock().unwrap().len() as u64);
+            extra(
+                stats,
+                "fake_settles",
+                self.settles.load(Ordering::Relaxed) as f64,
+            );
         }
         fn close(&self) -> Result<()> {
             Ok(())
@@ -360,6 +399,27 @@ mod tests {
         assert_eq!(db.stats().extra["adapter_fsyncs"], 0.0);
         assert_eq!(db.stats().live_keys, Some(10));
         db.close().unwrap();
+    }
+
+    #[test]
+    fn settle_reaches_the_backend_and_its_failure_poisons() {
+        let dir = tempfile::tempdir().unwrap();
+        let fail = Arc::new(AtomicBool::new(false));
+        let db = open_fake(dir.path(), Durability::None, fail.clone()).unwrap();
+        db.put(b"a", b"1").unwrap();
+        db.settle().unwrap();
+        let s = db.stats();
+        assert_eq!(s.extra["fake_settles"], 1.0);
+        assert_eq!(s.write_buffer_bytes, 4096);
+        fail.store(true, Ordering::Relaxed);
+        assert!(matches!(db.settle(), Err(Error::Io(_))));
+        fail.store(false, Ordering::Relaxed);
+        assert!(matches!(db.put(b"b", b"2"), Err(Error::Poisoned(_))));
+        assert!(matches!(db.settle(), Err(Error::Poisoned(_))));
+        drop(db);
+        let db = open_fake(dir.path(), Durability::None, fail).unwrap();
+        db.close().unwrap();
+        assert!(matches!(db.settle(), Err(Error::Closed)));
     }
 
     #[test]
@@ -464,6 +524,7 @@ mod tests {
                 }
                 db.delete(&0u32.to_be_bytes()).unwrap();
                 db.sync().unwrap();
+                db.settle().unwrap();
                 let stats = db.stats();
                 let prefix = format!("{}_", kind.name());
                 assert!(stats.disk_bytes > 0, "{kind} {mode}: no disk bytes");

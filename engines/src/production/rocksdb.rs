@@ -20,7 +20,10 @@
 //! reaches the OS with `write()`, so a process kill loses nothing), and `persist` is
 //! `flush_wal(true)` (write and fsync the WAL), which the adapter's committer calls every
 //! `group_commit.interval` in `group` mode. `compact` is `compact_range` over all keys
-//! (flushes the memtable first). The info log is kept at warning level, and its statistics
+//! (flushes the memtable first). `settle` flushes the memtables to L0 tables, waits until
+//! RocksDB's background flushes and compactions have finished (`WaitForCompact`), and
+//! fsyncs the WAL. Memtables are RocksDB's defaults, set explicitly so the adapter can report
+//! them: two of 64 MiB (`write_buffer_bytes` = 128 MiB). The info log is kept at warning level, and its statistics
 //! dump turned off, so `LOG` does not dominate the bytes written.
 //!
 //! `extra` (from RocksDB's statistics and properties; cumulative since open):
@@ -47,12 +50,20 @@
 use std::path::{Path, PathBuf};
 
 use rocksdb::statistics::Ticker;
-use rocksdb::{DBCompressionType, DBRecoveryMode, LogLevel, ReadOptions, WriteOptions, DB};
+use rocksdb::{
+    DBCompressionType, DBRecoveryMode, LogLevel, ReadOptions, WaitForCompactOptions, WriteOptions,
+    DB,
+};
 
 use super::{engine_corruption, engine_error, extra, open_adapter, Backend};
 use crate::{Durability, Engine, EngineKind, EngineStats, Error, Options, Result};
 
 const SUBDIR: &str = "rocksdb";
+/// One memtable (RocksDB's default `write_buffer_size`).
+const MEMTABLE_BYTES: usize = 64 << 20;
+/// Memtables held at most, the active one and those waiting for their flush (RocksDB's
+/// default `max_write_buffer_number`).
+const MEMTABLES: usize = 2;
 
 pub fn open(dir: &Path, options: &Options) -> Result<Box<dyn Engine>> {
     open_adapter(EngineKind::Rocksdb, dir, options, |store| {
@@ -66,6 +77,8 @@ pub fn open(dir: &Path, options: &Options) -> Result<Box<dyn Engine>> {
         opts.set_log_level(LogLevel::Warn);
         opts.set_keep_log_file_num(2);
         opts.set_max_background_jobs(2);
+        opts.set_write_buffer_size(MEMTABLE_BYTES);
+        opts.set_max_write_buffer_number(MEMTABLES as i32);
         let db = DB::open(&opts, &path).map_err(|e| map(&path, e))?;
         let mut write = WriteOptions::default();
         write.set_sync(options.durability == Durability::Sync);
@@ -172,6 +185,20 @@ impl Backend for Rocks {
         }
     }
 
+    fn settle(&self) -> Result<()> {
+        self.db.flush().map_err(|e| map(&self.path, e))?;
+        let mut wait = WaitForCompactOptions::default();
+        wait.set_flush(true);
+        self.db
+            .wait_for_compact(&wait)
+            .map_err(|e| map(&self.path, e))?;
+        self.persist()
+    }
+
+    fn write_buffer_bytes(&self) -> u64 {
+        (MEMTABLE_BYTES * MEMTABLES) as u64
+    }
+
     fn stats(&self, stats: &mut EngineStats) {
         let t = |ticker| self.opts.get_ticker_count(ticker) as f64;
         let user = t(Ticker::BytesWritten);
@@ -256,6 +283,19 @@ Level    Files   Size     Score Read(GB)  Rn(GB) Rnp1(GB) Write(GB) Wnew(GB) Mov
             user += key.len() as u64 + 200;
         }
         db.sync().unwrap();
+        let before = db.stats().extra["rocksdb_flush_bytes"];
+        db.settle().unwrap();
+        let settled = db.stats();
+        assert!(
+            settled.extra["rocksdb_flush_bytes"] > before,
+            "settle flushed the memtable"
+        );
+        let memtable = settled.extra["rocksdb_memtable_bytes"];
+        assert!(
+            memtable < 1e6,
+            "an empty memtable after settling: {memtable}"
+        );
+        assert_eq!(settled.write_buffer_bytes, 128 << 20);
         db.compact().unwrap();
         let s = db.stats();
         let x = |name: &str| {

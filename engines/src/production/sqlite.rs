@@ -29,7 +29,11 @@
 //! wrote, the database file first, then the WAL, then the directory (a checkpoint may have
 //! moved WAL pages into the database file before the WAL was reset). The adapter's committer
 //! calls it every `group_commit.interval` in `group` mode. `compact` is a WAL checkpoint
-//! (`wal_checkpoint(TRUNCATE)`), SQLite's way of folding its log into the tree.
+//! (`wal_checkpoint(TRUNCATE)`), SQLite's way of folding its log into the tree. `settle`
+//! is that checkpoint (it must complete: a busy one is an error) followed by `persist`.
+//! The deferred work is the checkpoint, which SQLite runs once the WAL holds
+//! `wal_autocheckpoint` pages: `write_buffer_bytes` is that many pages (read from the
+//! connection at open; 1000 x 4 KiB by default).
 //!
 //! `extra`: `sqlite_page_size`, `sqlite_page_count` (database file in pages),
 //! `sqlite_freelist_pages` (free pages inside it), `sqlite_wal_bytes` (WAL file size).
@@ -81,7 +85,15 @@ pub fn open(dir: &Path, options: &Options) -> Result<Box<dyn Engine>> {
             )
             .map_err(|e| map(&file, e))?;
         Io::new().sync_dir(store.path())?;
+        let pragma = |name: &str| -> Result<u64> {
+            let v: i64 = writer
+                .query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))
+                .map_err(|e| map(&file, e))?;
+            Ok(v.max(0) as u64)
+        };
+        let checkpoint_bytes = pragma("wal_autocheckpoint")? * pragma("page_size")?;
         Ok(Sqlite {
+            checkpoint_bytes,
             writer: Mutex::new(Some(writer)),
             readers: Mutex::new(Vec::new()),
             dir: store.path().to_path_buf(),
@@ -102,6 +114,8 @@ fn connect(file: &Path) -> Result<Connection> {
 }
 
 pub(crate) struct Sqlite {
+    /// WAL bytes after which SQLite checkpoints on its own.
+    checkpoint_bytes: u64,
     /// `None` after close.
     writer: Mutex<Option<Connection>>,
     readers: Mutex<Vec<Connection>>,
@@ -216,6 +230,25 @@ impl Backend for Sqlite {
             c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
             Ok(0)
         })
+    }
+
+    fn settle(&self) -> Result<()> {
+        let mut busy = 0i64;
+        self.write(|c| {
+            busy = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+            Ok(0)
+        })?;
+        if busy != 0 {
+            return Err(engine_error(
+                "sqlite",
+                "the WAL checkpoint could not finish (a reader held an old snapshot)",
+            ));
+        }
+        self.persist()
+    }
+
+    fn write_buffer_bytes(&self) -> u64 {
+        self.checkpoint_bytes
     }
 
     fn stats(&self, stats: &mut EngineStats) {

@@ -8,7 +8,7 @@ use crate::model::{has_files, main_phase, Model};
 
 pub fn write(page: &mut Page, model: &Model) {
     page.section_start("amplification", "Amplification", "amplification");
-    page.push_str("<p class=\"note\">Write amplification = bytes the engine wrote to its files / user bytes written (key + value of every put, key of every delete); read amplification = bytes the engine read from its files per logical read; space amplification = bytes on disk at the end / live key + value bytes. An engine without files (memory) has no amplification to speak of and is left out of these charts and columns. The RUM conjecture says an engine can keep at most two of the three low.</p>");
+    page.push_str("<p class=\"note\">Write amplification (settled: the engine was brought to rest inside the window) = bytes the engine wrote to its files / user bytes written (key + value of every put, key of every delete), by the engine's own count, or for the production engines by the device's; read amplification = bytes the engine read from its files per logical read; space amplification = blocks allocated on disk at the end / live key + value bytes. An engine without files (memory) has no amplification to speak of and is left out of these charts and columns. The RUM conjecture says an engine can keep at most two of the three low.</p>");
     for w in &model.workloads {
         if !w.main_series().any(|s| has_files(s.result)) {
             page.push_str(&format!(
@@ -25,7 +25,7 @@ pub fn write(page: &mut Page, model: &Model) {
         let figures: [(&str, &str, Get); 3] = [
             (
                 "write amplification",
-                "bytes written (engine count, else the kernel's) / user bytes",
+                "bytes written, settled (engine count, else the device's) / user bytes",
                 |a| a.write_amp(),
             ),
             (
@@ -33,9 +33,11 @@ pub fn write(page: &mut Page, model: &Model) {
                 "bytes read from files per read",
                 |a| a.read_amp_bytes_per_read,
             ),
-            ("space amplification", "disk bytes / live bytes", |a| {
-                a.space_amp
-            }),
+            (
+                "space amplification",
+                "allocated disk bytes / live bytes",
+                |a| a.space_amp,
+            ),
         ];
         for (name, desc, get) in figures {
             let items: Vec<Bar> = w

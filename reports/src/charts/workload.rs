@@ -22,7 +22,7 @@ pub fn write(page: &mut Page, model: &Model, w: &Workload) {
             Some(Bar {
                 label: s.label.clone(),
                 colour: model.colour_index(&s.engine),
-                value: main_phase(s.result)?.throughput.ops_per_sec,
+                value: s.ops_per_sec()?,
             })
         })
         .collect();

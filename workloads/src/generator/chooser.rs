@@ -16,6 +16,9 @@ pub enum KeyChooser {
     Zipfian(Zipfian),
     /// A zipfian over 10^10 items, hashed into `[0, item_count)`; draws at or above `known`
     /// are drawn again (YCSB sizes `item_count` for the expected inserts and does the same).
+    /// The item count is fixed when the stream starts, as in YCSB: were it to follow the
+    /// key count, every insert would move the hot keys elsewhere and the skew would vanish
+    /// (the run would touch ever new keys).
     Scrambled {
         zipf: Zipfian,
         item_count: u64,
@@ -70,14 +73,14 @@ impl KeyChooser {
                 z.next(rng).min(known - 1)
             }
             KeyChooser::Scrambled { zipf, item_count } => {
-                let count = (*item_count).max(known);
+                let count = *item_count;
                 for _ in 0..64 {
                     let n = fnvhash64(zipf.next(rng)) % count;
                     if n < known {
                         return n;
                     }
                 }
-                fnvhash64(zipf.next(rng)) % known
+                fnvhash64(zipf.next(rng)) % count.min(known)
             }
             KeyChooser::Latest(z) => {
                 z.grow_to(known);

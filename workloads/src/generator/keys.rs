@@ -42,6 +42,19 @@ impl KeyBuilder {
     /// Writes the key of record `n` into `out` (cleared first).
     #[inline]
     pub fn build(&self, n: u64, out: &mut Vec<u8>) {
+        out.clear();
+        self.append(n, out);
+    }
+
+    /// Longest key this builder makes, bytes.
+    pub fn max_len(&self) -> usize {
+        let size = self.size.map_or(0, |s| s.max() as usize);
+        (self.prefix.len() + self.padding.max(20)).max(size)
+    }
+
+    /// Appends the key of record `n` to `out`.
+    #[inline]
+    pub fn append(&self, n: u64, out: &mut Vec<u8>) {
         let num = if self.hashed { fnvhash64(n) } else { n };
         let mut digits = [0u8; 20];
         let mut i = digits.len();
@@ -66,9 +79,9 @@ impl KeyBuilder {
             };
             width = width.max(target.saturating_sub(self.prefix.len()));
         }
-        out.clear();
+        let at = out.len();
         out.extend_from_slice(&self.prefix);
-        out.resize(self.prefix.len() + width - digits.len(), b'0');
+        out.resize(at + self.prefix.len() + width - digits.len(), b'0');
         out.extend_from_slice(digits);
     }
 
@@ -116,6 +129,30 @@ mod tests {
         );
         let distinct: std::collections::HashSet<_> = keys.iter().collect();
         assert_eq!(distinct.len(), keys.len());
+    }
+
+    #[test]
+    fn appended_keys_equal_built_ones_and_fit_the_maximum() {
+        for spec in [
+            KeySpec::default(),
+            KeySpec {
+                padding: 30,
+                ..KeySpec::default()
+            },
+            KeySpec {
+                size: Some(SizeSpec::Uniform { min: 10, max: 60 }),
+                ..KeySpec::default()
+            },
+        ] {
+            let b = KeyBuilder::new(&spec, InsertOrder::Hashed);
+            let mut all = b"x".to_vec();
+            for n in [0, 1, 99, u64::MAX] {
+                let before = all.len();
+                b.append(n, &mut all);
+                assert_eq!(&all[before..], &b.key(n)[..]);
+                assert!(b.key(n).len() <= b.max_len(), "{spec:?} {n}");
+            }
+        }
     }
 
     #[test]

@@ -2,19 +2,27 @@
 //! phase of a workload with N worker threads, and returns a [`RunResult`].
 //!
 //! ```text
-//!  open engine ─ load phase (closed loop, record_count inserts; into a fresh directory its
-//!      live bytes are the bytes it wrote) ─ [sync + drop page cache]
-//!      ─ run phase: warm-up ops ─ barrier ─ measured ops (closed loop, or open loop at the
-//!        target rate) ─ full scan for live bytes ─ close ─ RunResult
+//!  open engine ─ load phase (closed loop, record_count inserts) ─ settle
+//!      ─ [cold cache: close, drop the files from the page cache, check, reopen]
+//!      ─ run phase: warm-up ops ─ settle ─ barrier ─ measured ops (closed loop, or open
+//!        loop at the target rate) ─ settle ─ full scan for live bytes ─ close ─ RunResult
 //! ```
 //!
-//! Each phase is measured on its own: per-operation-type HDR histograms, a per-second
-//! timeline (with the engine's compactions), CPU time from `getrusage`, the engine's I/O
-//! counters and `/proc/self/io` for write amplification both ways, and the files on disk
-//! for space amplification. Ctrl-C (the `stop` flag) ends the current phase cleanly and the
-//! result is marked partial.
+//! Each phase is measured on its own (see [`phase`]): per-operation-type HDR histograms on
+//! the workers' own clock, a per-second timeline (with the engine's compactions), CPU time
+//! from `getrusage`, the engine's I/O counters and `/proc/self/io` for write amplification
+//! (engine, syscall and device bytes), and the files on disk for space amplification
+//! (allocated and apparent). "Settle" is [`Engine::settle`]: the engine writes out what it
+//! holds and finishes its due background work, inside the phase's I/O window but outside
+//! its latency clock, so deferred writes are charged to the phase that caused them.
+//!
+//! A run bounded by operation count whose spec also has a duration treats the duration as a
+//! safety cap: reaching it ends the phase and marks the result partial, with the reason.
+//! Ctrl-C (the `stop` flag) ends the current phase cleanly and the result is marked partial.
 
 mod amplification;
+mod clock;
+mod cold;
 mod interval;
 mod latency;
 mod phase;
@@ -25,13 +33,15 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use engines::{Engine, EngineKind, Options};
+use serde::{Deserialize, Serialize};
 
-pub use amplification::{live_data, MISMATCH_FLOOR_BYTES, MISMATCH_RATIO};
+pub use amplification::{live_data, MISMATCH_FLOOR_BYTES, MISMATCH_RATIO, STEADY_BUFFERS};
+pub use clock::Clock;
 pub use latency::{base64, new_histogram, spectrum, summary};
 
 use crate::environment;
 use crate::generator::{KeyBuilder, LoadStream, OpStream, ValuePool};
-use crate::result::{Calibration, EngineInfo, PhaseKind, RunResult, SCHEMA_VERSION};
+use crate::result::{Calibration, ColdCache, EngineInfo, PhaseKind, RunResult, SCHEMA_VERSION};
 use crate::spec::WorkloadSpec;
 use phase::{run_phase, PhaseCtx, PhasePlan};
 use worker::Source;
@@ -62,8 +72,12 @@ impl EngineUnderTest {
     }
 }
 
+/// Bytes all workers of a phase together may use to generate their operations ahead of the
+/// clock (a count-bounded stream that fits is generated whole before the phase starts).
+pub const GENERATE_AHEAD_BYTES: usize = 256 << 20;
+
 /// Progress of a phase, reported about once a second.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Progress {
     pub phase: PhaseKind,
     pub elapsed_secs: f64,
@@ -79,10 +93,12 @@ pub struct Progress {
 /// How to run, beyond the workload itself.
 pub struct RunConfig<'a> {
     /// Data directory to use and keep; `None` = a fresh temporary directory under
-    /// `temp_parent` (or the system's), removed afterwards.
+    /// `temp_parent` (or the system's), removed afterwards. A directory that is empty at the
+    /// start is fresh: the load's live data is then what it wrote.
     pub dir: Option<PathBuf>,
     pub temp_parent: Option<PathBuf>,
-    /// Drop the engine's files from the page cache between load and run.
+    /// Between load and run: close the engine, drop its files from the page cache (checked
+    /// with `mincore`) and open it again.
     pub cold_cache: bool,
     /// Set (e.g. by Ctrl-C) to stop the run; the result is then partial.
     pub stop: &'a AtomicBool,
@@ -143,44 +159,39 @@ pub fn run(
             temp.path().to_path_buf()
         }
     };
+    let fresh = std::fs::read_dir(&dir)
+        .map_err(RunError::Dir)?
+        .next()
+        .is_none();
     let mut options = engine.info.options.clone();
     options.durability = spec.durability;
     let environment = environment::capture(&dir);
-    let db = (engine.open)(&dir, &options).map_err(RunError::Open)?;
+    let mut db = (engine.open)(&dir, &options).map_err(RunError::Open)?;
 
     let keys = KeyBuilder::new(&spec.key, spec.insert_order);
     let values = ValuePool::new(spec);
-    let ctx = PhaseCtx {
-        db: db.as_ref(),
-        keys: &keys,
-        values: &values,
-        stop: cfg.stop,
-        data_dir: &dir,
-        persistent: engine.info.persistent,
-        counts_io: engine.info.counts_io,
-        progress: cfg.progress,
-    };
     let mut phases = Vec::new();
     let mut notes = Vec::new();
     let mut stopped: Option<String> = None;
     let threads = spec.threads;
+    let budget = GENERATE_AHEAD_BYTES / threads as usize;
 
     if spec.record_count > 0 {
-        let sources: Vec<Source> = (0..threads)
-            .map(|t| Source::Load(LoadStream::new(spec, t)))
-            .collect();
+        let loads: Vec<LoadStream> = (0..threads).map(|t| LoadStream::new(spec, t)).collect();
+        let limits = loads.iter().map(|l| Some(l.len())).collect();
         let end = run_phase(
-            &ctx,
+            &phase_ctx(db.as_ref(), &keys, &values, &dir, &engine.info, cfg),
             PhasePlan {
                 kind: PhaseKind::Load,
-                sources,
+                sources: loads.into_iter().map(Source::Load).collect(),
                 warmup: vec![0; threads as usize],
-                limits: vec![None; threads as usize],
+                limits,
                 deadline: None,
                 target_rate: 0.0,
                 total: Some(spec.record_count),
                 kinds: [false, false, true, false, false, false],
-                live_is_written: cfg.dir.is_none(),
+                live_is_written: fresh,
+                budget,
             },
         );
         phases.push(end.result);
@@ -188,13 +199,38 @@ pub fn run(
         stopped = end.stopped;
     }
 
-    let mut cold_cache = false;
+    let mut cold_cache_check: Option<ColdCache> = None;
     if stopped.is_none() && cfg.cold_cache {
-        match db.sync().and_then(|_| engines::io::drop_page_cache(&dir)) {
-            Ok(_) => cold_cache = true,
-            Err(e) => notes.push(format!(
-                "cold cache requested but the page cache could not be dropped: {e}"
-            )),
+        if !engine.info.persistent {
+            notes.push("cold cache requested, but the engine keeps no files".into());
+        } else {
+            match cold::restart(db, engine.open.as_ref(), &dir, &options) {
+                Ok((reopened, check)) => {
+                    db = reopened;
+                    if !check.dropped {
+                        notes.push(format!(
+                            "cold cache: {} of {} bytes of the engine's files were still cached after dropping them",
+                            check.cached_bytes_after_drop, check.file_bytes
+                        ));
+                    }
+                    cold_cache_check = Some(check);
+                }
+                Err(e) => {
+                    // The engine is closed: the run ends with what it has.
+                    notes.push(format!("cold cache: {e}"));
+                    return Ok(finish_result(
+                        spec,
+                        engine,
+                        options,
+                        environment,
+                        phases,
+                        cfg,
+                        notes,
+                        Some(format!("the cold-cache restart failed: {e}")),
+                        None,
+                    ));
+                }
+            }
         }
     }
 
@@ -209,7 +245,7 @@ pub fn run(
             .map(|t| split(spec.warmup_ops, threads, t))
             .collect();
         let end = run_phase(
-            &ctx,
+            &phase_ctx(db.as_ref(), &keys, &values, &dir, &engine.info, cfg),
             PhasePlan {
                 kind: PhaseKind::Run,
                 sources,
@@ -222,11 +258,19 @@ pub fn run(
                 total: (spec.operation_count > 0).then_some(spec.operation_count),
                 kinds: spec.mix.weights().map(|w| w > 0.0),
                 live_is_written: false,
+                budget,
             },
         );
+        if end.stopped.is_none() && end.capped && spec.operation_count > 0 {
+            stopped = Some(format!(
+                "time cap of {} s reached after {} of {} operations",
+                spec.duration_secs, end.result.operations, spec.operation_count
+            ));
+        } else {
+            stopped = end.stopped;
+        }
         phases.push(end.result);
         notes.extend(end.notes.into_iter().map(|n| format!("run: {n}")));
-        stopped = end.stopped;
     }
 
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| db.close())) {
@@ -236,14 +280,58 @@ pub fn run(
     }
     // Dropping a panicked engine may panic again; the result matters more than its drop.
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(db)));
+    Ok(finish_result(
+        spec,
+        engine,
+        options,
+        environment,
+        phases,
+        cfg,
+        notes,
+        stopped,
+        cold_cache_check,
+    ))
+}
 
+fn phase_ctx<'a>(
+    db: &'a dyn Engine,
+    keys: &'a KeyBuilder,
+    values: &'a ValuePool,
+    dir: &'a Path,
+    info: &EngineInfo,
+    cfg: &RunConfig<'a>,
+) -> PhaseCtx<'a> {
+    PhaseCtx {
+        db,
+        keys,
+        values,
+        stop: cfg.stop,
+        data_dir: dir,
+        persistent: info.persistent,
+        counts_io: info.counts_io,
+        progress: cfg.progress,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish_result(
+    spec: &WorkloadSpec,
+    engine: &EngineUnderTest,
+    options: Options,
+    environment: crate::result::Environment,
+    phases: Vec<crate::result::PhaseResult>,
+    cfg: &RunConfig<'_>,
+    notes: Vec<String>,
+    stopped: Option<String>,
+    cold_cache_check: Option<ColdCache>,
+) -> RunResult {
     let run_id = format!(
         "{}-{}-{}",
         engine.info.name,
         spec.name,
         environment::compact_time(environment.started_unix)
     );
-    Ok(RunResult {
+    RunResult {
         schema_version: SCHEMA_VERSION,
         kvbench_version: env!("CARGO_PKG_VERSION").into(),
         run_id,
@@ -253,12 +341,14 @@ pub fn run(
             ..engine.info.clone()
         },
         durability: spec.durability,
-        cold_cache,
+        cold_cache: cold_cache_check.is_some_and(|c| c.dropped),
+        cold_cache_check,
+        repetition: None,
         partial: stopped.is_some(),
         partial_reason: stopped,
         environment,
         phases,
         calibration: cfg.calibration.clone(),
         notes,
-    })
+    }
 }

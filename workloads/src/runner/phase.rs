@@ -1,23 +1,38 @@
-//! One measured phase: start the workers, sample their counters and the engine once a
-//! second for the timeline, join them, merge their histograms and turn everything into a
-//! [`PhaseResult`].
+//! One measured phase: start the workers, take the "before" readings at the barrier between
+//! warm-up and the measured part, sample the workers and the engine once a second for the
+//! timeline, join them, take the "in-window" readings, bring the engine to rest and take the
+//! "settled" readings, merge the histograms and turn everything into a [`PhaseResult`].
+//!
+//! ```text
+//!  workers:  warm-up ─┐                ┌─ start ── measured operations ── end ─┐
+//!  runner:            warmed: settle, │ go                                    join: in-window
+//!                     syncfs, before ─┘                                       readings, settle,
+//!                                                                             syncfs, settled
+//! ```
+//!
+//! The latency clock is the workers' own (earliest start to latest end); the I/O, CPU and
+//! amplification windows open at the same barrier, so neither warm-up nor the engine's
+//! leftovers from before the phase are in them, and close after the engine has written out
+//! what the phase left it holding.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
-use std::sync::Barrier;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use engines::{Engine, EngineStats};
 use hdrhistogram::Histogram;
 
-use super::amplification::{self, UserBytes};
+use super::amplification::{self, UserBytes, Window};
+use super::clock::Clock;
 use super::interval;
 use super::latency::{new_histogram, summary, to_result};
-use super::worker::{panic_message, work, Outcome, Slot, Source, Task};
+use super::worker::{panic_message, work, Gate, Outcome, Slot, Source, Task};
 use super::Progress;
+use crate::files;
 use crate::generator::{KeyBuilder, ValuePool};
 use crate::procfs;
 use crate::result::{
-    CpuUsage, EngineEvent, OpLatency, PhaseKind, PhaseResult, Throughput, TimelinePoint,
+    CpuUsage, EngineEvent, OpLatency, PhaseKind, PhaseResult, ProcIo, Throughput, TimelinePoint,
 };
 use crate::spec::OpKind;
 
@@ -49,14 +64,53 @@ pub(crate) struct PhasePlan {
     /// store): no scan is needed. Otherwise a full scan counts it, which also warms caches,
     /// so it is kept for the end of the run.
     pub live_is_written: bool,
+    /// Bytes each worker may use to generate its operations ahead.
+    pub budget: usize,
 }
 
 /// The phase's result, and whether it stopped early (and why).
 pub(crate) struct PhaseEnd {
     pub result: PhaseResult,
     pub stopped: Option<String>,
+    /// Some worker's deadline ended it before its operation limit.
+    pub capped: bool,
     /// Warnings for the result's `notes`.
     pub notes: Vec<String>,
+}
+
+/// What the kernel and the engine say at one moment.
+struct Reading {
+    stats: EngineStats,
+    io: Option<ProcIo>,
+    ru: procfs::Rusage,
+}
+
+impl Reading {
+    /// Takes a reading; with `sync_fs`, after `syncfs` on the data directory's file system,
+    /// so that pages dirtied before count as written before (and the device-write counter
+    /// of a window holds what the window dirtied, now on the device).
+    fn take(ctx: &PhaseCtx<'_>, sync_fs: bool, notes: &mut Vec<String>) -> Reading {
+        if sync_fs && ctx.persistent {
+            if let Err(e) = files::sync_file_system(ctx.data_dir) {
+                notes.push(format!("syncfs of the data directory failed: {e}"));
+            }
+        }
+        Reading {
+            ru: procfs::rusage(),
+            io: procfs::read_proc_io(),
+            stats: ctx.db.stats(),
+        }
+    }
+
+    fn window(&self, before: &Reading) -> Window {
+        Window {
+            engine: self.stats.io.since(&before.stats.io),
+            proc: self
+                .io
+                .zip(before.io)
+                .map(|(a, b)| procfs::proc_io_since(&a, &b)),
+        }
+    }
 }
 
 struct Sampler {
@@ -135,18 +189,27 @@ fn merge(into: &mut Histogram<u64>, from: &Histogram<u64>) {
     let _ = into.add(from);
 }
 
+/// Brings the engine to rest, catching a panic; returns the time it took, or why it failed.
+fn settle(db: &dyn Engine) -> (f64, Result<(), String>) {
+    let t = Instant::now();
+    let r = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| db.settle())) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(p) => Err(panic_message(p)),
+    };
+    (t.elapsed().as_secs_f64(), r)
+}
+
 pub(crate) fn run_phase(ctx: &PhaseCtx<'_>, plan: PhasePlan) -> PhaseEnd {
     let threads = plan.sources.len();
     let slots: Vec<Slot> = (0..threads).map(|_| Slot::default()).collect();
-    let barrier = Barrier::new(threads + 1);
-    let done = AtomicUsize::new(0);
+    let gate = Gate::new(threads);
     let interval_ns = (plan.target_rate > 0.0).then(|| threads as f64 * 1e9 / plan.target_rate);
+    let warmup_total: u64 = plan.warmup.iter().sum();
+    let mut notes = Vec::new();
 
-    let stats_before = ctx.db.stats();
-    let io_before = procfs::read_proc_io();
-    let ru_before = procfs::rusage();
-
-    let (outcomes, elapsed, sampler) = std::thread::scope(|scope| {
+    let (outcomes, before, sampler) = std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::channel::<()>();
         let mut handles = Vec::with_capacity(threads);
         for (t, source) in plan.sources.into_iter().enumerate() {
             let task = Task {
@@ -155,57 +218,75 @@ pub(crate) fn run_phase(ctx: &PhaseCtx<'_>, plan: PhasePlan) -> PhaseEnd {
                 values: ctx.values,
                 slot: &slots[t],
                 stop: ctx.stop,
-                barrier: &barrier,
+                gate: &gate,
                 source,
                 warmup: plan.warmup[t],
                 limit: plan.limits[t],
                 deadline: plan.deadline,
                 interval_ns,
                 kinds: plan.kinds,
+                budget: plan.budget,
+                clock: Clock::get(),
             };
-            let done = &done;
+            let tx = tx.clone();
             let h = std::thread::Builder::new()
                 .name(format!("kvbench-worker-{t}"))
                 .spawn_scoped(scope, move || {
-                    struct Finish<'a>(&'a AtomicUsize);
-                    impl Drop for Finish<'_> {
+                    struct Finish(mpsc::Sender<()>);
+                    impl Drop for Finish {
                         fn drop(&mut self) {
-                            self.0.fetch_add(1, Relaxed);
+                            let _ = self.0.send(());
                         }
                     }
-                    let _finish = Finish(done);
+                    let _finish = Finish(tx);
                     work(task)
                 })
                 .expect("spawn worker thread");
             handles.push(h);
         }
-        barrier.wait();
+        drop(tx);
+        gate.warmed.wait();
+        // Warm-up writes may have left the engine holding work: it is done now, outside
+        // the windows, so that the phase is charged only with its own.
+        if warmup_total > 0 && plan.kind == PhaseKind::Run {
+            if let (_, Err(e)) = settle(ctx.db) {
+                notes.push(format!(
+                    "bringing the engine to rest after warm-up failed: {e}"
+                ));
+            }
+        }
+        let before = Reading::take(ctx, true, &mut notes);
+        gate.go.wait();
         let start = Instant::now();
         let mut sampler = Sampler {
             last_buckets: vec![vec![0; interval::BUCKETS]; threads],
             start,
             last: start,
             last_ops: 0,
-            last_stats: stats_before.clone(),
+            last_stats: before.stats.clone(),
             timeline: Vec::new(),
             events: Vec::new(),
         };
         let mut next_tick = start + Duration::from_secs(1);
-        while done.load(Relaxed) < threads {
-            let now = Instant::now();
-            if now >= next_tick {
-                let ops = sampler.sample(ctx, &slots, now);
-                (ctx.progress)(&Progress {
-                    phase: plan.kind,
-                    elapsed_secs: (now - start).as_secs_f64(),
-                    ops_done: ops,
-                    ops_total: plan.total,
-                    duration_secs: plan.deadline.map(|d| d.as_secs_f64()),
-                    ops_per_sec: sampler.timeline.last().map_or(0.0, |p| p.ops_per_sec),
-                });
-                next_tick += Duration::from_secs(1);
-            } else {
-                std::thread::sleep((next_tick - now).min(Duration::from_millis(10)));
+        let mut finished = 0;
+        while finished < threads {
+            let wait = next_tick.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(wait) {
+                Ok(()) => finished += 1,
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let now = Instant::now();
+                    let ops = sampler.sample(ctx, &slots, now);
+                    (ctx.progress)(&Progress {
+                        phase: plan.kind,
+                        elapsed_secs: (now - start).as_secs_f64(),
+                        ops_done: ops,
+                        ops_total: plan.total,
+                        duration_secs: plan.deadline.map(|d| d.as_secs_f64()),
+                        ops_per_sec: sampler.timeline.last().map_or(0.0, |p| p.ops_per_sec),
+                    });
+                    next_tick += Duration::from_secs(1);
+                }
             }
         }
         let outcomes: Vec<Result<Outcome, String>> = handles
@@ -219,52 +300,64 @@ pub(crate) fn run_phase(ctx: &PhaseCtx<'_>, plan: PhasePlan) -> PhaseEnd {
         if end > sampler.last {
             sampler.sample(ctx, &slots, end);
         }
-        (outcomes, (end - start).as_secs_f64(), sampler)
+        (outcomes, before, sampler)
     });
 
-    let ru_after = procfs::rusage();
-    let io_after = procfs::read_proc_io();
-    let stats_after = ctx.db.stats();
+    // The latency clock has stopped: what the measured operations did while it ran.
+    let in_window = Reading::take(ctx, false, &mut notes);
+    let (settle_secs, settled) = {
+        let (secs, r) = settle(ctx.db);
+        if let Err(e) = r {
+            notes.push(format!("bringing the engine to rest failed: {e}"));
+        }
+        (secs, Reading::take(ctx, true, &mut notes))
+    };
     finish(
         ctx,
-        plan.kind,
-        threads,
-        plan.target_rate,
-        plan.live_is_written,
+        &plan_info(plan.kind, threads, plan.target_rate, plan.live_is_written),
         outcomes,
-        elapsed,
         sampler,
-        PhaseKernel {
-            stats_before,
-            stats_after,
-            io: io_before
-                .zip(io_after)
-                .map(|(b, a)| procfs::proc_io_since(&a, &b)),
-            ru_before,
-            ru_after,
+        Readings {
+            before,
+            in_window,
+            settled,
+            settle_secs,
         },
+        notes,
     )
 }
 
-struct PhaseKernel {
-    stats_before: EngineStats,
-    stats_after: EngineStats,
-    io: Option<crate::result::ProcIo>,
-    ru_before: procfs::Rusage,
-    ru_after: procfs::Rusage,
-}
-
-#[allow(clippy::too_many_arguments)]
-fn finish(
-    ctx: &PhaseCtx<'_>,
+/// The parts of the plan `finish` needs.
+struct PlanInfo {
     kind: PhaseKind,
     threads: usize,
     target_rate: f64,
     live_is_written: bool,
+}
+
+fn plan_info(kind: PhaseKind, threads: usize, target_rate: f64, live: bool) -> PlanInfo {
+    PlanInfo {
+        kind,
+        threads,
+        target_rate,
+        live_is_written: live,
+    }
+}
+
+struct Readings {
+    before: Reading,
+    in_window: Reading,
+    settled: Reading,
+    settle_secs: f64,
+}
+
+fn finish(
+    ctx: &PhaseCtx<'_>,
+    plan: &PlanInfo,
     outcomes: Vec<Result<Outcome, String>>,
-    elapsed: f64,
     sampler: Sampler,
-    k: PhaseKernel,
+    k: Readings,
+    mut notes: Vec<String>,
 ) -> PhaseEnd {
     let mut latency: Vec<Histogram<u64>> = (0..6).map(|_| new_histogram()).collect();
     let mut service: Vec<Histogram<u64>> = (0..6).map(|_| new_histogram()).collect();
@@ -272,8 +365,11 @@ fn finish(
     let (mut ops, mut errors, mut warmup) = (0u64, 0u64, 0f64);
     let mut samples: Vec<String> = Vec::new();
     let mut user = UserBytes::default();
-    let mut digests = Vec::with_capacity(threads);
+    let mut digests = Vec::with_capacity(plan.threads);
     let mut stopped = None;
+    let mut capped = false;
+    let mut generated = 0u64;
+    let (mut first, mut last): (Option<Instant>, Option<Instant>) = (None, None);
     for o in outcomes {
         let o = match o {
             Ok(o) => o,
@@ -298,6 +394,12 @@ fn finish(
         user.written += o.user_bytes_written;
         user.read += o.user_bytes_read;
         user.logical_reads += o.logical_reads;
+        capped |= o.capped;
+        generated += o.generated_bytes;
+        if let (Some(s), Some(e)) = (o.start, o.end) {
+            first = Some(first.map_or(s, |f: Instant| f.min(s)));
+            last = Some(last.map_or(e, |l: Instant| l.max(e)));
+        }
         for s in o.error_samples {
             if samples.len() < 10 && !samples.contains(&s) {
                 samples.push(s);
@@ -311,8 +413,12 @@ fn finish(
     if stopped.is_none() && ctx.stop.load(Relaxed) {
         stopped = Some("interrupted (Ctrl-C)".into());
     }
+    let elapsed = match (first, last) {
+        (Some(f), Some(l)) => l.saturating_duration_since(f).as_secs_f64(),
+        _ => 0.0,
+    };
 
-    let open_loop = target_rate > 0.0;
+    let open_loop = plan.target_rate > 0.0;
     let mut all = new_histogram();
     let mut all_service = new_histogram();
     let mut lat = Vec::new();
@@ -346,9 +452,10 @@ fn finish(
         );
     }
 
-    let engine_io = k.stats_after.io.since(&k.stats_before.io);
-    let disk_bytes = engines::store_dir::dir_size(ctx.data_dir);
-    let live = if live_is_written {
+    let settled = k.settled.window(&k.before);
+    let in_window = k.in_window.window(&k.before);
+    let usage = files::disk_usage(ctx.data_dir);
+    let live = if plan.live_is_written {
         Some((user.written, ops - errors))
     } else {
         // A broken engine may panic here too; the result still gets written.
@@ -358,16 +465,22 @@ fn finish(
         .ok()
         .and_then(|r| r.ok())
     };
-    let (amp, note) = amplification::compute(
+    let write_buffer = k
+        .settled
+        .stats
+        .write_buffer_bytes
+        .max(k.before.stats.write_buffer_bytes);
+    let (amp, amp_notes) = amplification::compute(
         user,
-        &engine_io,
-        k.io.as_ref(),
-        disk_bytes,
+        &settled,
+        Some(&in_window),
+        usage,
         live,
         ctx.persistent,
         ctx.counts_io,
+        write_buffer,
     );
-    let mut notes: Vec<String> = note.into_iter().collect();
+    notes.extend(amp_notes);
     if errors > 0 {
         notes.push(format!(
             "{errors} of {ops} operations failed; see error_samples"
@@ -380,14 +493,15 @@ fn finish(
             0.0
         }
     };
-    let cpu_user = (k.ru_after.user_secs - k.ru_before.user_secs).max(0.0);
-    let cpu_sys = (k.ru_after.system_secs - k.ru_before.system_secs).max(0.0);
+    let (ru_before, ru_after) = (k.before.ru, k.settled.ru);
+    let cpu_user = (ru_after.user_secs - ru_before.user_secs).max(0.0);
+    let cpu_sys = (ru_after.system_secs - ru_before.system_secs).max(0.0);
     let result = PhaseResult {
-        phase: kind,
+        phase: plan.kind,
         elapsed_secs: elapsed,
         warmup_secs: warmup,
-        threads: threads as u32,
-        target_rate,
+        threads: plan.threads as u32,
+        target_rate: plan.target_rate,
         open_loop,
         operations: ops,
         errors,
@@ -409,15 +523,18 @@ fn finish(
             user_ns_per_op: per_op(cpu_user),
             system_ns_per_op: per_op(cpu_sys),
         },
-        peak_rss_bytes: k.ru_after.max_rss_bytes,
-        engine_stats: k.stats_after,
-        engine_io,
-        proc_io: k.io,
+        peak_rss_bytes: ru_after.max_rss_bytes,
+        generated_ahead_bytes: generated,
+        engine_stats: k.settled.stats,
+        engine_io: settled.engine,
+        proc_io: settled.proc,
         op_stream_digests: digests,
+        settle_secs: Some(k.settle_secs),
     };
     PhaseEnd {
         result,
         stopped,
+        capped,
         notes,
     }
 }

@@ -1,6 +1,16 @@
-//! One worker thread: draws operations from its stream, issues them to the engine, and
-//! records each one's latency in its own histograms (nothing shared on the hot path but two
-//! relaxed stores to its own cache line, which the sampler reads once a second).
+//! One worker thread: issues its operations to the engine and records each one's latency in
+//! its own histograms (nothing shared on the hot path but relaxed stores to its own cache
+//! line, which the sampler reads once a second).
+//!
+//! Operations and their keys are generated ahead into a [`Batch`], so the timed region holds
+//! the engine call alone. A count-bounded phase whose whole stream fits in the worker's
+//! generation budget is generated before the start barrier, outside the phase's wall time;
+//! otherwise batches of [`BATCH`] operations are generated as the phase goes (that time is
+//! then in the phase's wall time, never in a latency).
+//!
+//! The worker takes its own start time after the start barrier and its own end time after
+//! its last operation: the phase lasts from the earliest start to the latest end. Times are
+//! read from the workers' [`Clock`] (the CPU's time-stamp counter where it is usable).
 //!
 //! Closed loop: the next operation starts when the previous one returns; latency is measured
 //! from the actual start. Open loop (a target rate): operation `i` is *intended* to start at
@@ -16,10 +26,15 @@ use std::time::{Duration, Instant};
 use engines::{Engine, Error};
 use hdrhistogram::Histogram;
 
+use super::clock::Clock;
 use super::interval::IntervalCounts;
 use super::latency::{new_histogram, record, unused_histogram};
+use crate::generator::ops::Digest;
 use crate::generator::{KeyBuilder, LoadStream, Op, OpStream, ValuePool};
 use crate::spec::OpKind;
+
+/// Operations generated at a time when the whole stream is not generated ahead.
+pub(crate) const BATCH: u64 = 4096;
 
 /// Counters a worker publishes for the per-second timeline, on a cache line of its own
 /// (the interval buckets are a separate allocation per worker).
@@ -48,12 +63,20 @@ impl Source {
             Source::Empty => None,
         }
     }
+}
 
-    fn digest(&self) -> u64 {
-        match self {
-            Source::Load(s) => s.digest(),
-            Source::Run(s) => s.digest(),
-            Source::Empty => 0,
+/// The two meeting points of a phase: every worker has warmed up (the runner then settles
+/// the engine and takes its "before" readings), and the measured part starts.
+pub(crate) struct Gate {
+    pub warmed: Barrier,
+    pub go: Barrier,
+}
+
+impl Gate {
+    pub fn new(workers: usize) -> Gate {
+        Gate {
+            warmed: Barrier::new(workers + 1),
+            go: Barrier::new(workers + 1),
         }
     }
 }
@@ -65,7 +88,7 @@ pub(crate) struct Task<'a> {
     pub values: &'a ValuePool,
     pub slot: &'a Slot,
     pub stop: &'a AtomicBool,
-    pub barrier: &'a Barrier,
+    pub gate: &'a Gate,
     pub source: Source,
     /// Operations to issue before the barrier, unmeasured.
     pub warmup: u64,
@@ -77,6 +100,9 @@ pub(crate) struct Task<'a> {
     /// Operation types the phase can issue (in `OpKind::ALL` order); the others get no
     /// preallocated histogram.
     pub kinds: [bool; 6],
+    /// Bytes this worker may use to generate its whole stream ahead.
+    pub budget: usize,
+    pub clock: Clock,
 }
 
 /// What a worker measured.
@@ -91,10 +117,71 @@ pub(crate) struct Outcome {
     pub user_bytes_written: u64,
     pub user_bytes_read: u64,
     pub logical_reads: u64,
+    /// Digest of every operation issued, warm-up included.
     pub digest: u64,
     /// An error after which the engine cannot go on (poisoned, closed).
     pub fatal: Option<String>,
     pub warmup_secs: f64,
+    /// The worker's own start (after the start barrier) and end (after its last operation).
+    pub start: Option<Instant>,
+    pub end: Option<Instant>,
+    /// The deadline ended the worker before its operation limit.
+    pub capped: bool,
+    /// Bytes the worker held for operations generated ahead (their share of peak RSS).
+    pub generated_bytes: u64,
+}
+
+/// Operations generated ahead, with their keys laid end to end.
+#[derive(Default)]
+struct Batch {
+    ops: Vec<Op>,
+    keys: Vec<u8>,
+    /// End of each operation's key in `keys`.
+    ends: Vec<u32>,
+}
+
+impl Batch {
+    /// Bytes a batch of `n` operations takes at most, for keys of at most `key_max` bytes.
+    fn bytes(n: u64, key_max: usize) -> u64 {
+        n.saturating_mul((std::mem::size_of::<Op>() + 4 + key_max) as u64)
+    }
+
+    /// Replaces the batch with up to `n` operations from `src`; returns how many it holds.
+    fn fill(&mut self, src: &mut Source, keys: &KeyBuilder, n: u64) -> usize {
+        self.ops.clear();
+        self.keys.clear();
+        self.ends.clear();
+        for _ in 0..n {
+            let Some(op) = src.next_op() else { break };
+            keys.append(op.record, &mut self.keys);
+            self.ends.push(self.keys.len() as u32);
+            self.ops.push(op);
+        }
+        self.ops.len()
+    }
+
+    fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// Bytes the batch's buffers hold.
+    fn capacity_bytes(&self) -> u64 {
+        (self.ops.capacity() * std::mem::size_of::<Op>()
+            + self.keys.capacity()
+            + 4 * self.ends.capacity()) as u64
+    }
+
+    #[inline]
+    fn get(&self, i: usize) -> (&Op, &[u8]) {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        (&self.ops[i], &self.keys[start..self.ends[i] as usize])
+    }
+
+    fn digest(&self, upto: usize, d: &mut Digest) {
+        for op in &self.ops[..upto] {
+            d.add_op(op);
+        }
+    }
 }
 
 /// What one operation did, for the counters.
@@ -107,70 +194,59 @@ struct Done {
     reads: u64,
 }
 
-struct Exec<'a> {
-    db: &'a dyn Engine,
-    keys: &'a KeyBuilder,
-    values: &'a ValuePool,
-    key: Vec<u8>,
-}
-
-impl Exec<'_> {
-    #[inline]
-    fn run(&mut self, op: &Op) -> engines::Result<Done> {
-        self.keys.build(op.record, &mut self.key);
-        let key = &self.key[..];
-        let mut d = Done::default();
-        match op.kind {
-            OpKind::Read => {
-                let v = self.db.get(key)?;
-                d.reads = 1;
-                d.found = Some(v.is_some());
-                d.read = v.map_or(0, |v| (key.len() + v.len()) as u64);
-            }
-            OpKind::Update | OpKind::Insert => {
-                let v = self.values.value(op);
-                self.db.put(key, v)?;
-                d.written = (key.len() + v.len()) as u64;
-            }
-            OpKind::ReadModifyWrite => {
-                let old = self.db.get(key)?;
-                d.reads = 1;
-                d.found = Some(old.is_some());
-                d.read = old.map_or(0, |v| (key.len() + v.len()) as u64);
-                let v = self.values.value(op);
-                self.db.put(key, v)?;
-                d.written = (key.len() + v.len()) as u64;
-            }
-            OpKind::Scan => {
-                let items = self.db.scan(key, None, op.scan_len as usize)?;
-                d.reads = 1;
-                d.items = items.len() as u64;
-                d.read = items.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum();
-            }
-            OpKind::Delete => {
-                self.db.delete(key)?;
-                d.written = key.len() as u64;
-            }
+#[inline]
+fn exec(db: &dyn Engine, values: &ValuePool, op: &Op, key: &[u8]) -> engines::Result<Done> {
+    let mut d = Done::default();
+    match op.kind {
+        OpKind::Read => {
+            let v = db.get(key)?;
+            d.reads = 1;
+            d.found = Some(v.is_some());
+            d.read = v.map_or(0, |v| (key.len() + v.len()) as u64);
         }
-        Ok(d)
+        OpKind::Update | OpKind::Insert => {
+            let v = values.value(op);
+            db.put(key, v)?;
+            d.written = (key.len() + v.len()) as u64;
+        }
+        OpKind::ReadModifyWrite => {
+            let old = db.get(key)?;
+            d.reads = 1;
+            d.found = Some(old.is_some());
+            d.read = old.map_or(0, |v| (key.len() + v.len()) as u64);
+            let v = values.value(op);
+            db.put(key, v)?;
+            d.written = (key.len() + v.len()) as u64;
+        }
+        OpKind::Scan => {
+            let items = db.scan(key, None, op.scan_len as usize)?;
+            d.reads = 1;
+            d.items = items.len() as u64;
+            d.read = items.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum();
+        }
+        OpKind::Delete => {
+            db.delete(key)?;
+            d.written = key.len() as u64;
+        }
     }
+    Ok(d)
 }
 
-/// Sleeps until shortly before `t`, then yields until `t`: a plain sleep overshoots by
+/// Sleeps until shortly before tick `t`, then yields until `t`: a plain sleep overshoots by
 /// tens of microseconds, which would count as latency at high target rates. Long waits
 /// sleep in slices so a stop request is seen; returns false when stopped.
-fn wait_until(t: Instant, stop: &AtomicBool) -> bool {
+fn wait_until(clock: &Clock, t: u64, stop: &AtomicBool) -> bool {
     const SPIN: Duration = Duration::from_micros(60);
     const SLICE: Duration = Duration::from_millis(50);
     loop {
-        let now = Instant::now();
+        let now = clock.now();
         if t <= now {
             return true;
         }
         if stop.load(Relaxed) {
             return false;
         }
-        let left = t - now;
+        let left = Duration::from_nanos(clock.ns(t - now));
         if left > SPIN {
             std::thread::sleep((left - SPIN).min(SLICE));
         } else {
@@ -185,12 +261,6 @@ fn is_fatal(e: &Error) -> bool {
 
 pub(crate) fn work(mut task: Task<'_>) -> Outcome {
     let mut src = std::mem::replace(&mut task.source, Source::Empty);
-    let mut exec = Exec {
-        db: task.db,
-        keys: task.keys,
-        values: task.values,
-        key: Vec::with_capacity(64),
-    };
     let mut out = Outcome {
         latency: histograms(&task.kinds),
         service: task.interval_ns.map(|_| histograms(&task.kinds)),
@@ -205,26 +275,53 @@ pub(crate) fn work(mut task: Task<'_>) -> Outcome {
         digest: 0,
         fatal: None,
         warmup_secs: 0.0,
+        start: None,
+        end: None,
+        capped: false,
+        generated_bytes: 0,
     };
+    let mut digest = Digest::default();
+    let mut batch = Batch::default();
 
-    // An engine that panics must not leave the other workers waiting at the barrier: the
-    // panic is caught, the barrier is still reached, and the phase ends with the message.
+    // An engine that panics must not leave the other workers waiting at the barriers: the
+    // panic is caught, the barriers are still reached, and the phase ends with the message.
+    let mut ahead = false;
     let warm = catch_unwind(AssertUnwindSafe(|| {
-        warm_up(&task, &mut src, &mut exec, &mut out)
+        warm_up(&task, &mut src, &mut batch, &mut digest, &mut out);
+        // The whole measured stream, generated before the clock starts, when it fits.
+        if let Some(limit) = task.limit {
+            if Batch::bytes(limit, task.keys.max_len()) <= task.budget as u64 {
+                batch.fill(&mut src, task.keys, limit);
+                ahead = true;
+            }
+        }
     }));
     if let Err(p) = warm {
         out.fatal = Some(panic_message(p));
     }
-    task.barrier.wait();
+    task.gate.warmed.wait();
+    task.gate.go.wait();
+    let start = task.clock.now();
+    out.start = Some(task.clock.instant(start));
+    out.end = out.start;
     if out.fatal.is_none() {
         let done = catch_unwind(AssertUnwindSafe(|| {
-            measure(&task, &mut src, &mut exec, &mut out)
+            measure(
+                &task,
+                &mut src,
+                &mut batch,
+                ahead,
+                start,
+                &mut digest,
+                &mut out,
+            )
         }));
         if let Err(p) = done {
             out.fatal = Some(panic_message(p));
         }
     }
-    out.digest = src.digest();
+    out.digest = digest.value();
+    out.generated_bytes = batch.capacity_bytes();
     out
 }
 
@@ -251,51 +348,89 @@ pub(crate) fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
     format!("the engine panicked: {msg}")
 }
 
-fn warm_up(task: &Task<'_>, src: &mut Source, exec: &mut Exec<'_>, out: &mut Outcome) {
+fn warm_up(
+    task: &Task<'_>,
+    src: &mut Source,
+    batch: &mut Batch,
+    digest: &mut Digest,
+    out: &mut Outcome,
+) {
     let warm_start = Instant::now();
-    for _ in 0..task.warmup {
-        if task.stop.load(Relaxed) {
+    let mut left = task.warmup;
+    'batches: while left > 0 && !task.stop.load(Relaxed) {
+        let n = batch.fill(src, task.keys, left.min(BATCH));
+        if n == 0 {
             break;
         }
-        let Some(op) = src.next_op() else { break };
-        if let Err(e) = exec.run(&op) {
-            if is_fatal(&e) {
-                out.fatal = Some(e.to_string());
-                break;
+        left -= n as u64;
+        for i in 0..n {
+            let (op, key) = batch.get(i);
+            if let Err(e) = exec(task.db, task.values, op, key) {
+                if is_fatal(&e) {
+                    out.fatal = Some(e.to_string());
+                    batch.digest(i + 1, digest);
+                    break 'batches;
+                }
             }
         }
+        batch.digest(n, digest);
     }
     out.warmup_secs = warm_start.elapsed().as_secs_f64();
 }
 
-fn measure(task: &Task<'_>, src: &mut Source, exec: &mut Exec<'_>, out: &mut Outcome) {
-    let start = Instant::now();
-    let mut i: u64 = 0;
-    while out.fatal.is_none() && task.limit.is_none_or(|l| i < l) && !task.stop.load(Relaxed) {
+fn measure(
+    task: &Task<'_>,
+    src: &mut Source,
+    batch: &mut Batch,
+    ahead: bool,
+    start: u64,
+    digest: &mut Digest,
+    out: &mut Outcome,
+) {
+    let clock = &task.clock;
+    let limit = task.limit.unwrap_or(u64::MAX);
+    let deadline = task
+        .deadline
+        .map(|d| start + clock.ticks(d.as_nanos() as u64));
+    let (mut i, mut pos) = (0u64, 0usize);
+    if !ahead {
+        batch.fill(src, task.keys, limit.min(BATCH));
+    }
+    let mut last_end = start;
+    while i < limit && out.fatal.is_none() && !task.stop.load(Relaxed) {
+        if pos == batch.len() {
+            batch.digest(pos, digest);
+            pos = 0;
+            if ahead || batch.fill(src, task.keys, (limit - i).min(BATCH)) == 0 {
+                batch.ops.clear();
+                break; // the stream ended
+            }
+        }
         let intended = match task.interval_ns {
             Some(ns) => {
-                let offset = Duration::from_nanos((i as f64 * ns) as u64);
-                if task.deadline.is_some_and(|d| offset >= d) {
+                let t = start + clock.ticks((i as f64 * ns) as u64);
+                if deadline.is_some_and(|d| t >= d) {
+                    out.capped = i < limit;
                     break; // the next operation is due after the phase ends
                 }
-                let t = start + offset;
-                if !wait_until(t, task.stop) {
+                if !wait_until(clock, t, task.stop) {
                     break;
                 }
                 Some(t)
             }
             None => None,
         };
-        let Some(op) = src.next_op() else { break };
-        let t0 = Instant::now();
-        let res = exec.run(&op);
-        let t1 = Instant::now();
-        let latency = (t1 - intended.unwrap_or(t0)).as_nanos() as u64;
+        let (op, key) = batch.get(pos);
+        let t0 = clock.now();
+        let res = exec(task.db, task.values, op, key);
+        let t1 = clock.now();
+        last_end = t1;
+        let latency = clock.ns(t1.saturating_sub(intended.unwrap_or(t0)));
         let k = op.kind.index();
         record(&mut out.latency[k], latency);
         task.slot.interval.record(latency);
         if let Some(service) = out.service.as_mut() {
-            record(&mut service[k], (t1 - t0).as_nanos() as u64);
+            record(&mut service[k], clock.ns(t1.saturating_sub(t0)));
         }
         match res {
             Ok(d) => {
@@ -322,14 +457,18 @@ fn measure(task: &Task<'_>, src: &mut Source, exec: &mut Exec<'_>, out: &mut Out
                 }
             }
         }
+        pos += 1;
         i += 1;
-        out.ops = i;
         task.slot.ops.store(i, Relaxed);
         if latency > task.slot.max_latency_ns.load(Relaxed) {
             task.slot.max_latency_ns.fetch_max(latency, Relaxed);
         }
-        if task.deadline.is_some_and(|d| t1 - start >= d) {
+        if deadline.is_some_and(|d| t1 >= d) {
+            out.capped = i < limit;
             break;
         }
     }
+    out.end = Some(clock.instant(last_end));
+    out.ops = i;
+    batch.digest(pos, digest);
 }

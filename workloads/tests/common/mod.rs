@@ -2,7 +2,8 @@
 //!
 //! * [`LogEngine`]: the memory engine's counterpart with files: every put and delete is
 //!   appended to one log through `engines::io` (so the engine's counters count it) and, in
-//!   `sync` mode, fsynced before it returns. An index in memory answers reads.
+//!   `sync` mode, fsynced before it returns. An index in memory answers reads; a reopen
+//!   replays the log into it.
 //! * [`SleepyEngine`]: the memory engine, except that one chosen operation sleeps, to show
 //!   what open and closed loops make of a stall.
 
@@ -43,8 +44,27 @@ impl LogEngine {
     pub fn open_with(dir: &Path, options: &Options, sneaky: bool) -> Result<LogEngine> {
         let io = Io::new();
         let store = engines::store_dir::claim(&io, dir, "testlog", 1)?;
-        let file = io.create(&dir.join("log"))?;
-        io.sync_dir(dir)?;
+        let path = dir.join("log");
+        let mut state: LogState = (0, BTreeMap::new());
+        let file = if path.exists() {
+            let file = io.open(&path)?;
+            let mut scan = engines::log::Scanner::new(&file, 0)?;
+            while let Some((_, p)) = scan.next_record()? {
+                let klen = u32::from_le_bytes([p[1], p[2], p[3], p[4]]) as usize;
+                let key = p[5..5 + klen].to_vec();
+                match p[0] {
+                    1 => state.1.insert(key, p[5 + klen..].to_vec()),
+                    _ => state.1.remove(&key),
+                };
+            }
+            state.0 = scan.tail().map_or(0, |t| t.valid_len);
+            drop(scan);
+            file
+        } else {
+            let file = io.create(&path)?;
+            io.sync_dir(dir)?;
+            file
+        };
         let uncounted = if sneaky {
             Some(std::fs::File::create(dir.join("side"))?)
         } else {
@@ -55,7 +75,7 @@ impl LogEngine {
             file,
             uncounted,
             sync: options.durability == Durability::Sync,
-            state: Mutex::new((0, BTreeMap::new())),
+            state: Mutex::new(state),
             _dir: store,
         })
     }
@@ -63,6 +83,7 @@ impl LogEngine {
     fn append(&self, key: &[u8], value: Option<&[u8]>) -> Result<()> {
         let mut frame = Vec::with_capacity(key.len() + value.map_or(0, |v| v.len()) + 16);
         engines::log::encode_with(&mut frame, |b| {
+            b.push(u8::from(value.is_some()));
             b.extend_from_slice(&(key.len() as u32).to_le_bytes());
             b.extend_from_slice(key);
             if let Some(v) = value {
