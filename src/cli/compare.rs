@@ -8,7 +8,8 @@
 //! stream digests of each workload's results must match. `--repeat N` runs each (engine,
 //! workload) N times, interleaved (A B C A B C), each run in a child process of its own.
 //! Engines that fail to open are reported on one line each and skipped; the exit code is
-//! then non-zero.
+//! then non-zero. `--io-bound` runs the I/O-bound preset ([`super::io_bound`]): each run
+//! under the memory limit and then again in memory, back to back.
 
 use std::process::ExitCode;
 
@@ -44,13 +45,21 @@ fn engines(names: &[String]) -> CliResult<Vec<EngineKind>> {
 }
 
 pub fn cmd_compare(mut a: CompareArgs) -> CliResult<ExitCode> {
-    let kinds = engines(&a.engines)?;
+    let mut kinds = engines(&a.engines)?;
+    if a.io_bound {
+        // An engine without files cannot hold a store larger than the memory it may use.
+        kinds.retain(|k| k.persistent() && *k != EngineKind::Null);
+        if a.place.memory_limit.is_none() {
+            a.place.memory_limit = Some(super::io_bound::LIMIT.to_string());
+        }
+    }
     let names: Vec<String> = if a.workloads.is_empty() {
         DEFAULT_WORKLOADS.iter().map(|s| s.to_string()).collect()
     } else {
         a.workloads.clone()
     };
-    if a.spec.scale.is_none()
+    if !a.io_bound
+        && a.spec.scale.is_none()
         && a.spec.records.is_none()
         && a.spec.ops.is_none()
         && a.spec.duration.is_none()
@@ -60,6 +69,9 @@ pub fn cmd_compare(mut a: CompareArgs) -> CliResult<ExitCode> {
     let mut specs = Vec::new();
     for n in &names {
         let mut s = workloads::presets::preset(n)?;
+        if a.io_bound {
+            super::io_bound::apply(&mut s);
+        }
         a.spec.apply(&mut s)?;
         specs.push(s);
     }
@@ -68,6 +80,13 @@ pub fn cmd_compare(mut a: CompareArgs) -> CliResult<ExitCode> {
     let repeat = a.spec.repeat();
     prepare_out(&a.place)?;
     signal::install();
+    // Where each (engine, workload) runs: as asked, and with --io-bound again in memory.
+    let mut places = vec![a.place.clone()];
+    if a.io_bound {
+        let mut in_memory = a.place.clone();
+        in_memory.memory_limit = None;
+        places.push(in_memory);
+    }
 
     let started = std::time::Instant::now();
     let started_unix = super::run::now_unix();
@@ -81,22 +100,32 @@ pub fn cmd_compare(mut a: CompareArgs) -> CliResult<ExitCode> {
     let mut results = Vec::new();
     'all: for i in 1..=repeat {
         for spec in &specs {
-            for &kind in &kinds {
+            for (&kind, place) in kinds
+                .iter()
+                .flat_map(|k| places.iter().map(move |p| (k, p)))
+            {
                 if signal::interrupted() {
                     break 'all;
                 }
                 if skip.contains(&kind) {
                     continue;
                 }
+                let capped = place.memory_limit.is_some() && a.io_bound;
+                let mut rep = repetition(kind, spec, i, repeat, started_unix);
+                if let Some(r) = rep.as_mut().filter(|_| capped) {
+                    r.group.push_str("-capped");
+                }
                 let one = OneRun {
                     spec,
                     kind,
                     options: &options,
                     calibration: calibration.clone(),
-                    dir: a.place.dir.as_ref().map(|d| sub_dir(d, kind, spec, i)),
-                    repetition: repetition(kind, spec, i, repeat, started_unix),
+                    dir: place.dir.as_ref().map(|d| {
+                        sub_dir(d, kind, spec, i).with_extension(if capped { "capped" } else { "" })
+                    }),
+                    repetition: rep,
                 };
-                match run_one(one, &a.place, Some(&a.place.out)) {
+                match run_one(one, place, Some(&a.place.out)) {
                     Ok((r, path)) => {
                         if let Some(p) = path {
                             eprintln!("{} {}: wrote {}", kind.name(), spec.name, p.display());

@@ -14,14 +14,32 @@ use super::args::{PlaceArgs, RunArgs};
 use super::child::{run_in_child, ChildError};
 use super::{signal, table, CliResult};
 
-/// Creates the results directory before any run, so a long run cannot end unwritable.
+/// Creates the results directory before any run, so a long run cannot end unwritable, and
+/// checks that a memory cgroup can be made when `--memory-limit` asks for one.
 pub fn prepare_out(place: &PlaceArgs) -> CliResult<()> {
     std::fs::create_dir_all(&place.out).map_err(|e| {
         format!(
             "cannot create the results directory {}: {e}",
             place.out.display()
         )
-    })
+    })?;
+    if let Some(limit) = memory_limit(place)? {
+        let probe = tempfile::Builder::new()
+            .prefix("kvbench-")
+            .tempdir()
+            .map_err(|e| format!("cannot create a data directory: {e}"))?;
+        drop(super::cgroup::Group::create(limit, probe.path())?);
+    }
+    Ok(())
+}
+
+/// `--memory-limit` in bytes.
+pub fn memory_limit(place: &PlaceArgs) -> CliResult<Option<u64>> {
+    place
+        .memory_limit
+        .as_deref()
+        .map(|t| super::cgroup::parse_size(t).map_err(|e| format!("--memory-limit {e}")))
+        .transpose()
 }
 
 /// The calibration to embed: `--calibration FILE`, else `OUT/calibration.json` if present.
@@ -101,12 +119,18 @@ pub fn run_one(
         dir,
         cold_cache: place.cold_cache,
         calibration: one.calibration.clone(),
+        device_counters: None,
+        memory_limit: None,
     };
     let mut label = format!("{} {}", one.kind.name(), one.spec.name);
     if let Some(r) = &one.repetition {
         label.push_str(&format!(" ({} of {})", r.index, r.count));
     }
-    let mut result = run_in_child(&job, &label).map_err(OneError::Child)?;
+    let limit = memory_limit(place).map_err(|e| OneError::Child(ChildError::Failed(e)))?;
+    if let Some(l) = limit {
+        label.push_str(&format!(" [{} MiB]", l >> 20));
+    }
+    let mut result = run_in_child(&job, &label, limit).map_err(OneError::Child)?;
     if let Some(rep) = one.repetition {
         result.run_id = format!("{}-r{}", result.run_id, rep.index);
         result.repetition = Some(rep);
