@@ -117,7 +117,7 @@ fn capped_run(engine: &str) {
     let run = r.phase(PhaseKind::Run).unwrap();
     let dev = run.device_reads.expect("the run phase's device reads");
     assert!(dev.reads > 0 && dev.bytes > 0, "{engine}: {dev:?}");
-    let (per_get, bytes_per_get) = run.device_reads_per(OpKind::Read).unwrap();
+    let (per_get, bytes_per_get) = run.device_reads_per(Some(OpKind::Read)).unwrap();
     assert!(per_get.unwrap() > 0.0 && bytes_per_get > 0.0, "{engine}");
     // The engine's read cache was sized within the cap (bitcask and LMDB have none).
     let options = &r.engine.options;

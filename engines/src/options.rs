@@ -162,3 +162,24 @@ pub mod duration_ms {
         Ok(Duration::from_millis(u64::deserialize(d)?))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn production_cache_sizes_are_checked() {
+        let mut o = Options::default();
+        o.validate().unwrap();
+        o.production.cache_bytes = Some(64 << 20);
+        o.production.write_buffer_bytes = Some(16 << 20);
+        o.validate().unwrap();
+        o.production.cache_bytes = Some(4096);
+        let e = o.validate().unwrap_err().to_string();
+        assert!(e.contains("production.cache_bytes"), "{e}");
+        o.production.cache_bytes = None;
+        o.production.write_buffer_bytes = Some(0);
+        let e = o.validate().unwrap_err().to_string();
+        assert!(e.contains("production.write_buffer_bytes"), "{e}");
+    }
+}

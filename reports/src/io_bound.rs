@@ -43,11 +43,16 @@ fn pairs(results: &[RunResult]) -> Vec<(String, Vec<Pair<'_>>)> {
     out
 }
 
-/// Device reads and bytes per get, or per scan, of a phase: `(label, reads, bytes)`.
+/// Device reads and bytes per get, per scan, or else per operation, of a phase:
+/// `(label, reads, bytes)`.
 fn per_op(p: &PhaseResult) -> Option<(&'static str, Option<f64>, f64)> {
-    [(OpKind::Read, "get"), (OpKind::Scan, "scan")]
-        .into_iter()
-        .find_map(|(op, name)| p.device_reads_per(op).map(|(r, b)| (name, r, b)))
+    [
+        (Some(OpKind::Read), "get"),
+        (Some(OpKind::Scan), "scan"),
+        (None, "op"),
+    ]
+    .into_iter()
+    .find_map(|(op, name)| p.device_reads_per(op).map(|(r, b)| (name, r, b)))
 }
 
 fn cell(v: Option<String>) -> String {
@@ -67,8 +72,9 @@ pub fn write(page: &mut Page, model: &Model<'_>) {
          larger, so reads go to the device), and without a limit (the store in the page \
          cache). Device reads per get (or per scan) are every read request of the run \
          phase's window that reached the device, those caused by writes and compactions \
-         included, divided by the gets (or scans); a request may span several pages \
-         (read-ahead). The engines' caches were sized within the limit by one rule per \
+         included, divided by the gets (or scans) where they are at least 90% of the \
+         operations, else by every operation (<code>/op</code>); a request may span \
+         several pages (read-ahead). The engines' caches were sized within the limit by one rule per \
          family (README, \"The I/O-bound regime\").</p>",
     );
     for (workload, rows) in &all {

@@ -130,7 +130,7 @@ pub struct CompareArgs {
     /// Workloads, comma-separated (default: read-heavy,write-heavy,range-scan).
     #[arg(long, value_delimiter = ',')]
     pub workloads: Vec<String>,
-    /// The I/O-bound preset: a store several times a memory limit (default 64 MiB, or
+    /// The I/O-bound preset: a store several times a memory limit (default 96 MiB, or
     /// --memory-limit), each workload run capped and again in memory.
     #[arg(long)]
     pub io_bound: bool,

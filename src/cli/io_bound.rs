@@ -67,21 +67,22 @@ pub fn size_caches(kind: EngineKind, limit: u64, options: &mut Options) -> BTree
 }
 
 /// The default limit of `compare --io-bound`.
-pub const LIMIT: u64 = 64 << 20;
+pub const LIMIT: u64 = 96 << 20;
 
-/// Applies the preset's sizes to a workload: 500,000 records of 16-byte keys and 1000-byte
-/// values (about 500 MB of data, eight times the default limit), 50,000 operations with a
-/// time cap of 60 s per run phase. The values are 1000 bytes so that bitcask's keydir
-/// (every key in memory) fits inside the cap with room for the page cache.
+/// Applies the preset's sizes to a workload: 250,000 records of 16-byte keys and 2000-byte
+/// values (about 500 MB of data, five times the default limit), 50,000 operations with a
+/// time cap of 60 s per run phase. The record count is what bitcask's keydir (every key in
+/// memory, about 170 bytes a key here) can hold inside the limit with room left for the page
+/// cache; the values are large so that the store is still several times the limit.
 pub fn apply(spec: &mut WorkloadSpec) {
-    spec.record_count = 500_000;
+    spec.record_count = 250_000;
     spec.operation_count = 50_000;
     spec.duration_secs = 60.0;
     spec.key = KeySpec {
         size: Some(SizeSpec::Fixed { bytes: 16 }),
         ..spec.key.clone()
     };
-    spec.value_size = SizeSpec::Fixed { bytes: 1000 };
+    spec.value_size = SizeSpec::Fixed { bytes: 2000 };
     spec.name = format!("{}-io", spec.name);
 }
 
@@ -109,5 +110,19 @@ mod tests {
         let (o, set) = total(EngineKind::Bitcask);
         assert!(set.is_empty());
         assert_eq!(o, Options::default());
+    }
+
+    #[test]
+    fn production_sizes_are_engine_options_too() {
+        let o = crate::cli::engine_options::parse(&[
+            "production.cache_bytes=16777216".into(),
+            "production.write_buffer_bytes=4194304".into(),
+        ])
+        .unwrap();
+        assert_eq!(o.production.cache_bytes, Some(16 << 20));
+        assert_eq!(o.production.write_buffer_bytes, Some(4 << 20));
+        let e =
+            crate::cli::engine_options::parse(&["production.cache_bytes=10".into()]).unwrap_err();
+        assert!(e.contains("production.cache_bytes must be"), "{e}");
     }
 }

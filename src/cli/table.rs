@@ -162,14 +162,19 @@ fn line(g: &Repeated<'_>, calibration: Option<&Calibration>, w: usize) {
     );
 }
 
-/// Device reads per get (`1.02/get`) or per scan (`/scan`), where the run counted them.
+/// Device reads per get (`1.02/get`), per scan (`/scan`) where gets or scans are nearly all
+/// of the phase, else per operation (`/op`), where the run counted them.
 fn device_reads(p: &workloads::result::PhaseResult) -> String {
     use workloads::OpKind;
-    [(OpKind::Read, "get"), (OpKind::Scan, "scan")]
-        .into_iter()
-        .find_map(|(op, name)| match p.device_reads_per(op)? {
-            (Some(reads), _) => Some(format!("{reads:.2}/{name}")),
-            (None, _) => None,
-        })
-        .unwrap_or_else(|| "-".into())
+    [
+        (Some(OpKind::Read), "get"),
+        (Some(OpKind::Scan), "scan"),
+        (None, "op"),
+    ]
+    .into_iter()
+    .find_map(|(op, name)| match p.device_reads_per(op)? {
+        (Some(reads), _) => Some(format!("{reads:.2}/{name}")),
+        (None, _) => None,
+    })
+    .unwrap_or_else(|| "-".into())
 }

@@ -556,20 +556,23 @@ impl RunResult {
 
 impl PhaseResult {
     /// Device reads and bytes of the phase per operation of `op` (`Read` = gets, `Scan` =
-    /// scans): every device read of the window (those caused by writes and compactions
-    /// included) divided by the operations of `op`. Only where `op` is the phase's one kind
-    /// of logical read (a phase with both gets and scans cannot tell them apart), and the
-    /// read count only where the cgroup counted it. Bytes fall back to `read_bytes` of
-    /// `/proc/self/io` for a run without a cgroup.
-    pub fn device_reads_per(&self, op: OpKind) -> Option<(Option<f64>, f64)> {
-        let count = |k: OpKind| self.latency_of(Some(k)).map_or(0, |l| l.summary.count);
-        let other = match op {
-            OpKind::Read => OpKind::Scan,
-            OpKind::Scan => OpKind::Read,
-            _ => return None,
-        };
+    /// scans; `None` = every operation): every device read of the window (those caused by
+    /// writes and compactions included) divided by the operations of `op`. Per get or per
+    /// scan only where `op` is at least [`DEVICE_READS_OP_SHARE`] of the phase's operations
+    /// (elsewhere the reads of the other operations would be billed to it); the read count
+    /// only where the cgroup counted it. Bytes fall back to `read_bytes` of `/proc/self/io`
+    /// for a run without a cgroup.
+    pub fn device_reads_per(&self, op: Option<OpKind>) -> Option<(Option<f64>, f64)> {
+        let count = |k: Option<OpKind>| self.latency_of(k).map_or(0, |l| l.summary.count);
         let n = count(op);
-        if n == 0 || count(other) > 0 {
+        let enough = match op {
+            None => true,
+            Some(OpKind::Read | OpKind::Scan) => {
+                n as f64 >= DEVICE_READS_OP_SHARE * count(None) as f64
+            }
+            Some(_) => false,
+        };
+        if n == 0 || !enough {
             return None;
         }
         let n = n as f64;
@@ -584,6 +587,10 @@ impl PhaseResult {
         self.latency.iter().find(|l| l.op == op)
     }
 }
+
+/// Share of a phase's operations that gets (or scans) must make up for its device reads to
+/// be given per get (or per scan).
+pub const DEVICE_READS_OP_SHARE: f64 = 0.9;
 
 /// Engine-specific figures by name, as found in `EngineStats::extra`.
 pub type Extra = BTreeMap<String, f64>;
@@ -761,26 +768,25 @@ pub(crate) mod tests {
     fn device_reads_per_get_and_scan() {
         let mut r = sample();
         let p = &mut r.phases[0];
-        // 10 gets, 4 device reads of 16 KiB in all.
-        assert_eq!(p.device_reads_per(OpKind::Read), Some((Some(0.4), 1638.4)));
-        assert_eq!(p.device_reads_per(OpKind::Scan), None, "no scans ran");
-        assert_eq!(p.device_reads_per(OpKind::Update), None);
+        // 10 gets (all the phase's operations), 4 device reads of 16 KiB in all.
+        let mut all = p.latency[0].clone();
+        all.op = None;
+        p.latency.push(all);
+        let get = Some(OpKind::Read);
+        assert_eq!(p.device_reads_per(get), Some((Some(0.4), 1638.4)));
+        assert_eq!(p.device_reads_per(None), Some((Some(0.4), 1638.4)));
+        assert_eq!(p.device_reads_per(Some(OpKind::Scan)), None, "no scans ran");
+        assert_eq!(p.device_reads_per(Some(OpKind::Update)), None);
+        // 10 gets of 12 operations: below 90%, so the reads are not billed to gets.
+        p.latency.last_mut().unwrap().summary.count = 12;
+        assert_eq!(p.device_reads_per(get), None, "gets are not 90% of the ops");
+        let per_op = p.device_reads_per(None).unwrap();
+        assert!((per_op.0.unwrap() - 4.0 / 12.0).abs() < 1e-9);
+        p.latency.last_mut().unwrap().summary.count = 10;
         p.device_reads = None;
-        assert_eq!(
-            p.device_reads_per(OpKind::Read),
-            None,
-            "no read_bytes either"
-        );
+        assert_eq!(p.device_reads_per(get), None, "no read_bytes either");
         p.amplification.proc_read_bytes = Some(8192);
-        assert_eq!(p.device_reads_per(OpKind::Read), Some((None, 819.2)));
-        let mut scan = p.latency[0].clone();
-        scan.op = Some(OpKind::Scan);
-        p.latency.push(scan);
-        assert_eq!(
-            p.device_reads_per(OpKind::Read),
-            None,
-            "gets and scans mixed"
-        );
+        assert_eq!(p.device_reads_per(get), Some((None, 819.2)));
     }
 
     #[test]
