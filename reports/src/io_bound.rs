@@ -90,7 +90,17 @@ pub fn write(page: &mut Page, model: &Model<'_>) {
             let cap = p.capped.memory_cap.as_ref();
             let c = main_phase(p.capped);
             let m = p.in_memory.and_then(main_phase);
-            let ops = |x: Option<&PhaseResult>| x.map(|x| num(x.throughput.ops_per_sec));
+            // A run its time cap ended is marked: its figures cover fewer operations.
+            let ops = |x: Option<&PhaseResult>, r: Option<&RunResult>| {
+                x.map(|x| {
+                    let partial = if r.is_some_and(|r| r.partial) {
+                        " (partial)"
+                    } else {
+                        ""
+                    };
+                    format!("{}{partial}", num(x.throughput.ops_per_sec))
+                })
+            };
             let p99 = |x: Option<&PhaseResult>| {
                 x.and_then(|x| x.latency_of(None))
                     .map(|l| nanos(l.summary.p99_ns as f64))
@@ -107,8 +117,8 @@ pub fn write(page: &mut Page, model: &Model<'_>) {
                 escape(&p.capped.engine.name),
                 cell(cap.map(|c| bytes(c.limit_bytes as f64))),
                 cell(cap.and_then(|c| c.peak_bytes).map(|b| bytes(b as f64))),
-                cell(ops(c)),
-                cell(ops(m)),
+                cell(ops(c, Some(p.capped))),
+                cell(ops(m, p.in_memory)),
                 cell(p99(c)),
                 cell(p99(m)),
                 cell(c_dev.and_then(|(n, r, _)| r.map(|r| format!("{} /{n}", num(r))))),
