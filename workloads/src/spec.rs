@@ -153,6 +153,12 @@ pub enum KeyDistribution {
     },
 }
 
+/// Longest run phase, seconds (a week).
+pub const MAX_DURATION_SECS: f64 = 7.0 * 24.0 * 3600.0;
+
+/// Longest an open-loop run bounded by its operation count alone may be planned to take.
+pub const MAX_UNBOUNDED_SECS: f64 = 24.0 * 3600.0;
+
 /// YCSB's default zipfian constant.
 pub const ZIPFIAN_CONSTANT: f64 = 0.99;
 
@@ -291,9 +297,9 @@ impl WorkloadSpec {
         if self.operation_count == 0 && self.duration_secs <= 0.0 {
             return Err("the run phase needs an operation count or a duration".into());
         }
-        if !self.duration_secs.is_finite() || self.duration_secs < 0.0 {
+        if !(0.0..=MAX_DURATION_SECS).contains(&self.duration_secs) {
             return Err(format!(
-                "duration {} is not a valid number of seconds",
+                "duration {} s: must be 0 to {MAX_DURATION_SECS} seconds (a week)",
                 self.duration_secs
             ));
         }
@@ -305,6 +311,21 @@ impl WorkloadSpec {
                 "target rate {} must be 0 or positive",
                 self.target_rate
             ));
+        }
+        // An open-loop run bounded by count alone lasts count / rate: one that would outlast
+        // a day is a mistake (a rate per millisecond taken for one per second, say).
+        if self.target_rate > 0.0 && !self.timed() {
+            let secs = self.operation_count as f64 / self.target_rate;
+            if secs > MAX_UNBOUNDED_SECS {
+                return Err(format!(
+                    "{} operations at a target rate of {} ops/s would take {:.0} s ({:.1} hours), longer than the {} hours a run without a duration may take: raise the rate or give a duration",
+                    self.operation_count,
+                    self.target_rate,
+                    secs,
+                    secs / 3600.0,
+                    MAX_UNBOUNDED_SECS / 3600.0
+                ));
+            }
         }
         let needs_keys = m.read + m.update + m.read_modify_write + m.scan + m.delete > 0.0;
         if needs_keys && self.record_count == 0 && m.insert == 0.0 {

@@ -48,15 +48,32 @@ pub struct YcsbError {
 impl fmt::Display for YcsbError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.origin {
-            Some(Origin::Line(n)) => write!(f, "{}:{n}: ", self.file)?,
+            Some(Origin::Line(n)) => write!(f, "{}:{n}: ", printable(&self.file))?,
             Some(Origin::Override) => write!(f, "-p override: ")?,
-            None => write!(f, "{}: ", self.file)?,
+            None => write!(f, "{}: ", printable(&self.file))?,
         }
         if let Some(p) = &self.property {
-            write!(f, "property '{p}': ")?;
+            write!(f, "property '{}': ", printable(p))?;
         }
-        f.write_str(&self.message)
+        f.write_str(&printable(&self.message))
     }
+}
+
+/// `text` with control characters escaped (`\u{0}`, `\u{1b}`), so that an error quoting a
+/// line of a file stays one line of plain text on a terminal.
+fn printable(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 impl std::error::Error for YcsbError {}
@@ -169,13 +186,25 @@ impl Properties {
                 "larger than {MAX_FILE_BYTES} bytes: not a workload property file"
             )));
         }
+        if let Some(at) = bytes.iter().position(|&b| b == 0) {
+            let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+            return Err(fail(format!(
+                "a NUL byte at line {line} (byte {at}): not a text file"
+            )));
+        }
         let text = String::from_utf8(bytes).map_err(|e| {
             fail(format!(
                 "not UTF-8 text (byte {})",
                 e.utf8_error().valid_up_to()
             ))
         })?;
-        Properties::parse(&name, &text)
+        let props = Properties::parse(&name, &text)?;
+        if props.entries.is_empty() {
+            return Err(fail(
+                "no properties (the file is empty or holds only comments): a YCSB workload file sets at least its operation proportions".into(),
+            ));
+        }
+        Ok(props)
     }
 
     /// Adds a `-p key=value` override.
@@ -551,6 +580,38 @@ mod tests {
         assert_eq!(
             latest.distribution,
             KeyDistribution::Latest { constant: 0.8 }
+        );
+    }
+
+    /// Empty files, comment-only files and files with a NUL byte are errors; no message
+    /// carries a control character, so every error stays one printable line.
+    #[test]
+    fn empty_and_binary_files_are_one_line_errors() {
+        let e = Properties::read(Path::new("/dev/null"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("/dev/null: no properties"), "{e}");
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), "# only a comment\n\n! and another\n").unwrap();
+        let e = Properties::read(f.path()).unwrap_err().to_string();
+        assert!(e.contains("no properties"), "{e}");
+        std::fs::write(f.path(), "recordcount=1\nfoo\0bar=1\n").unwrap();
+        let e = Properties::read(f.path()).unwrap_err().to_string();
+        assert!(e.contains("a NUL byte at line 2 (byte 17)"), "{e}");
+        // A control character in a line or an override is escaped in the message.
+        let e = Properties::parse("f", "bad\u{1b}[31mline\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("bad\\u{1b}[31mline") && !e.contains('\u{1b}'),
+            "{e}"
+        );
+        let mut p = Properties::parse("f", "").unwrap();
+        p.set_override("recordcount=1\u{0}").unwrap();
+        let e = p.to_spec("f").unwrap_err().to_string();
+        assert!(
+            e.contains("'1\\u{0}'") && !e.chars().any(char::is_control),
+            "{e}"
         );
     }
 

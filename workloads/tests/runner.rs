@@ -211,7 +211,10 @@ fn stop_flag_gives_partial_result() {
     )
     .unwrap();
     assert!(r.partial);
-    assert_eq!(r.partial_reason.as_deref(), Some("interrupted (Ctrl-C)"));
+    assert_eq!(
+        r.partial_reason.as_deref(),
+        Some(workloads::runner::INTERRUPTED)
+    );
     assert_eq!(
         r.phases.len(),
         1,
@@ -335,4 +338,29 @@ fn failed_operations_are_counted_and_noted() {
         r.notes
     );
     assert_eq!(p.amplification.live_keys, Some(900));
+}
+
+/// The time limit bounds the warm-up too: a warm-up of 10^11 operations with a limit of half
+/// a second ends at the limit, and the result says that nothing was measured.
+#[test]
+fn the_time_limit_bounds_the_warm_up() {
+    let stop = AtomicBool::new(false);
+    let mut spec = preset("read-heavy").unwrap();
+    spec.record_count = 100;
+    spec.operation_count = 0;
+    spec.duration_secs = 0.5;
+    spec.warmup_ops = 100_000_000_000;
+    let r = run(
+        &spec,
+        &EngineUnderTest::builtin(EngineKind::Memory, Options::default()),
+        &cfg(&stop),
+    )
+    .unwrap();
+    assert!(r.partial);
+    let why = r.partial_reason.as_deref().unwrap();
+    assert!(
+        why.starts_with("the time limit of 0.5 s was reached during the warm-up, after "),
+        "{why}"
+    );
+    assert_eq!(r.phase(PhaseKind::Run).unwrap().operations, 0);
 }

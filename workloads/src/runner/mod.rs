@@ -18,7 +18,8 @@
 //!
 //! A run bounded by operation count whose spec also has a duration treats the duration as a
 //! safety cap: reaching it ends the phase and marks the result partial, with the reason.
-//! Ctrl-C (the `stop` flag) ends the current phase cleanly and the result is marked partial.
+//! The `stop` flag (set by Ctrl-C or SIGTERM in the CLI) ends the current phase cleanly and the
+//! result is marked partial.
 
 mod amplification;
 mod clock;
@@ -71,6 +72,9 @@ impl EngineUnderTest {
         }
     }
 }
+
+/// The partial reason of a run ended by its `stop` flag (the CLI names the signal that set it).
+pub const INTERRUPTED: &str = "interrupted";
 
 /// Bytes all workers of a phase together may use to generate their operations ahead of the
 /// clock (a count-bounded stream that fits is generated whole before the phase starts).

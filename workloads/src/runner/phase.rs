@@ -408,10 +408,13 @@ fn finish(
         if let Some(f) = o.fatal {
             stopped.get_or_insert(format!("the engine failed: {f}"));
         }
+        if let Some(s) = o.stop {
+            stopped.get_or_insert(s);
+        }
         digests.push(o.digest);
     }
     if stopped.is_none() && ctx.stop.load(Relaxed) {
-        stopped = Some("interrupted (Ctrl-C)".into());
+        stopped = Some(super::INTERRUPTED.into());
     }
     let elapsed = match (first, last) {
         (Some(f), Some(l)) => l.saturating_duration_since(f).as_secs_f64(),

@@ -127,6 +127,9 @@ pub(crate) struct Outcome {
     pub end: Option<Instant>,
     /// The deadline ended the worker before its operation limit.
     pub capped: bool,
+    /// Why the worker stopped early when it is neither the engine's failure nor the stop
+    /// flag (the time limit reached during the warm-up).
+    pub stop: Option<String>,
     /// Bytes the worker held for operations generated ahead (their share of peak RSS).
     pub generated_bytes: u64,
 }
@@ -278,6 +281,7 @@ pub(crate) fn work(mut task: Task<'_>) -> Outcome {
         start: None,
         end: None,
         capped: false,
+        stop: None,
         generated_bytes: 0,
     };
     let mut digest = Digest::default();
@@ -286,8 +290,22 @@ pub(crate) fn work(mut task: Task<'_>) -> Outcome {
     // An engine that panics must not leave the other workers waiting at the barriers: the
     // panic is caught, the barriers are still reached, and the phase ends with the message.
     let mut ahead = false;
+    let clock = task.clock;
+    let warm_start = clock.now();
+    // The deadline bounds the warm-up too: the warm-up stops at it, and what the warm-up took
+    // is taken from the time the measured part has.
+    let limit_ticks = task.deadline.map(|d| clock.ticks(d.as_nanos() as u64));
+    let mut warm_ticks = 0;
     let warm = catch_unwind(AssertUnwindSafe(|| {
-        warm_up(&task, &mut src, &mut batch, &mut digest, &mut out);
+        warm_up(
+            &task,
+            &mut src,
+            &mut batch,
+            &mut digest,
+            &mut out,
+            limit_ticks.map(|l| warm_start.saturating_add(l)),
+        );
+        warm_ticks = clock.now().saturating_sub(warm_start);
         // The whole measured stream, generated before the clock starts, when it fits.
         if let Some(limit) = task.limit {
             if Batch::bytes(limit, task.keys.max_len()) <= task.budget as u64 {
@@ -304,14 +322,17 @@ pub(crate) fn work(mut task: Task<'_>) -> Outcome {
     let start = task.clock.now();
     out.start = Some(task.clock.instant(start));
     out.end = out.start;
-    if out.fatal.is_none() {
+    let deadline = limit_ticks.map(|l| start.saturating_add(l.saturating_sub(warm_ticks)));
+    if out.stop.is_some() {
+        out.capped = true;
+    } else if out.fatal.is_none() {
         let done = catch_unwind(AssertUnwindSafe(|| {
             measure(
                 &task,
                 &mut src,
                 &mut batch,
                 ahead,
-                start,
+                (start, deadline),
                 &mut digest,
                 &mut out,
             )
@@ -348,15 +369,18 @@ pub(crate) fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
     format!("the engine panicked: {msg}")
 }
 
+/// Issues the warm-up operations, unmeasured, until they are done or `deadline` (in ticks).
 fn warm_up(
     task: &Task<'_>,
     src: &mut Source,
     batch: &mut Batch,
     digest: &mut Digest,
     out: &mut Outcome,
+    deadline: Option<u64>,
 ) {
     let warm_start = Instant::now();
     let mut left = task.warmup;
+    let mut done = 0u64;
     'batches: while left > 0 && !task.stop.load(Relaxed) {
         let n = batch.fill(src, task.keys, left.min(BATCH));
         if n == 0 {
@@ -364,6 +388,16 @@ fn warm_up(
         }
         left -= n as u64;
         for i in 0..n {
+            if deadline.is_some_and(|d| task.clock.now() >= d) {
+                out.stop = Some(format!(
+                    "the time limit of {} s was reached during the warm-up, after {done} of {} warm-up operations of a thread",
+                    task.deadline.map_or(0.0, |d| d.as_secs_f64()),
+                    task.warmup
+                ));
+                batch.digest(i, digest);
+                break 'batches;
+            }
+            done += 1;
             let (op, key) = batch.get(i);
             if let Err(e) = exec(task.db, task.values, op, key) {
                 if is_fatal(&e) {
@@ -383,15 +417,12 @@ fn measure(
     src: &mut Source,
     batch: &mut Batch,
     ahead: bool,
-    start: u64,
+    (start, deadline): (u64, Option<u64>),
     digest: &mut Digest,
     out: &mut Outcome,
 ) {
     let clock = &task.clock;
     let limit = task.limit.unwrap_or(u64::MAX);
-    let deadline = task
-        .deadline
-        .map(|d| start + clock.ticks(d.as_nanos() as u64));
     let (mut i, mut pos) = (0u64, 0usize);
     if !ahead {
         batch.fill(src, task.keys, limit.min(BATCH));
