@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use engines::Durability;
-use workloads::spec::{SizeSpec, WorkloadSpec};
+use workloads::spec::{SizeSpec, ValueContent, WorkloadSpec};
 
 use super::CliResult;
 
@@ -70,12 +70,17 @@ pub struct SpecArgs {
     /// Seed of every random choice.
     #[arg(long, allow_negative_numbers = true, value_parser = count)]
     pub seed: Option<u64>,
-    /// Value size in bytes: N, or MIN..MAX for a uniform range.
+    /// Value size in bytes: N, or MIN..MAX for a uniform range (YCSB's workloads: the size
+    /// of each field).
     #[arg(long, value_name = "BYTES")]
     pub value_size: Option<String>,
-    /// Minimum key size in bytes: N, or MIN..MAX.
+    /// Key size in bytes: N, or MIN..MAX (YCSB keys: the minimum; db_bench keys: the size).
     #[arg(long, value_name = "BYTES")]
     pub key_size: Option<String>,
+    /// Values compressible to this share of their size, as db_bench's `--compression_ratio`
+    /// makes them (db_bench's workloads: 0.5); 1 = random bytes, incompressible.
+    #[arg(long, value_name = "R", allow_negative_numbers = true, value_parser = ratio)]
+    pub compression_ratio: Option<f64>,
 }
 
 /// Flags of where things go.
@@ -169,6 +174,13 @@ fn rate(text: &str) -> Result<f64, String> {
     }
 }
 
+fn ratio(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(r) if r > 0.0 && r <= 1.0 => Ok(r),
+        _ => Err("must be a number above 0 and at most 1".into()),
+    }
+}
+
 fn seconds(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
         Ok(d) if (0.0..=MAX_DURATION_SECS).contains(&d) => Ok(d),
@@ -201,17 +213,26 @@ impl SpecArgs {
 
     /// Applies the flags to `spec` (scale first, then the explicit flags) and validates.
     pub fn apply(&self, spec: &mut WorkloadSpec) -> CliResult<()> {
+        // db_bench's fills start from an empty store: for them the record count is the key
+        // space (`--num`), and, without --ops, the number of writes too.
+        let fill = spec.record_count == 0 && spec.is_fill();
         if let Some(scale) = self.scale {
             let (records, ops, duration) = scale.sizes();
-            // Fill phases start empty: keep their record count at 0.
-            if spec.record_count > 0 {
+            if !fill {
                 spec.record_count = records;
             }
             spec.operation_count = ops;
             spec.duration_secs = duration;
         }
         if let Some(n) = self.records {
-            spec.record_count = n;
+            if fill {
+                spec.fill_keys = n;
+                if self.ops.is_none() && self.duration.is_none() {
+                    spec.operation_count = n;
+                }
+            } else {
+                spec.record_count = n;
+            }
         }
         if let Some(n) = self.ops {
             spec.operation_count = n;
@@ -230,6 +251,17 @@ impl SpecArgs {
         }
         if let Some(n) = self.threads {
             spec.threads = n;
+        }
+        // db_bench's readseq: each thread walks the store once, unless told how many walks.
+        if spec.is_walk() && self.ops.is_none() && spec.operation_count > 0 {
+            spec.operation_count = spec.threads as u64;
+        }
+        if let Some(r) = self.compression_ratio {
+            spec.values = if r >= 1.0 {
+                ValueContent::Random
+            } else {
+                ValueContent::Compressible { ratio: r }
+            };
         }
         if let Some(r) = self.rate {
             spec.target_rate = r;

@@ -246,6 +246,11 @@ pub fn cmd_run(a: RunArgs) -> CliResult<ExitCode> {
         for n in &result.notes {
             eprintln!("note: {n}");
         }
+        if i == 1 {
+            for f in &result.fidelity {
+                eprintln!("fidelity: {f}");
+            }
+        }
         if let Some(p) = path {
             println!("wrote {}", p.display());
         }

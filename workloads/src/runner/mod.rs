@@ -24,6 +24,7 @@
 mod amplification;
 mod clock;
 mod cold;
+mod exec;
 mod interval;
 mod latency;
 mod phase;
@@ -180,7 +181,7 @@ pub fn run(
     let threads = spec.threads;
     let budget = GENERATE_AHEAD_BYTES / threads as usize;
 
-    if spec.record_count > 0 {
+    if spec.loaded().1 > 0 {
         let loads: Vec<LoadStream> = (0..threads).map(|t| LoadStream::new(spec, t)).collect();
         let limits = loads.iter().map(|l| Some(l.len())).collect();
         let end = run_phase(
@@ -192,7 +193,7 @@ pub fn run(
                 limits,
                 deadline: None,
                 target_rate: 0.0,
-                total: Some(spec.record_count),
+                total: Some(spec.loaded().1),
                 kinds: [false, false, true, false, false, false],
                 live_is_written: fresh,
                 budget,
@@ -239,8 +240,9 @@ pub fn run(
     }
 
     if stopped.is_none() {
-        let sources: Vec<Source> = (0..threads)
-            .map(|t| Source::Run(OpStream::new(spec, t)))
+        let sources: Vec<Source> = OpStream::group(spec)
+            .into_iter()
+            .map(|s| Source::Run(Box::new(s)))
             .collect();
         let limits = (0..threads)
             .map(|t| (spec.operation_count > 0).then(|| split(spec.operation_count, threads, t)))
@@ -354,5 +356,6 @@ fn finish_result(
         phases,
         calibration: cfg.calibration.clone(),
         notes,
+        fidelity: crate::fidelity::differences(spec),
     }
 }
