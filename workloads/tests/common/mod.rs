@@ -394,6 +394,8 @@ pub struct Calls {
     pub fields_changed: Vec<usize>,
     /// Lengths of the values put.
     pub put_lens: Vec<usize>,
+    /// When each get was called.
+    pub get_times: Vec<std::time::Instant>,
 }
 
 /// The memory engine, counting its calls per epoch (see [`Calls`]).
@@ -429,7 +431,11 @@ impl Engine for CountingEngine {
         self.inner.put(key, value)
     }
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.with(|c| c.gets += 1);
+        let now = std::time::Instant::now();
+        self.with(|c| {
+            c.gets += 1;
+            c.get_times.push(now);
+        });
         self.inner.get(key)
     }
     fn delete(&self, key: &[u8]) -> Result<()> {
