@@ -221,6 +221,77 @@ fn runs_ycsb_workload_files_a_to_f() {
             r.spec.name
         );
         assert!(!r.partial);
+        assert!(
+            r.fidelity
+                .iter()
+                .any(|l| l.contains("1140 bytes per record")),
+            "{}: {:?}",
+            r.spec.name,
+            r.fidelity
+        );
+    }
+}
+
+/// `run --fidelity` prints what the workload, as configured, does differently from its tool
+/// and runs nothing; `workloads --fidelity` lists it under every preset.
+#[test]
+fn fidelity_lists_the_differences_of_the_workload_as_configured() {
+    let out = tempfile::tempdir().unwrap();
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("workloads/ycsb/workloada");
+    let o = kvbench(&[
+        "run",
+        "--engine",
+        "memory",
+        "--workload-file",
+        file.to_str().unwrap(),
+        "-p",
+        "writeallfields=true",
+        "--fidelity",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("workloada follows YCSB; what differs:"),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.starts_with("- writeallfields=true")),
+        "{text}"
+    );
+    assert!(results_in(out.path()).is_empty(), "nothing ran");
+
+    let o = kvbench(&[
+        "run",
+        "--engine",
+        "memory",
+        "-w",
+        "fillrandom",
+        "--compression-ratio",
+        "1",
+        "--fidelity",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.starts_with("fillrandom follows db_bench;"), "{text}");
+    assert!(
+        text.contains("- value bytes: random bytes (incompressible), not db_bench's"),
+        "{text}"
+    );
+
+    let o = kvbench(&["workloads", "--fidelity"]);
+    assert!(o.status.success());
+    let text = String::from_utf8(o.stdout).unwrap();
+    for p in workloads::presets::PRESETS {
+        let under = text
+            .lines()
+            .skip_while(|l| !l.starts_with(p.name))
+            .nth(1)
+            .unwrap_or_default();
+        assert!(under.trim_start().starts_with("- "), "{}: {text}", p.name);
     }
 }
 

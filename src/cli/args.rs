@@ -118,6 +118,11 @@ pub struct RunArgs {
     /// Override a YCSB property, as YCSB's -p (repeatable).
     #[arg(short = 'p', value_name = "KEY=VALUE")]
     pub props: Vec<String>,
+    /// Print how the workload, as the other flags configure it, differs from the tool it is
+    /// named after (YCSB, db_bench), one line each, and exit without running. Every result
+    /// carries the same list in its `fidelity` field.
+    #[arg(long)]
+    pub fidelity: bool,
     #[command(flatten)]
     pub spec: SpecArgs,
     #[command(flatten)]

@@ -218,6 +218,17 @@ pub fn cmd_run(a: RunArgs) -> CliResult<ExitCode> {
         .parse()
         .map_err(|e: engines::Error| e.to_string())?;
     let spec = build_spec(&a)?;
+    if a.fidelity {
+        println!(
+            "{} follows {}; what differs:",
+            spec.name,
+            workloads::fidelity::tool(&spec).name()
+        );
+        for d in workloads::fidelity::differences(&spec) {
+            println!("- {d}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let options = super::engine_options::parse(&a.place.engine_options)?;
     let calibration = load_calibration(&a.place)?;
     let repeat = a.spec.repeat();

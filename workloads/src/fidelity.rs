@@ -20,6 +20,16 @@ pub enum Tool {
     Own,
 }
 
+impl Tool {
+    pub fn name(self) -> &'static str {
+        match self {
+            Tool::Ycsb => "YCSB",
+            Tool::DbBench => "db_bench",
+            Tool::Own => "no tool (kvbench's own workload)",
+        }
+    }
+}
+
 /// The tool `spec` follows: db_bench's keys make a db_bench workload, YCSB's records a YCSB
 /// one.
 pub fn tool(spec: &WorkloadSpec) -> Tool {
