@@ -295,6 +295,44 @@ fn fidelity_lists_the_differences_of_the_workload_as_configured() {
     }
 }
 
+/// db_bench's fills start from an empty store: `--records` is their key space (`--num`)
+/// and, without `--ops`, their number of writes; nothing is loaded first.
+#[test]
+fn records_of_a_fill_are_its_key_space() {
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path().to_str().unwrap();
+    for (extra, ops) in [(&[][..], 5000), (&["--ops", "1000"][..], 1000)] {
+        let mut args = vec![
+            "run",
+            "--engine",
+            "memory",
+            "-w",
+            "fillrandom",
+            "--records",
+            "5000",
+            "--out",
+            o,
+        ];
+        args.extend_from_slice(extra);
+        let run = kvbench(&args);
+        assert!(run.status.success(), "{}", stderr(&run));
+        let r = results_in(out.path())
+            .into_iter()
+            .find(|r| r.spec.operation_count == ops)
+            .unwrap();
+        assert_eq!((r.spec.record_count, r.spec.fill_keys), (0, 5000));
+        assert!(
+            r.phase(workloads::result::PhaseKind::Load).is_none(),
+            "nothing is loaded first"
+        );
+        let p = r.phase(workloads::result::PhaseKind::Run).unwrap();
+        assert_eq!(p.operations, ops);
+        // Keys drawn rand % 5000: repeats, so fewer live keys than writes.
+        let live = p.amplification.live_keys.unwrap();
+        assert!(live < ops && live > ops / 2, "{live} live of {ops}");
+    }
+}
+
 #[test]
 fn compare_writes_one_file_per_engine_and_workload() {
     let out = tempfile::tempdir().unwrap();
