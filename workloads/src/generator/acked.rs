@@ -4,14 +4,18 @@
 //! insert before it, has been acknowledged. So with several threads the newest records are
 //! those of all threads together, and a read never names a record still being inserted.
 //!
-//! Acknowledgements arrive out of order; they are marked in a window of flags, and whoever
-//! acknowledges moves the limit over the contiguous run of marks (one thread at a time, the
-//! others leave their mark and go on, as YCSB's `tryLock` does).
+//! Acknowledgements arrive out of order; each is marked in a window of slots (slot `r %
+//! WINDOW` holds `r + 1`), and whoever acknowledges moves the limit over the contiguous run of
+//! marks (one thread at a time, the others leave their mark and go on, as YCSB's `tryLock`
+//! does). An insert held up while a whole window of later ones returns would share its slot
+//! with one of them (YCSB gives up with an error there): the later mark then goes to a small
+//! overflow list instead, so the limit never passes a record still in flight.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
 
-/// Inserts that may be in flight at once, beyond the oldest one not yet acknowledged (as
-/// YCSB's window: 2^20).
+/// Inserts that may be marked in the window at once, beyond the oldest one not yet
+/// acknowledged (as YCSB's window: 2^20); more go to the overflow list.
 const WINDOW: u64 = 1 << 20;
 
 #[derive(Debug)]
@@ -20,7 +24,12 @@ pub struct InsertCounter {
     next: AtomicU64,
     /// Every record below this number is inserted (loaded, or acknowledged).
     below: AtomicU64,
-    window: Box<[AtomicBool]>,
+    /// `r + 1` in slot `r % WINDOW` once record `r` is acknowledged and the limit has not yet
+    /// moved past it; 0 when free.
+    window: Box<[AtomicU64]>,
+    /// Acknowledged records whose slot was taken by another, and how many there are.
+    overflow: Mutex<Vec<u64>>,
+    overflowed: AtomicUsize,
     moving: AtomicBool,
 }
 
@@ -30,7 +39,9 @@ impl InsertCounter {
         InsertCounter {
             next: AtomicU64::new(start),
             below: AtomicU64::new(start),
-            window: (0..WINDOW).map(|_| AtomicBool::new(false)).collect(),
+            window: (0..WINDOW).map(|_| AtomicU64::new(0)).collect(),
+            overflow: Mutex::new(Vec::new()),
+            overflowed: AtomicUsize::new(0),
             moving: AtomicBool::new(false),
         }
     }
@@ -47,29 +58,73 @@ impl InsertCounter {
         self.below.load(Ordering::Acquire)
     }
 
+    fn slot(&self, record: u64) -> &AtomicU64 {
+        &self.window[(record % WINDOW) as usize]
+    }
+
     /// The insert of `record` has returned (successfully or not: a failed insert must not
     /// hold back every later one, YCSB acknowledges it too).
     pub fn acknowledge(&self, record: u64) {
-        self.window[(record % WINDOW) as usize].store(true, Ordering::Release);
+        let mark = record + 1;
+        if self
+            .slot(record)
+            .compare_exchange(0, mark, Ordering::SeqCst, Ordering::Relaxed)
+            .is_err()
+        {
+            let mut o = self.overflow.lock().unwrap_or_else(|e| e.into_inner());
+            o.push(record);
+            self.overflowed.store(o.len(), Ordering::SeqCst);
+        }
         loop {
             if self
                 .moving
-                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .compare_exchange(false, true, Ordering::SeqCst, Ordering::Relaxed)
                 .is_err()
             {
                 return; // the thread moving the limit will see the mark, or the next one will
             }
             let mut b = self.below.load(Ordering::Relaxed);
-            while self.window[(b % WINDOW) as usize].swap(false, Ordering::AcqRel) {
+            while self.take(b) {
                 b += 1;
             }
             self.below.store(b, Ordering::Release);
-            self.moving.store(false, Ordering::Release);
-            // A mark left while we held the flag would otherwise wait for the next insert.
-            if !self.window[(b % WINDOW) as usize].load(Ordering::Acquire) {
+            self.moving.store(false, Ordering::SeqCst);
+            // A mark left while we held the flag would otherwise wait for the next insert
+            // (SeqCst on both sides: a marker that found the flag held sees it released here,
+            // or this sees its mark).
+            if !self.is_marked(b) {
                 return;
             }
         }
+    }
+
+    /// Frees the mark of record `b`, if it was acknowledged.
+    fn take(&self, b: u64) -> bool {
+        let slot = self.slot(b);
+        if slot.load(Ordering::Acquire) == b + 1 {
+            slot.store(0, Ordering::Release);
+            return true;
+        }
+        if self.overflowed.load(Ordering::Acquire) == 0 {
+            return false;
+        }
+        let mut o = self.overflow.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(i) = o.iter().position(|&r| r == b) else {
+            return false;
+        };
+        o.swap_remove(i);
+        self.overflowed.store(o.len(), Ordering::Release);
+        true
+    }
+
+    fn is_marked(&self, b: u64) -> bool {
+        self.slot(b).load(Ordering::SeqCst) == b + 1
+            || (self.overflowed.load(Ordering::SeqCst) > 0
+                && self
+                    .overflow
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .contains(&b))
     }
 }
 
@@ -90,6 +145,26 @@ mod tests {
         assert_eq!(c.below(), 102);
         c.acknowledge(102);
         assert_eq!(c.below(), 103);
+    }
+
+    /// One insert held up while more than a window of later ones are acknowledged: the
+    /// limit stays below the held one (a later record that shares its slot must not pass for
+    /// it), and moves past all of them once it returns.
+    #[test]
+    fn a_held_insert_holds_the_limit_beyond_a_window() {
+        let c = InsertCounter::new(0);
+        let held = c.next();
+        for _ in 0..WINDOW + 5 {
+            let r = c.next();
+            c.acknowledge(r);
+        }
+        assert_eq!(
+            c.below(),
+            held,
+            "the limit passed the insert still in flight"
+        );
+        c.acknowledge(held);
+        assert_eq!(c.below(), WINDOW + 6);
     }
 
     /// Four threads inserting and acknowledging at once: at the end every record is below the
