@@ -49,7 +49,11 @@ enum Command {
         out: std::path::PathBuf,
     },
     /// List the named workloads, one line each.
-    Workloads,
+    Workloads {
+        /// Also list, under each, how it differs from the tool it is named after.
+        #[arg(long)]
+        fidelity: bool,
+    },
     /// List the engines this build can run, with their design family.
     Engines {
         /// Show only this engine (fails with the list of valid names if it is unknown).
@@ -77,9 +81,14 @@ pub fn dispatch(cli: Cli) -> CliResult<ExitCode> {
             println!("report: {}", path.display());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Workloads => {
+        Command::Workloads { fidelity } => {
             for p in workloads::presets::PRESETS {
-                println!("{:<13} {}", p.name, p.summary);
+                println!("{:<16} {}", p.name, p.summary);
+                if fidelity {
+                    for d in workloads::fidelity::differences(&p.spec()) {
+                        println!("{:<16}   - {d}", "");
+                    }
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -2,7 +2,7 @@
 //! reads.
 //!
 //! * [`spec`]: the workload spec ([`WorkloadSpec`]); [`presets`]: the named workloads;
-//!   [`ycsb`]: YCSB property files;
+//!   [`ycsb`]: YCSB property files; [`fidelity`]: what differs from YCSB and db_bench;
 //! * [`generator`]: YCSB's key generation and distributions, per-thread operation streams;
 //! * [`runner`]: load and run phases, latency histograms, timeline, amplification;
 //! * [`result`]: the result file schema ([`RunResult`]), versioned; [`output`]: writing and
@@ -15,6 +15,7 @@
 
 pub mod calibrate;
 pub mod environment;
+pub mod fidelity;
 pub mod files;
 pub mod generator;
 pub mod job;

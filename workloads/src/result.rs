@@ -63,6 +63,10 @@ pub struct RunResult {
     /// disagree, engine errors during the run).
     #[serde(default)]
     pub notes: Vec<String>,
+    /// How the workload differs from the tool it is named after (YCSB, db_bench), one line
+    /// per deliberate difference (`workloads::fidelity`).
+    #[serde(default)]
+    pub fidelity: Vec<String>,
 }
 
 /// The cold-cache step between load and run.
@@ -664,6 +668,7 @@ pub(crate) mod tests {
                 ..Calibration::default()
             }),
             notes: vec!["a note".into()],
+            fidelity: vec!["a difference".into()],
         }
     }
 
@@ -691,6 +696,7 @@ pub(crate) mod tests {
         let obj = v.as_object_mut().unwrap();
         obj.remove("calibration");
         obj.remove("notes");
+        obj.remove("fidelity");
         obj.remove("partial_reason");
         obj.remove("cold_cache_check");
         obj.remove("repetition");
@@ -699,7 +705,7 @@ pub(crate) mod tests {
             amp.remove(name);
         }
         let back: RunResult = serde_json::from_value(v).unwrap();
-        assert!(back.calibration.is_none() && back.notes.is_empty());
+        assert!(back.calibration.is_none() && back.notes.is_empty() && back.fidelity.is_empty());
         assert!(back.repetition.is_none());
         let a = &back.phases[0].amplification;
         assert!(a.in_window.is_none() && !a.settled && !a.not_steady);
