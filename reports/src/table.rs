@@ -296,7 +296,7 @@ fn write_extra(page: &mut Page, model: &Model, w: &Workload) {
         b.push_str("<p class=\"note\">No engine reported figures of its own (<code>EngineStats::extra</code>) for this workload.</p>");
         return;
     }
-    b.push_str("<h3>The engines' own figures</h3><p class=\"note\">As each engine reports them (its own definitions, e.g. RocksDB's compaction W-Amp), at the end of the phase; compare with our columns above.</p><table class=\"sortable extra\"><thead><tr><th class=\"l\">engine</th>");
+    b.push_str("<h3>The engines' own figures</h3><p class=\"note\">As each engine reports them (its own definitions, e.g. RocksDB's compaction W-Amp), at the end of the phase; compare with our columns above.</p><div class=\"scroll\"><table class=\"sortable extra\"><thead><tr><th class=\"l\">engine</th>");
     for k in &keys {
         let _ = write!(b, "<th>{}</th>", escape(k));
     }
@@ -324,5 +324,5 @@ fn write_extra(page: &mut Page, model: &Model, w: &Workload) {
         }
         b.push_str("</tr>");
     }
-    b.push_str("</tbody></table>");
+    b.push_str("</tbody></table></div>");
 }
