@@ -147,9 +147,9 @@ pub fn text(claims: &[Claim]) -> String {
         }
         for k in &c.checks {
             let mark = match &k.outcome {
-                Outcome::Supports => "supports",
-                Outcome::Contradicts => "contradicts",
-                Outcome::Undecided(_) => "undecided",
+                Outcome::Supports => "supports".to_string(),
+                Outcome::Contradicts => "contradicts".to_string(),
+                Outcome::Undecided(why) => format!("undecided: {why}"),
             };
             out.push_str(&format!("   - [{mark}] {}: {}\n", k.what, k.figures));
         }

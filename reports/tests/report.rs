@@ -111,7 +111,10 @@ fn every_section_is_present() {
     assert_eq!(scaling.matches("<svg").count(), 6);
     for w in ["ycsb-a", "ycsb-b"] {
         for f in ["get latency (p50)", "throughput", "engine memory"] {
-            assert!(scaling.contains(&format!("{w}: {f} by record count")), "{w}: {f}");
+            assert!(
+                scaling.contains(&format!("{w}: {f} by record count")),
+                "{w}: {f}"
+            );
         }
     }
     assert!(!scaling.contains("write amplification of"));

@@ -157,7 +157,8 @@ fn reclaim(
             temp.path().to_path_buf()
         }
     };
-    let r = main_job::measure_reclaim(kind, options, &dir, plan).map_err(|e| e.to_string())?;
+    let options = main_job::reclaim_options(kind, options);
+    let r = main_job::measure_reclaim(kind, &options, &dir, plan).map_err(|e| e.to_string())?;
     eprintln!(
         "{}: space amplification {:.2} before compact(), {:.2} after",
         kind.name(),
