@@ -136,12 +136,11 @@ pub fn check_all(results: &[RunResult], reclaims: &[SpaceReclaim]) -> Vec<Claim>
 pub fn text(claims: &[Claim]) -> String {
     let mut out = String::from("The textbook's claims, checked against this run:\n");
     for c in claims {
-        out.push_str(&format!(
-            "{}. {}: {}\n",
-            c.number,
-            c.statement,
-            c.verdict.text().to_uppercase()
-        ));
+        let verdict = match &c.verdict {
+            Verdict::Undecided(why) => format!("UNDECIDED ({why})"),
+            v => v.text().to_uppercase(),
+        };
+        out.push_str(&format!("{}. {}: {verdict}\n", c.number, c.statement));
         if !c.rests_on.is_empty() {
             out.push_str(&format!("   rests on: {}\n", c.rests_on));
         }
@@ -228,10 +227,12 @@ impl<'a> Groups<'a> {
 
 fn rate(s: &Spread) -> String {
     if s.n > 1 {
+        // A throughput is never negative: a t-interval of three scattered runs can reach
+        // below zero, and is shown from 0.
         format!(
             "{} ops/s (95% {}–{}, {} runs)",
             num(s.median),
-            num(s.low),
+            num(s.low.max(0.0)),
             num(s.high),
             s.n
         )

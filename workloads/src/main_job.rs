@@ -377,8 +377,14 @@ mod tests {
             let (b, a) = (r.before.space_amp.unwrap(), r.after.space_amp.unwrap());
             // Four versions of every key were written: most of the old ones are still on disk
             // before compact(), and compact() drops them.
-            assert!(b >= 2.0, "{kind:?}: space amplification {b} before compact()");
-            assert!(a < 0.7 * b, "{kind:?}: space amplification {b} before, {a} after");
+            assert!(
+                b >= 2.0,
+                "{kind:?}: space amplification {b} before compact()"
+            );
+            assert!(
+                a < 0.7 * b,
+                "{kind:?}: space amplification {b} before, {a} after"
+            );
         }
     }
 }
