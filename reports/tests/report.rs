@@ -159,6 +159,13 @@ fn table_figures_equal_the_results() {
             r.engine.persistent = true;
         }
     }
+    // A second contestant at 3000 records beside fakeprod (memory, the reference, is never
+    // marked best), half as fast.
+    let mut other = relabel(&results[2], "other", "LSM");
+    for p in &mut other.phases {
+        p.throughput.ops_per_sec /= 2.0;
+    }
+    results.push(other);
     let results = &results[..];
     let html = render(results, None);
     let s = section(&html, "w0");
@@ -610,4 +617,27 @@ fn repetitions_fold_into_one_row_with_their_interval() {
         section(&html, "w0").contains("no difference is called"),
         "overlapping intervals"
     );
+}
+
+/// The in-memory reference is the floor, not a contestant: however fast, it is never marked
+/// best, in the overview or in a summary table.
+#[test]
+fn the_reference_is_never_marked_best() {
+    let base = &fixtures()[0];
+    let mut memory = base.clone();
+    let mut slow = relabel(base, "slow", "LSM");
+    let mut slower = relabel(base, "slower", "B-tree");
+    for (r, rate) in [(&mut memory, 1000.0), (&mut slow, 10.0), (&mut slower, 5.0)] {
+        for p in &mut r.phases {
+            p.throughput.ops_per_sec = rate;
+        }
+    }
+    let html = render(&[memory, slow, slower], None);
+    let overview = section(&html, "overview");
+    assert!(overview.contains("<td data-v=\"1000\">"), "{overview}");
+    assert!(overview.contains("<td class=\"best\" data-v=\"10\">"));
+    let w0 = section(&html, "w0");
+    assert!(!w0.contains("class=\"best\" data-v=\"1000\""));
+    assert!(w0.contains("class=\"best\" data-v=\"10\""));
+    assert!(!w0.contains("memory (reference) led"));
 }
