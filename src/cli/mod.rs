@@ -6,6 +6,7 @@ mod calibrate;
 mod child;
 mod compare;
 mod engine_options;
+mod main_job;
 mod progress;
 mod run;
 mod signal;
@@ -36,8 +37,10 @@ pub struct Cli {
 enum Command {
     /// Run one workload on one engine and write a result file.
     Run(RunArgs),
-    /// Run engines x workloads into a results directory (default: every engine on
-    /// read-heavy, write-heavy and range-scan, about 3 minutes).
+    /// Run engines x workloads into a results directory. With no workloads and no sizes: the
+    /// main job (calibration, read-heavy, write-heavy and range-scan on every engine three
+    /// times, a size sweep, space before and after compaction, the claims checked; about
+    /// ten minutes on two cores).
     Compare(CompareArgs),
     /// Write the HTML report of every result file in a directory.
     Report {

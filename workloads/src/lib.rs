@@ -11,7 +11,9 @@
 //!   syncfs, page-cache residency), [`environment`] (machine and build), [`calibrate`]
 //!   (device and harness limits);
 //! * [`job`]: one run as a job for a child process; [`spread`]: median and 95% interval
-//!   over repetitions; [`same_work`]: did the engines of a comparison run the same stream.
+//!   over repetitions; [`same_work`]: did the engines of a comparison run the same stream;
+//! * [`main_job`]: the plan of `kvbench compare` with no workloads or sizes, and the
+//!   space-reclaim measurement (space before and after `compact()`).
 
 pub mod calibrate;
 pub mod environment;
@@ -19,6 +21,7 @@ pub mod fidelity;
 pub mod files;
 pub mod generator;
 pub mod job;
+pub mod main_job;
 pub mod output;
 pub mod presets;
 pub mod procfs;
