@@ -221,6 +221,115 @@ fn runs_ycsb_workload_files_a_to_f() {
             r.spec.name
         );
         assert!(!r.partial);
+        assert!(
+            r.fidelity
+                .iter()
+                .any(|l| l.contains("1140 bytes per record")),
+            "{}: {:?}",
+            r.spec.name,
+            r.fidelity
+        );
+    }
+}
+
+/// `run --fidelity` prints what the workload, as configured, does differently from its tool
+/// and runs nothing; `workloads --fidelity` lists it under every preset.
+#[test]
+fn fidelity_lists_the_differences_of_the_workload_as_configured() {
+    let out = tempfile::tempdir().unwrap();
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("workloads/ycsb/workloada");
+    let o = kvbench(&[
+        "run",
+        "--engine",
+        "memory",
+        "--workload-file",
+        file.to_str().unwrap(),
+        "-p",
+        "writeallfields=true",
+        "--fidelity",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("workloada follows YCSB; what differs:"),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.starts_with("- writeallfields=true")),
+        "{text}"
+    );
+    assert!(results_in(out.path()).is_empty(), "nothing ran");
+
+    let o = kvbench(&[
+        "run",
+        "--engine",
+        "memory",
+        "-w",
+        "fillrandom",
+        "--compression-ratio",
+        "1",
+        "--fidelity",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.starts_with("fillrandom follows db_bench;"), "{text}");
+    assert!(
+        text.contains("- value bytes: random bytes (incompressible), not db_bench's"),
+        "{text}"
+    );
+
+    let o = kvbench(&["workloads", "--fidelity"]);
+    assert!(o.status.success());
+    let text = String::from_utf8(o.stdout).unwrap();
+    for p in workloads::presets::PRESETS {
+        let under = text
+            .lines()
+            .skip_while(|l| !l.starts_with(p.name))
+            .nth(1)
+            .unwrap_or_default();
+        assert!(under.trim_start().starts_with("- "), "{}: {text}", p.name);
+    }
+}
+
+/// db_bench's fills start from an empty store: `--records` is their key space (`--num`)
+/// and, without `--ops`, their number of writes; nothing is loaded first.
+#[test]
+fn records_of_a_fill_are_its_key_space() {
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path().to_str().unwrap();
+    for (extra, ops) in [(&[][..], 5000), (&["--ops", "1000"][..], 1000)] {
+        let mut args = vec![
+            "run",
+            "--engine",
+            "memory",
+            "-w",
+            "fillrandom",
+            "--records",
+            "5000",
+            "--out",
+            o,
+        ];
+        args.extend_from_slice(extra);
+        let run = kvbench(&args);
+        assert!(run.status.success(), "{}", stderr(&run));
+        let r = results_in(out.path())
+            .into_iter()
+            .find(|r| r.spec.operation_count == ops)
+            .unwrap();
+        assert_eq!((r.spec.record_count, r.spec.fill_keys), (0, 5000));
+        assert!(
+            r.phase(workloads::result::PhaseKind::Load).is_none(),
+            "nothing is loaded first"
+        );
+        let p = r.phase(workloads::result::PhaseKind::Run).unwrap();
+        assert_eq!(p.operations, ops);
+        // Keys drawn rand % 5000: repeats, so fewer live keys than writes.
+        let live = p.amplification.live_keys.unwrap();
+        assert!(live < ops && live > ops / 2, "{live} live of {ops}");
     }
 }
 
@@ -347,8 +456,185 @@ fn ctrl_c_writes_a_partial_result() {
     assert!(results[0].partial);
     assert_eq!(
         results[0].partial_reason.as_deref(),
-        Some("interrupted (Ctrl-C)")
+        Some("interrupted by SIGINT (Ctrl-C)")
     );
+}
+
+/// Runs kvbench and waits at most `secs` for it: a hang fails the test instead of blocking it.
+fn kvbench_within(args: &[&str], secs: u64) -> Output {
+    let child = Command::new(env!("CARGO_BIN_EXE_kvbench"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run kvbench");
+    finish_within(child, secs, args)
+}
+
+fn finish_within(mut child: std::process::Child, secs: u64, what: &[&str]) -> Output {
+    let start = std::time::Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if start.elapsed() > std::time::Duration::from_secs(secs) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("kvbench {what:?} still ran after {secs} s: a hang");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Every bad input the review tried: each ends in a one-line error naming what is wrong and
+/// a non-zero exit, never a hang, a panic or an abort. Inputs refused before any run leave
+/// stderr a single line; the two that are refused by the run itself (a warm-up that outlasts
+/// the time limit, SIGTERM) end with that line.
+#[test]
+fn every_bad_input_is_one_line_and_never_hangs() {
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path().to_str().unwrap();
+    let nul = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(nul.path(), b"recordcount=100\nread\0proportion=1\n").unwrap();
+    let a_file = tempfile::NamedTempFile::new().unwrap();
+    let base = [
+        "run",
+        "--engine",
+        "memory",
+        "-w",
+        "ycsb-a",
+        "--records",
+        "100",
+    ];
+    let with = |extra: &[&'static str]| -> Vec<String> {
+        base.iter()
+            .chain(extra)
+            .map(|s| s.to_string())
+            .chain(["--out".to_string(), o.to_string()])
+            .collect()
+    };
+    let file = |f: &std::path::Path| -> Vec<String> {
+        ["run", "--engine", "memory", "--workload-file"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain([f.display().to_string(), "--out".into(), o.to_string()])
+            .collect()
+    };
+    let mut dir = with(&["--ops", "10", "--dir"]);
+    dir.insert(dir.len() - 2, a_file.path().display().to_string());
+    let cases: Vec<(Vec<String>, &str, bool)> = vec![
+        (
+            with(&["--threads", "-1"]),
+            "invalid value '-1' for '--threads <N>': must be a whole number from 1 to 1024",
+            true,
+        ),
+        (
+            with(&["--rate", "-5"]),
+            "invalid value '-5' for '--rate <OPS>': must be 0",
+            true,
+        ),
+        (
+            file(std::path::Path::new("/dev/null")),
+            "/dev/null: no properties",
+            true,
+        ),
+        (file(nul.path()), "a NUL byte at line 2", true),
+        (
+            with(&[
+                "--engine-option",
+                "btree.buffer_pool_bytes=1125899906842624",
+            ]),
+            "btree.buffer_pool_bytes = 1125899906842624: must be",
+            true,
+        ),
+        (
+            with(&["--engine-option", "lsm.memtable_bytes=18446744073709551615"]),
+            "lsm.memtable_bytes = 18446744073709551615: must be",
+            true,
+        ),
+        (
+            with(&["--rate", "0.0001", "--ops", "10"]),
+            "would take 100000 s",
+            true,
+        ),
+        (dir, "is a file, not a directory", true),
+        (
+            with(&["--warmup", "100000000000", "--duration", "1"]),
+            "the time limit of 1 s was reached during the warm-up",
+            false,
+        ),
+    ];
+    for (args, want, before_any_run) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = kvbench_within(&args, 120);
+        let err = stderr(&o);
+        assert!(!o.status.success(), "{args:?} succeeded: {err}");
+        assert!(
+            o.status.code().is_some(),
+            "{args:?} ended by a signal: {err}"
+        );
+        if before_any_run {
+            assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        }
+        let last = err.lines().last().unwrap_or_default();
+        assert!(
+            last.starts_with("kvbench: ") && last.contains(want),
+            "{args:?}: {err}"
+        );
+        assert!(
+            !err.contains("panicked")
+                && !err.contains("backtrace")
+                && !err.chars().any(|c| c.is_control() && c != '\n'),
+            "{args:?}: {err}"
+        );
+    }
+
+    // SIGTERM is a stop request named as what it is, with its own exit code.
+    let child = Command::new(env!("CARGO_BIN_EXE_kvbench"))
+        .args([
+            "run",
+            "--engine",
+            "memory",
+            "-w",
+            "read-heavy",
+            "--records",
+            "1000",
+            "--duration",
+            "60",
+            "--out",
+            o,
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = child;
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut err, &mut line).unwrap();
+    assert!(line.contains("starting"), "{line}");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let rest = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut err, &mut s);
+        s
+    });
+    let o = finish_within(child, 120, &["SIGTERM"]);
+    let err = rest.join().unwrap();
+    assert_eq!(o.status.code(), Some(143), "{err}");
+    assert!(
+        err.lines().last().unwrap_or_default()
+            == "kvbench: interrupted by SIGTERM; the results written are marked partial",
+        "{err}"
+    );
+    let r = results_in(out.path())
+        .into_iter()
+        .find(|r| r.spec.name == "read-heavy")
+        .unwrap();
+    assert_eq!(r.partial_reason.as_deref(), Some("interrupted by SIGTERM"));
+    assert!(!err.contains("Ctrl-C"), "{err}");
 }
 
 /// `--dir` keeps the data directory; `csv` prints one line per run, phase and operation.

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::io::{File, Io};
+use crate::options::{check_range, TIB};
 use crate::store_dir::{self, StoreDir};
 use crate::{limits, Durability, Engine, EngineStats, Error, Options, Result};
 
@@ -73,40 +74,25 @@ impl Default for NullOptions {
 }
 
 impl NullOptions {
-    /// Rejects settings the engine cannot honour.
+    /// Rejects settings the engine cannot honour, each with a one-line error.
     pub fn validate(&self) -> Result<()> {
-        let bad = |what: String| Err(Error::InvalidInput(what));
-        if self.write_factor > 1000 {
-            return bad(format!(
-                "null.write_factor = {}: must be 0 to 1000",
-                self.write_factor
-            ));
-        }
-        if self.write_buffer_bytes == 0 || self.write_buffer_bytes > 1 << 40 {
-            return bad(format!(
-                "null.write_buffer_bytes = {}: must be 1 to 2^40",
-                self.write_buffer_bytes
-            ));
-        }
-        if self.read_block_bytes > 1 << 20 {
-            return bad(format!(
-                "null.read_block_bytes = {}: must be 0 to 1048576",
-                self.read_block_bytes
-            ));
-        }
-        if self.spin_ns > 1_000_000_000 {
-            return bad(format!(
-                "null.spin_ns = {}: must be at most one second",
-                self.spin_ns
-            ));
-        }
-        if self.stall_ms > 10_000 {
-            return bad(format!(
-                "null.stall_ms = {}: must be at most 10000",
-                self.stall_ms
-            ));
-        }
-        Ok(())
+        check_range("null.write_factor", self.write_factor, 0, 1000, "")?;
+        check_range(
+            "null.write_buffer_bytes",
+            self.write_buffer_bytes,
+            1,
+            TIB,
+            "bytes",
+        )?;
+        check_range(
+            "null.read_block_bytes",
+            self.read_block_bytes,
+            0,
+            1 << 20,
+            "bytes",
+        )?;
+        check_range("null.spin_ns", self.spin_ns, 0, 1_000_000_000, "ns")?;
+        check_range("null.stall_ms", self.stall_ms, 0, 10_000, "ms")
     }
 
     /// True when some operation does more than return.

@@ -99,18 +99,18 @@ impl Options {
         }
     }
 
-    /// Rejects settings no engine could honour.
+    /// Rejects settings no engine could honour: each one outside its range is a one-line
+    /// error naming the setting, its value and the range.
     pub fn validate(&self) -> Result<()> {
-        if self.group_commit.interval.is_zero() {
-            return Err(Error::InvalidInput(
-                "group_commit.interval must be greater than zero".into(),
-            ));
-        }
-        if self.group_commit.max_bytes == 0 {
-            return Err(Error::InvalidInput(
-                "group_commit.max_bytes must be greater than zero".into(),
-            ));
-        }
+        let ms = self.group_commit.interval.as_millis().min(u64::MAX as u128) as u64;
+        check_range("group_commit.interval", ms, 1, 60_000, "milliseconds")?;
+        check_range(
+            "group_commit.max_bytes",
+            self.group_commit.max_bytes,
+            1,
+            TIB,
+            "bytes",
+        )?;
         self.production.validate()
     }
 }
@@ -147,6 +147,31 @@ impl ProductionOptions {
         }
         Ok(())
     }
+}
+
+/// 2^30, 2^40 and 2^50 bytes: the upper ends of most size settings.
+pub(crate) const GIB: u64 = 1 << 30;
+pub(crate) const TIB: u64 = 1 << 40;
+pub(crate) const PIB: u64 = 1 << 50;
+
+/// `Err(InvalidInput)` unless `lo <= value <= hi`, in one line: "lsm.memtable_bytes =
+/// 18446744073709551615: must be 1024 to 68719476736 bytes".
+pub(crate) fn check_range<T>(name: &str, value: T, lo: T, hi: T, unit: &str) -> Result<()>
+where
+    T: PartialOrd + fmt::Display + Copy,
+{
+    // Written so that NaN fails too.
+    if value >= lo && value <= hi {
+        return Ok(());
+    }
+    let unit = if unit.is_empty() {
+        String::new()
+    } else {
+        format!(" {unit}")
+    };
+    Err(Error::InvalidInput(format!(
+        "{name} = {value}: must be {lo} to {hi}{unit}"
+    )))
 }
 
 /// (De)serialises a `Duration` as whole milliseconds.

@@ -26,8 +26,8 @@ pub fn finite(x: f64) -> Option<f64> {
     x.is_finite().then_some(x)
 }
 
-/// A number with three significant digits and a thousands-friendly form: `12.3`, `4,560`,
-/// `1.23 M`.
+/// A number in plain form with about three significant digits: `12.3`, `4560`, `12.3 k`,
+/// `1.23 M`; a figure too small to show in two decimals is `< 0.01` (never `9.69e-6`).
 pub fn num(x: f64) -> String {
     if !x.is_finite() {
         return "n/a".into();
@@ -45,8 +45,10 @@ pub fn num(x: f64) -> String {
         format!("{x:.1}")
     } else if a >= 0.01 {
         format!("{x:.2}")
+    } else if x > 0.0 {
+        "< 0.01".into()
     } else {
-        format!("{x:.2e}")
+        "> -0.01".into()
     }
 }
 
@@ -96,7 +98,14 @@ td.best{font-weight:bold;background:#e6f4ea}td.best::after{content:' \\2605';col
 .warn{background:#fff4e5;border-left:4px solid #E69F00;padding:.4em .8em}\
 .note{color:#555;font-size:13px}pre{background:#f7f7f7;padding:.5em;overflow-x:auto;font-size:12px}\
 .narrative{background:#f3f8fc;border-left:4px solid #0072B2;padding:.4em .8em}\
-nav a{margin-right:1em}.scroll{overflow-x:auto}";
+nav a{margin-right:1em}.scroll{overflow-x:auto;max-width:100%}\
+.scroll td:first-child,.scroll th:first-child{position:sticky;left:0;z-index:1;background:#fff;box-shadow:1px 0 0 #ccc}\
+.scroll th:first-child{background:#f2f2f2}\
+table.claims td{white-space:normal;vertical-align:top}table.claims td.claim{min-width:16em;max-width:24em}\
+table.claims ul{margin:0 0 .3em;padding-left:1.2em}\
+.verdict{font-weight:bold}.holds{background:#e6f4ea}.fails{background:#fde8e4}\
+.undecided{background:#fff4e5}.unmeasured{background:#eee;color:#555}\
+.mark{font-size:12px;padding:0 .3em;border-radius:3px}";
 
 /// Optional sugar: click a header to sort a table by that column (`data-v` holds the exact
 /// value). The page is complete without it.
@@ -206,6 +215,9 @@ mod tests {
         assert_eq!(num(1234.0), "1234");
         assert_eq!(num(12345.0), "12.3 k");
         assert_eq!(num(2.5e6), "2.50 M");
+        assert_eq!(num(9.69e-6), "< 0.01");
+        assert_eq!(num(-3e-4), "> -0.01");
+        assert_eq!(num(0.05), "0.05");
         assert_eq!(bytes(4096.0), "4.00 KiB");
         assert_eq!(bytes(10.0), "10 B");
         assert_eq!(nanos(1500.0), "1.5 µs");

@@ -1,9 +1,12 @@
-//! Turns kvbench result files into one self-contained HTML report (issue 8).
+//! Turns kvbench result files into one self-contained HTML report.
 //!
 //! ```text
-//!  results dir ─ load_results ─ [RunResult] ─ model::Model (group by workload, pick colours)
-//!      ─ render: overview (workload x engine), summary tables (table), charts as inline SVG (charts/*), rule-written
-//!        paragraphs (narrative), production pairs (families), environment, options, specs,
+//!  results dir ─ load_results ─ [RunResult] (+ calibration, space-reclaim measurements)
+//!      ─ model::Model (group by workload, colours by design family)
+//!      ─ render: overview (workload x engine), the textbook's claims checked (claims,
+//!        claims_section), per workload: rule-written paragraphs (narrative), summary
+//!        tables (table), charts as inline SVG (charts/*); amplification, scaling with
+//!        record count, production pairs (families), environment, options, specs,
 //!        calibration, methodology (environment) ─ one HTML string ─ write_report
 //! ```
 //!
@@ -12,6 +15,8 @@
 //! result file is HTML-escaped ([`html::escape`]).
 
 pub mod charts;
+pub mod claims;
+pub mod claims_section;
 pub mod environment;
 pub mod families;
 pub mod html;
@@ -24,6 +29,7 @@ pub mod table;
 use std::path::{Path, PathBuf};
 
 pub use workloads;
+use workloads::main_job::SpaceReclaim;
 use workloads::result::{Calibration, RunResult};
 
 /// Why a report could not be made.
@@ -97,13 +103,24 @@ pub fn load_calibration(dir: &Path) -> Option<Calibration> {
 /// The whole HTML page for `results`. Never fails: missing, zero or non-finite figures are
 /// shown as absent, and an empty slice gives a page that says so.
 pub fn render(results: &[RunResult], calibration: Option<&Calibration>) -> String {
-    render_with_warnings(results, calibration, &[])
+    render_with_warnings(results, calibration, &[], &[])
 }
 
-/// [`render`], listing `warnings` (e.g. skipped files) at the top of the page.
+/// [`render`] with the main job's space-reclaim measurements (space before and after
+/// `compact()`), which the claims section checks.
+pub fn render_main(
+    results: &[RunResult],
+    calibration: Option<&Calibration>,
+    reclaims: &[SpaceReclaim],
+) -> String {
+    render_with_warnings(results, calibration, reclaims, &[])
+}
+
+/// [`render_main`], listing `warnings` (e.g. skipped files) at the top of the page.
 pub fn render_with_warnings(
     results: &[RunResult],
     calibration: Option<&Calibration>,
+    reclaims: &[SpaceReclaim],
     warnings: &[String],
 ) -> String {
     let model = model::Model::new(results);
@@ -113,6 +130,9 @@ pub fn render_with_warnings(
         page.push_str("<p class=\"empty\">No results to show.</p>");
     }
     overview::write(&mut page, &model);
+    if !model.workloads.is_empty() {
+        claims_section::write(&mut page, &claims::check_all(results, reclaims));
+    }
     for (i, w) in model.workloads.iter().enumerate() {
         page.section_start(
             &format!("w{i}"),
@@ -132,16 +152,25 @@ pub fn render_with_warnings(
     page.finish()
 }
 
-/// Reads the results in `results_dir` (and its `calibration.json`, if any), renders the
-/// report and writes it to `out` (to `out/report.html` when `out` is a directory), atomically.
-/// Returns the path written.
+/// Reads the results in `results_dir` (and its `calibration.json` and space-reclaim
+/// measurements, if any), renders the report and writes it to `out` (to `out/report.html`
+/// when `out` is a directory), atomically. Returns the path written.
 pub fn write_report(results_dir: &Path, out: &Path) -> Result<PathBuf, ReportError> {
-    let loaded = load_results_with_warnings(results_dir)?;
+    let mut loaded = load_results_with_warnings(results_dir)?;
+    let reclaims = workloads::main_job::read_reclaims(results_dir).unwrap_or_else(|e| {
+        loaded.warnings.push(e);
+        Vec::new()
+    });
     for w in &loaded.warnings {
         eprintln!("warning: skipped {w}");
     }
     let calibration = load_calibration(results_dir);
-    let page = render_with_warnings(&loaded.results, calibration.as_ref(), &loaded.warnings);
+    let page = render_with_warnings(
+        &loaded.results,
+        calibration.as_ref(),
+        &reclaims,
+        &loaded.warnings,
+    );
     write_page(&page, out)
 }
 

@@ -1,7 +1,9 @@
 //! What the page is drawn from: results grouped by workload, one series per engine (the
 //! repetitions of one run folded into one series, with the median and 95% interval of its
-//! throughput and p99), and each engine's colour (Okabe-Ito, colour-blind safe), fixed by
-//! name so it is the same in every chart.
+//! throughput and p99), and each engine's colour: one hue family per design family (oranges
+//! for log+hash, blues for LSM, greens for B-trees, greys for the in-memory reference), a
+//! shade (and a line style and marker, see [`variant`]) per engine within it, fixed by name
+//! so an engine has the same colour in every chart and every report.
 
 use std::collections::BTreeMap;
 
@@ -10,25 +12,128 @@ use workloads::spread::{group_repetitions, Spread};
 
 use crate::html::escape;
 
-/// Okabe-Ito palette.
-pub const PALETTE: [(u8, u8, u8); 8] = [
-    (0x00, 0x72, 0xB2),
-    (0xE6, 0x9F, 0x00),
-    (0x00, 0x9E, 0x73),
+/// The colours, in blocks of one design family each (see [`FAMILIES`]).
+pub const PALETTE: [(u8, u8, u8); 20] = [
+    // log+hash: oranges and browns
     (0xD5, 0x5E, 0x00),
-    (0xCC, 0x79, 0xA7),
+    (0xE6, 0x9F, 0x00),
+    (0x8C, 0x51, 0x0A),
+    (0xF4, 0xA5, 0x82),
+    // LSM: blues
+    (0x00, 0x72, 0xB2),
     (0x56, 0xB4, 0xE9),
-    (0xF0, 0xE4, 0x42),
-    (0x00, 0x00, 0x00),
+    (0x08, 0x30, 0x6B),
+    (0x6A, 0x51, 0xA3),
+    // B-tree: greens
+    (0x00, 0x9E, 0x73),
+    (0x1B, 0x78, 0x37),
+    (0x7F, 0xBC, 0x41),
+    (0x01, 0x66, 0x5E),
+    (0xA6, 0xD9, 0x6A),
+    // reference: greys
+    (0x66, 0x66, 0x66),
+    (0xAA, 0xAA, 0xAA),
+    (0x22, 0x22, 0x22),
+    // any other family: purples and pinks
+    (0xCC, 0x79, 0xA7),
+    (0x76, 0x2A, 0x83),
+    (0xC5, 0x1B, 0x7D),
+    (0x99, 0x70, 0xAB),
 ];
 
-/// Engines in colour order; others follow in name order.
-const KNOWN: [&str; 8] = [
-    "bitcask", "lsm", "btree", "memory", "rocksdb", "sled", "redb", "lmdb",
+/// Each design family's block of [`PALETTE`]: (family as results name it, first slot, slots).
+pub const FAMILIES: [(&str, usize, usize); 5] = [
+    ("log+hash", 0, 4),
+    ("LSM", 4, 4),
+    ("B-tree", 8, 5),
+    ("reference", 13, 3),
+    ("", 16, 4),
+];
+
+/// Engines with a fixed slot of [`PALETTE`]: the home-built design of each family first (its
+/// family's main hue), then the production engines.
+const KNOWN: [(&str, usize); 10] = [
+    ("bitcask", 0),
+    ("lsm", 4),
+    ("fjall", 5),
+    ("rocksdb", 6),
+    ("btree", 8),
+    ("lmdb", 9),
+    ("redb", 10),
+    ("sqlite", 11),
+    ("memory", 13),
+    ("null", 14),
 ];
 
 /// Engines written in this project; any other engine is a production engine.
 pub const HOME_ENGINES: [&str; 4] = ["memory", "bitcask", "lsm", "btree"];
+
+/// Engines that are references, not contestants: `memory` (a `BTreeMap`, no files: what an
+/// engine costs at the least through this harness) and `null` (the harness alone).
+pub const REFERENCE_ENGINES: [&str; 2] = ["memory", "null"];
+
+/// `home-built`, `production` or `reference` (for text that names an engine's role).
+pub fn role(engine: &str) -> &'static str {
+    if REFERENCE_ENGINES.contains(&engine) {
+        "reference"
+    } else if HOME_ENGINES.contains(&engine) {
+        "home-built"
+    } else {
+        "production"
+    }
+}
+
+/// The block of [`FAMILIES`] a family name belongs to.
+fn block(family: &str) -> (usize, usize) {
+    FAMILIES
+        .iter()
+        .find(|(f, _, _)| *f == family)
+        .or(FAMILIES.last())
+        .map_or((16, 4), |&(_, start, n)| (start, n))
+}
+
+/// The position of a palette slot within its family's block: 0 for the family's main
+/// engine. Line charts draw variant 0 solid, the others dashed or dotted, with a marker shape
+/// of their own.
+pub fn variant(slot: usize) -> usize {
+    FAMILIES
+        .iter()
+        .find(|(_, start, n)| (*start..start + n).contains(&slot))
+        .map_or(0, |(_, start, _)| slot - start)
+}
+
+/// Palette slots of the engines of `results`: known engines their fixed slot, the others the
+/// free slots of their family's block in name order (wrapping when the block is full).
+fn assign_slots(results: &[RunResult]) -> BTreeMap<String, usize> {
+    let mut family: BTreeMap<String, String> = BTreeMap::new();
+    for r in results {
+        family
+            .entry(r.engine.name.clone())
+            .or_insert_with(|| r.engine.family.clone());
+    }
+    let mut slots: BTreeMap<String, usize> = BTreeMap::new();
+    for (name, slot) in KNOWN {
+        if family.contains_key(name) {
+            slots.insert(name.to_string(), slot);
+        }
+    }
+    for (name, fam) in &family {
+        if slots.contains_key(name) {
+            continue;
+        }
+        let (start, n) = block(fam);
+        let taken = |s: usize| slots.values().any(|v| *v == s);
+        let used = slots
+            .values()
+            .filter(|v| (start..start + n).contains(v))
+            .count();
+        let slot = (start..start + n)
+            .find(|s| !taken(*s))
+            .unwrap_or(start + used % n);
+        slots.insert(name.clone(), slot);
+    }
+    slots
+}
 
 /// The phase a result is judged by: `run`, or `load` when the run phase did nothing.
 pub use workloads::spread::main_phase;
@@ -98,21 +203,17 @@ impl Workload<'_> {
 
 pub struct Model<'a> {
     pub results: &'a [RunResult],
-    /// Engine names in colour order.
+    /// Engine names in colour order (by design family, the home-built engine first).
     pub engines: Vec<String>,
     pub workloads: Vec<Workload<'a>>,
+    slots: BTreeMap<String, usize>,
 }
 
 impl<'a> Model<'a> {
     pub fn new(results: &'a [RunResult]) -> Model<'a> {
-        let mut engines: Vec<String> = results.iter().map(|r| r.engine.name.clone()).collect();
-        engines.sort_by_key(|e| {
-            (
-                KNOWN.iter().position(|k| k == e).unwrap_or(KNOWN.len()),
-                e.clone(),
-            )
-        });
-        engines.dedup();
+        let slots = assign_slots(results);
+        let mut engines: Vec<String> = slots.keys().cloned().collect();
+        engines.sort_by_key(|e| (slots.get(e).copied().unwrap_or(usize::MAX), e.clone()));
 
         let mut by_name: BTreeMap<&str, Vec<&RunResult>> = BTreeMap::new();
         for r in results {
@@ -138,12 +239,13 @@ impl<'a> Model<'a> {
             results,
             engines,
             workloads,
+            slots,
         }
     }
 
-    /// Index of `engine`'s colour in [`PALETTE`].
+    /// Index of `engine`'s colour in [`PALETTE`] (its slot; see [`variant`] for its style).
     pub fn colour_index(&self, engine: &str) -> usize {
-        self.engines.iter().position(|e| e == engine).unwrap_or(0) % PALETTE.len()
+        self.slots.get(engine).copied().unwrap_or(PALETTE.len() - 1) % PALETTE.len()
     }
 
     pub fn colour(&self, engine: &str) -> (u8, u8, u8) {
@@ -170,20 +272,20 @@ impl<'a> Model<'a> {
 /// get their durability mode and threads added, then a number. Repetitions of one run are
 /// one series.
 fn label_series<'a>(all: &[&'a RunResult]) -> Vec<Series<'a>> {
-    let key = |r: &RunResult| (r.engine.name.clone(), size_of(r));
+    // A run under a memory cap is named as such: it sits beside the same run in memory.
+    let name = |r: &RunResult| match &r.memory_cap {
+        Some(c) => format!("{} capped {} MiB", r.engine.name, c.limit_bytes >> 20),
+        None => r.engine.name.clone(),
+    };
+    let key = |r: &RunResult| (name(r), size_of(r));
     let groups = group_repetitions(all.iter().copied());
     let rs: Vec<&RunResult> = groups.iter().map(|g| g.representative()).collect();
     let mut out: Vec<Series<'a>> = Vec::with_capacity(groups.len());
     for (g, r) in groups.into_iter().zip(rs.iter().copied()) {
         let same = rs.iter().filter(|o| key(o) == key(r)).count();
-        let mut label = r.engine.name.clone();
+        let mut label = name(r);
         if same > 1 {
-            label = format!(
-                "{} ({}, {} thr)",
-                r.engine.name,
-                durability_name(r),
-                r.spec.threads
-            );
+            label = format!("{label} ({}, {} thr)", durability_name(r), r.spec.threads);
         }
         let base = label.clone();
         let mut n = 2;

@@ -1,7 +1,9 @@
 //! "What this shows": a paragraph per workload written from the numbers by fixed rules
 //! (who led throughput and by what factor, lowest tail latency, amplification leaders,
 //! runs not yet in a steady state, stalls seen on the timeline). No figure here is typed by
-//! hand. A difference in throughput or p99 is called only when the 95% intervals of the
+//! hand. The comparisons are between contestants: the in-memory reference (`memory`) is
+//! stated first as the floor of an engine's cost through this harness, never as a leader,
+//! and production engines are named as such. A difference in throughput or p99 is called only when the 95% intervals of the
 //! repetitions do not overlap; single runs have no interval, and the text says the
 //! difference is untested.
 
@@ -10,7 +12,7 @@ use std::fmt::Write as _;
 use workloads::spread::Spread;
 
 use crate::html::{escape, finite, nanos, num, Page};
-use crate::model::{has_files, main_phase, Model, Series, Workload};
+use crate::model::{has_files, main_phase, role, Model, Series, Workload};
 
 /// A series and its figure.
 type Pick<'b, 'a> = (&'b Series<'a>, f64);
@@ -70,19 +72,38 @@ pub fn sentences(w: &Workload) -> Vec<String> {
     out
 }
 
-/// The comparisons between engines at the largest record count, and stalls.
+/// A series' label for the text, with its role when it is not home-built:
+/// `lmdb (production)`, `memory (reference)`.
+pub fn who(s: &Series) -> String {
+    match role(&s.engine) {
+        "home-built" => escape(&s.label),
+        r => format!("{} ({r})", escape(&s.label)),
+    }
+}
+
+/// The comparisons between contestants at the largest record count, and stalls.
 fn comparisons(w: &Workload) -> Vec<String> {
-    let series: Vec<&Series> = w.main_series().collect();
+    let all: Vec<&Series> = w.main_series().collect();
+    let (references, series): (Vec<&Series>, Vec<&Series>) =
+        all.iter().partition(|s| role(&s.engine) == "reference");
     let mut out = Vec::new();
+    for r in &references {
+        out.push(format!(
+            "{} keeps its data in memory, with no files and no durability, at {} ops/s: the floor of an engine's cost through this harness, not a contestant.",
+            who(r),
+            num(r.ops_per_sec().unwrap_or(f64::NAN))
+        ));
+    }
     if series.len() < 2 {
         if let Some(s) = series.first() {
             let t = s.ops_per_sec().unwrap_or(f64::NAN);
             out.push(format!(
-                "Only {} ran this workload ({} ops/s), so there is nothing to compare it with.",
-                escape(&s.label),
+                "Only {} ran this workload ({} ops/s) beside the reference, so there is no contestant to compare it with.",
+                who(s),
                 num(t)
             ));
         }
+        out.extend(series.iter().chain(&references).flat_map(|s| notes(s)));
         return out;
     }
     let tput = |s: &Series| s.ops_per_sec();
@@ -90,10 +111,10 @@ fn comparisons(w: &Workload) -> Vec<String> {
         out.push(match verdict(b.throughput, l.throughput) {
             Verdict::Apart => format!(
                 "{} led throughput at {} ops/s, {} {} ({} ops/s); medians of repeated runs whose 95% intervals ({} and {}) do not overlap.",
-                escape(&b.label),
+                who(b),
                 num(bv),
                 ratio(bv, lv),
-                escape(&l.label),
+                who(l),
                 num(lv),
                 interval(b.throughput, num),
                 interval(l.throughput, num)
@@ -101,9 +122,9 @@ fn comparisons(w: &Workload) -> Vec<String> {
             Verdict::Overlap => format!(
                 "Throughput medians ranged from {} ({}) to {} ops/s ({}), but the 95% intervals of the fastest and the slowest overlap ({} and {}): no difference is called.",
                 num(lv),
-                escape(&l.label),
+                who(l),
                 num(bv),
-                escape(&b.label),
+                who(b),
                 interval(l.throughput, num),
                 interval(b.throughput, num)
             ),
@@ -114,10 +135,10 @@ fn comparisons(w: &Workload) -> Vec<String> {
             ),
             Verdict::Single => format!(
                 "{} led throughput at {} ops/s, {} {} ({} ops/s), in one run each: the run-to-run spread is unknown, so the difference is not tested (--repeat 3 measures it).",
-                escape(&b.label),
+                who(b),
                 num(bv),
                 ratio(bv, lv),
-                escape(&l.label),
+                who(l),
                 num(lv)
             ),
         });
@@ -137,9 +158,9 @@ fn comparisons(w: &Workload) -> Vec<String> {
             ),
             v => format!(
                 "{} had the lowest p99 latency over all operations ({}); {} had the highest ({}, {}×){}.",
-                escape(&b.label),
+                who(b),
                 nanos(bv),
-                escape(&l.label),
+                who(l),
                 nanos(lv),
                 if bv > 0.0 { num(lv / bv) } else { "n/a".into() },
                 if v == Verdict::Apart {
@@ -164,9 +185,9 @@ fn comparisons(w: &Workload) -> Vec<String> {
         } else {
             format!(
                 "Of the engines whose writes kvbench counts itself, {} wrote the fewest bytes per user byte (write amplification {}); {} wrote the most ({}).",
-                escape(&b.label),
+                who(b),
                 num(bv),
-                escape(&l.label),
+                who(l),
                 num(lv)
             )
         });
@@ -186,9 +207,9 @@ fn comparisons(w: &Workload) -> Vec<String> {
         } else {
             format!(
                 "{} used the least disk per live byte (space amplification {}), {} the most ({}).",
-                escape(&b.label),
+                who(b),
                 num(bv),
-                escape(&l.label),
+                who(l),
                 num(lv)
             )
         });
@@ -203,48 +224,53 @@ fn comparisons(w: &Workload) -> Vec<String> {
         if !alike(bv, lv) {
             out.push(format!(
                 "By the device's count (bytes that reached the disk, production engines included), {} wrote the fewest bytes per user byte ({}) and {} the most ({}).",
-                escape(&b.label),
+                who(b),
                 num(bv),
-                escape(&l.label),
+                who(l),
                 num(lv)
             ));
         }
     }
-    for s in &series {
-        if let Some(a) = main_phase(s.result)
-            .map(|p| &p.amplification)
-            .filter(|a| a.not_steady && has_files(s.result))
-        {
-            out.push(format!(
-                "{} had not reached a steady state: it wrote {} of user data, less than four times the {} it may hold in memory before writing{}.",
-                escape(&s.label),
-                crate::html::bytes(a.user_bytes_written as f64),
-                crate::html::bytes(a.write_buffer_bytes as f64),
-                match (a.write_amp_engine.or(a.write_amp_device), a.write_amp_in_window()) {
-                    (Some(settled), Some(window)) => format!(
-                        " (write amplification {} settled, {} inside the latency window)",
-                        num(settled),
-                        num(window)
-                    ),
-                    _ => String::new(),
-                }
-            ));
-        }
-        if let Some(sentence) = stall(s) {
-            out.push(sentence);
-        }
-        if s.result.partial {
-            out.push(format!(
-                "{}'s run is partial ({}): its figures cover only what ran.",
-                escape(&s.label),
-                escape(
-                    s.result
-                        .partial_reason
-                        .as_deref()
-                        .unwrap_or("no reason given")
-                )
-            ));
-        }
+    out.extend(all.iter().flat_map(|s| notes(s)));
+    out
+}
+
+/// Sentences about one series: not steady, stalled, partial.
+fn notes(s: &Series) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(a) = main_phase(s.result)
+        .map(|p| &p.amplification)
+        .filter(|a| a.not_steady && has_files(s.result))
+    {
+        out.push(format!(
+            "{} had not reached a steady state: it wrote {} of user data, less than four times the {} it may hold in memory before writing{}.",
+            who(s),
+            crate::html::bytes(a.user_bytes_written as f64),
+            crate::html::bytes(a.write_buffer_bytes as f64),
+            match (a.write_amp_engine.or(a.write_amp_device), a.write_amp_in_window()) {
+                (Some(settled), Some(window)) => format!(
+                    " (write amplification {} settled, {} inside the latency window)",
+                    num(settled),
+                    num(window)
+                ),
+                _ => String::new(),
+            }
+        ));
+    }
+    if let Some(sentence) = stall(s) {
+        out.push(sentence);
+    }
+    if s.result.partial {
+        out.push(format!(
+            "{}'s run is partial ({}): its figures cover only what ran.",
+            who(s),
+            escape(
+                s.result
+                    .partial_reason
+                    .as_deref()
+                    .unwrap_or("no reason given")
+            )
+        ));
     }
     out
 }
@@ -304,7 +330,7 @@ fn stall(s: &Series) -> Option<String> {
     (median > 0.0 && worst.ops_per_sec < 0.5 * median).then(|| {
         format!(
             "{} stalled: at {} s its rate fell to {} ops/s against a median of {} ops/s ({} compactions/merges in the phase).",
-            escape(&s.label),
+            who(s),
             num(worst.t_secs),
             num(worst.ops_per_sec),
             num(median),

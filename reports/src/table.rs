@@ -10,7 +10,9 @@ use workloads::result::{PhaseKind, PhaseResult, RunResult};
 use workloads::spec::OpKind;
 
 use crate::html::{bytes, escape, finite, nanos, num, Page};
-use crate::model::{durability_name, has_files, main_phase, size_of, Model, Series, Workload};
+use crate::model::{
+    durability_name, has_files, main_phase, role, size_of, Model, Series, Workload,
+};
 
 /// Which way is better for a column.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -216,8 +218,11 @@ pub fn write(page: &mut Page, model: &Model, w: &Workload) {
     b.push_str("</tr></thead><tbody>");
     for (i, s) in w.series.iter().enumerate() {
         let r = s.result;
-        // Rows are compared with rows of the same record count only.
-        let same = |j: usize| size_of(rows[j]) == size_of(r);
+        // Rows are compared with rows of the same record count only, and the reference
+        // (the floor, not a contestant) is never marked best.
+        let contestant = role(&s.engine) != "reference";
+        let same =
+            |j: usize| size_of(rows[j]) == size_of(r) && role(&w.series[j].engine) != "reference";
         let bests: Vec<Option<f64>> = cols.iter().map(|c| c.best(same)).collect();
         let ops = main_phase(r).map_or(0, |p| p.operations);
         let mut flags = String::from(match (r.partial, main_phase(r).map(|p| p.phase)) {
@@ -247,7 +252,7 @@ pub fn write(page: &mut Page, model: &Model, w: &Workload) {
         for (c, best) in cols.iter().zip(&bests) {
             match c.values[i] {
                 Some(v) => {
-                    let class = if *best == Some(v) {
+                    let class = if contestant && *best == Some(v) {
                         " class=\"best\""
                     } else {
                         ""
@@ -277,7 +282,7 @@ pub fn write(page: &mut Page, model: &Model, w: &Workload) {
         }
         b.push_str("</tr>");
     }
-    b.push_str("</tbody></table></div><p class=\"note\">★ marks the best value of each column (highest throughput, lowest of everything else) among the rows of the same size (records loaded, or operations for a workload that starts empty) that have it; with repetitions a ★ only says which median is best, see the 95% intervals before calling a difference. – means the figure does not apply (e.g. no files) or was not measured. Latency columns are per operation type; CPU/op is the run's process CPU time per operation. Write amp settled (engine): every byte the engine wrote to its files (WAL, logs, tables, pages, compactions), including what it wrote when brought to rest after the last operation, / user bytes written; in window: before that rest; syscall: bytes the process handed to write calls (<code>wchar</code>); device: bytes that reached the device (<code>write_bytes</code> less cancelled writes, after syncfs). Read amp: bytes the engine read from its files per logical read; device reads: bytes read from the device per logical read. Space amp: allocated blocks / live bytes, apparent size beside it. (not steady): the phase wrote less than four times what the engine may buffer. Peak RSS is the run's own process (see Methodology).</p>");
+    b.push_str("</tbody></table></div><p class=\"note\">★ marks the best value of each column (highest throughput, lowest of everything else) among the contestants (the memory reference is the floor, not one of them) of the same size (records loaded, or operations for a workload that starts empty) that have it; with repetitions a ★ only says which median is best, see the 95% intervals before calling a difference. – means the figure does not apply (e.g. no files) or was not measured. Latency columns are per operation type; CPU/op is the run's process CPU time per operation. Write amp settled (engine): every byte the engine wrote to its files (WAL, logs, tables, pages, compactions), including what it wrote when brought to rest after the last operation, / user bytes written; in window: before that rest; syscall: bytes the process handed to write calls (<code>wchar</code>); device: bytes that reached the device (<code>write_bytes</code> less cancelled writes, after syncfs). Read amp: bytes the engine read from its files per logical read; device reads: bytes read from the device per logical read. Space amp: allocated blocks / live bytes, apparent size beside it. (not steady): the phase wrote less than four times what the engine may buffer. Peak RSS is the run's own process (see Methodology).</p>");
     write_extra(page, model, w);
 }
 
@@ -296,7 +301,7 @@ fn write_extra(page: &mut Page, model: &Model, w: &Workload) {
         b.push_str("<p class=\"note\">No engine reported figures of its own (<code>EngineStats::extra</code>) for this workload.</p>");
         return;
     }
-    b.push_str("<h3>The engines' own figures</h3><p class=\"note\">As each engine reports them (its own definitions, e.g. RocksDB's compaction W-Amp), at the end of the phase; compare with our columns above.</p><table class=\"sortable extra\"><thead><tr><th class=\"l\">engine</th>");
+    b.push_str("<h3>The engines' own figures</h3><p class=\"note\">As each engine reports them (its own definitions, e.g. RocksDB's compaction W-Amp), at the end of the phase; compare with our columns above.</p><div class=\"scroll\"><table class=\"sortable extra\"><thead><tr><th class=\"l\">engine</th>");
     for k in &keys {
         let _ = write!(b, "<th>{}</th>", escape(k));
     }
@@ -324,5 +329,5 @@ fn write_extra(page: &mut Page, model: &Model, w: &Workload) {
         }
         b.push_str("</tr>");
     }
-    b.push_str("</tbody></table>");
+    b.push_str("</tbody></table></div>");
 }

@@ -105,10 +105,20 @@ fn every_section_is_present() {
     );
     assert!(amp.contains("read vs write amplification"));
     let scaling = section(&html, "scaling");
-    // ycsb-a and ycsb-b ran at 300 and 3000 records: a throughput chart each; write
-    // amplification applies to no engine there at two sizes.
-    assert_eq!(scaling.matches("<svg").count(), 2);
-    assert!(scaling.contains("no engine has write amplification figures at two or more sizes"));
+    // ycsb-a and ycsb-b ran at 300 and 3000 records: get latency, throughput and engine
+    // memory for each; no engine with files ran there at two sizes, so no amplification or
+    // height charts, and no scans, so no scan latency.
+    assert_eq!(scaling.matches("<svg").count(), 6);
+    for w in ["ycsb-a", "ycsb-b"] {
+        for f in ["get latency (p50)", "throughput", "engine memory"] {
+            assert!(
+                scaling.contains(&format!("{w}: {f} by record count")),
+                "{w}: {f}"
+            );
+        }
+    }
+    assert!(!scaling.contains("write amplification of"));
+    assert!(!scaling.contains("scan latency (p50) by record count"));
     assert!(scaling.contains("ycsb-a: throughput by record count"));
     let fam = section(&html, "families");
     assert!(
@@ -129,12 +139,15 @@ fn every_section_is_present() {
     ] {
         assert!(env.contains(part), "environment: {part}");
     }
-    // The narrative is written from the numbers (fakeprod is a copy of memory's result).
+    // The narrative is written from the numbers (fakeprod is a copy of memory's result):
+    // memory is the floor, not a contestant, so fakeprod has no one to be compared with.
     let w0 = section(&html, "w0");
     assert!(
-        w0.contains("All engines ran at about the same rate"),
-        "narrative names the leader"
+        w0.contains("memory (reference) keeps its data in memory")
+            && w0.contains("Only fakeprod (production) ran this workload"),
+        "narrative: the reference as the floor, the production engine named as such"
     );
+    assert!(!w0.contains("memory (reference) led"));
 }
 
 #[test]
@@ -146,6 +159,13 @@ fn table_figures_equal_the_results() {
             r.engine.persistent = true;
         }
     }
+    // A second contestant at 3000 records beside fakeprod (memory, the reference, is never
+    // marked best), half as fast.
+    let mut other = relabel(&results[2], "other", "LSM");
+    for p in &mut other.phases {
+        p.throughput.ops_per_sec /= 2.0;
+    }
+    results.push(other);
     let results = &results[..];
     let html = render(results, None);
     let s = section(&html, "w0");
@@ -363,7 +383,9 @@ fn odd_figures_and_small_sets_render() {
         }
     }
     let one = render(std::slice::from_ref(base), None);
-    assert!(one.contains("Only memory ran this workload"));
+    // The reference alone: stated as the floor, with no contestant to compare.
+    assert!(one.contains("memory (reference) keeps its data in memory"));
+    assert!(!one.contains("led throughput"));
 }
 
 #[test]
@@ -522,7 +544,8 @@ fn a_workload_that_starts_empty_scales_with_its_operations() {
     let html = render(&runs, None);
     let scaling = section(&html, "scaling");
     assert!(scaling.contains("fillrandom: throughput by record count"));
-    assert_eq!(scaling.matches("<svg").count(), 1);
+    assert!(scaling.contains("fillrandom: engine memory by record count"));
+    assert_eq!(scaling.matches("<svg").count(), 2);
     // Each size has its own row, label and (lone) best.
     let (_, rows) = summary_table(section(&html, "w0"));
     assert_eq!(rows.len(), 2);
@@ -581,7 +604,7 @@ fn repetitions_fold_into_one_row_with_their_interval() {
         "interval shown"
     );
     assert!(
-        s.contains("fast led throughput") && s.contains("do not overlap"),
+        s.contains("fast (production) led throughput") && s.contains("do not overlap"),
         "a difference is called: {s}"
     );
     let close = [
@@ -594,4 +617,27 @@ fn repetitions_fold_into_one_row_with_their_interval() {
         section(&html, "w0").contains("no difference is called"),
         "overlapping intervals"
     );
+}
+
+/// The in-memory reference is the floor, not a contestant: however fast, it is never marked
+/// best, in the overview or in a summary table.
+#[test]
+fn the_reference_is_never_marked_best() {
+    let base = &fixtures()[0];
+    let mut memory = base.clone();
+    let mut slow = relabel(base, "slow", "LSM");
+    let mut slower = relabel(base, "slower", "B-tree");
+    for (r, rate) in [(&mut memory, 1000.0), (&mut slow, 10.0), (&mut slower, 5.0)] {
+        for p in &mut r.phases {
+            p.throughput.ops_per_sec = rate;
+        }
+    }
+    let html = render(&[memory, slow, slower], None);
+    let overview = section(&html, "overview");
+    assert!(overview.contains("<td data-v=\"1000\">"), "{overview}");
+    assert!(overview.contains("<td class=\"best\" data-v=\"10\">"));
+    let w0 = section(&html, "w0");
+    assert!(!w0.contains("class=\"best\" data-v=\"1000\""));
+    assert!(w0.contains("class=\"best\" data-v=\"10\""));
+    assert!(!w0.contains("memory (reference) led"));
 }

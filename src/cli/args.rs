@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use engines::Durability;
-use workloads::spec::{SizeSpec, WorkloadSpec};
+use workloads::spec::{SizeSpec, ValueContent, WorkloadSpec};
 
 use super::CliResult;
 
@@ -39,41 +39,48 @@ pub struct SpecArgs {
     /// Size shortcut; --records, --ops and --duration override its parts.
     #[arg(long, value_enum)]
     pub scale: Option<Scale>,
-    /// Records inserted by the load phase.
-    #[arg(long, value_name = "N")]
+    /// Records inserted by the load phase (db_bench's fills start empty: for them, the key
+    /// space `--num`).
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = count)]
     pub records: Option<u64>,
     /// Operations of the run phase (0 = bounded by --duration only).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = count)]
     pub ops: Option<u64>,
     /// With --ops: a safety cap on the run phase, seconds (reaching it marks the result
-    /// partial); alone: the run phase's length (compare then sets the count by a pilot).
-    #[arg(long, value_name = "SECS")]
+    /// partial); alone: the run phase's length (compare then sets the count by a pilot). The
+    /// warm-up counts against it.
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = seconds)]
     pub duration: Option<f64>,
     /// Runs of each (engine, workload), interleaved across engines; the table and report
     /// show the median and its 95% interval.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = repeats)]
     pub repeat: Option<u32>,
     /// Unmeasured run-phase operations before measuring.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = count)]
     pub warmup: Option<u64>,
     /// Worker threads.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = threads)]
     pub threads: Option<u32>,
     /// Target operations per second (open loop; 0 = as fast as possible).
-    #[arg(long, value_name = "OPS")]
+    #[arg(long, value_name = "OPS", allow_negative_numbers = true, value_parser = rate)]
     pub rate: Option<f64>,
     /// Durability mode: none, sync or group.
     #[arg(long, value_name = "MODE")]
     pub durability: Option<String>,
     /// Seed of every random choice.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = count)]
     pub seed: Option<u64>,
-    /// Value size in bytes: N, or MIN..MAX for a uniform range.
+    /// Value size in bytes: N, or MIN..MAX for a uniform range (YCSB's workloads: the size
+    /// of each field).
     #[arg(long, value_name = "BYTES")]
     pub value_size: Option<String>,
-    /// Minimum key size in bytes: N, or MIN..MAX.
+    /// Key size in bytes: N, or MIN..MAX (YCSB keys: the minimum; db_bench keys: the size).
     #[arg(long, value_name = "BYTES")]
     pub key_size: Option<String>,
+    /// Values compressible to this share of their size, as db_bench's `--compression_ratio`
+    /// makes them (db_bench's workloads: 0.5); 1 = random bytes, incompressible.
+    #[arg(long, value_name = "R", allow_negative_numbers = true, value_parser = ratio)]
+    pub compression_ratio: Option<f64>,
 }
 
 /// Flags of where things go.
@@ -116,6 +123,11 @@ pub struct RunArgs {
     /// Override a YCSB property, as YCSB's -p (repeatable).
     #[arg(short = 'p', value_name = "KEY=VALUE")]
     pub props: Vec<String>,
+    /// Print how the workload, as the other flags configure it, differs from the tool it is
+    /// named after (YCSB, db_bench), one line each, and exit without running. Every result
+    /// carries the same list in its `fidelity` field.
+    #[arg(long)]
+    pub fidelity: bool,
     #[command(flatten)]
     pub spec: SpecArgs,
     #[command(flatten)]
@@ -138,6 +150,58 @@ pub struct CompareArgs {
     pub spec: SpecArgs,
     #[command(flatten)]
     pub place: PlaceArgs,
+}
+
+/// Most worker threads (`WorkloadSpec::validate` agrees).
+const MAX_THREADS: u32 = 1024;
+
+/// Longest `--duration`: a week.
+const MAX_DURATION_SECS: f64 = 7.0 * 24.0 * 3600.0;
+
+/// A whole number of 0 or more (counts and the seed).
+fn count(text: &str) -> Result<u64, String> {
+    text.trim()
+        .parse::<u64>()
+        .map_err(|_| format!("must be a whole number from 0 to {}", u64::MAX))
+}
+
+fn threads(text: &str) -> Result<u32, String> {
+    match text.trim().parse::<u32>() {
+        Ok(n) if (1..=MAX_THREADS).contains(&n) => Ok(n),
+        _ => Err(format!("must be a whole number from 1 to {MAX_THREADS}")),
+    }
+}
+
+fn repeats(text: &str) -> Result<u32, String> {
+    match text.trim().parse::<u32>() {
+        Ok(n) if (1..=MAX_REPEAT).contains(&n) => Ok(n),
+        _ => Err(format!("must be a whole number from 1 to {MAX_REPEAT}")),
+    }
+}
+
+fn rate(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(r) if r.is_finite() && r >= 0.0 => Ok(r),
+        _ => Err(
+            "must be 0 (as fast as possible) or a positive number of operations per second".into(),
+        ),
+    }
+}
+
+fn ratio(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(r) if r > 0.0 && r <= 1.0 => Ok(r),
+        _ => Err("must be a number above 0 and at most 1".into()),
+    }
+}
+
+fn seconds(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(d) if (0.0..=MAX_DURATION_SECS).contains(&d) => Ok(d),
+        _ => Err(format!(
+            "must be a number of seconds from 0 to {MAX_DURATION_SECS} (a week)"
+        )),
+    }
 }
 
 fn parse_size(flag: &str, text: &str) -> CliResult<SizeSpec> {
@@ -163,17 +227,26 @@ impl SpecArgs {
 
     /// Applies the flags to `spec` (scale first, then the explicit flags) and validates.
     pub fn apply(&self, spec: &mut WorkloadSpec) -> CliResult<()> {
+        // db_bench's fills start from an empty store: for them the record count is the key
+        // space (`--num`), and, without --ops, the number of writes too.
+        let fill = spec.record_count == 0 && spec.is_fill();
         if let Some(scale) = self.scale {
             let (records, ops, duration) = scale.sizes();
-            // Fill phases start empty: keep their record count at 0.
-            if spec.record_count > 0 {
+            if !fill {
                 spec.record_count = records;
             }
             spec.operation_count = ops;
             spec.duration_secs = duration;
         }
         if let Some(n) = self.records {
-            spec.record_count = n;
+            if fill {
+                spec.fill_keys = n;
+                if self.ops.is_none() && self.duration.is_none() {
+                    spec.operation_count = n;
+                }
+            } else {
+                spec.record_count = n;
+            }
         }
         if let Some(n) = self.ops {
             spec.operation_count = n;
@@ -182,9 +255,6 @@ impl SpecArgs {
             }
         }
         if let Some(d) = self.duration {
-            if !d.is_finite() || d < 0.0 {
-                return Err(format!("--duration {d}: must be 0 or more seconds"));
-            }
             spec.duration_secs = d;
             if self.ops.is_none() && d > 0.0 {
                 spec.operation_count = 0;
@@ -193,13 +263,19 @@ impl SpecArgs {
         if let Some(n) = self.warmup {
             spec.warmup_ops = n;
         }
-        if let Some(n) = self.repeat {
-            if n == 0 || n > MAX_REPEAT {
-                return Err(format!("--repeat {n}: must be 1 to {MAX_REPEAT}"));
-            }
-        }
         if let Some(n) = self.threads {
             spec.threads = n;
+        }
+        // db_bench's readseq: each thread walks the store once, unless told how many walks.
+        if spec.is_walk() && self.ops.is_none() && spec.operation_count > 0 {
+            spec.operation_count = spec.threads as u64;
+        }
+        if let Some(r) = self.compression_ratio {
+            spec.values = if r >= 1.0 {
+                ValueContent::Random
+            } else {
+                ValueContent::Compressible { ratio: r }
+            };
         }
         if let Some(r) = self.rate {
             spec.target_rate = r;

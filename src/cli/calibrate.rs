@@ -1,12 +1,14 @@
 //! `kvbench calibrate`: device and harness limits, printed and saved as
-//! `OUT/calibration.json`, which later runs embed in their results.
+//! `OUT/calibration.json`, which later runs embed in their results. The main job runs a
+//! quick calibration first ([`super::main_job`]).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
 use workloads::calibrate::{calibrate, CalibrateConfig};
+use workloads::result::Calibration;
 
 use super::CliResult;
 
@@ -36,12 +38,18 @@ pub fn cmd_calibrate(a: CalibrateArgs) -> CliResult<ExitCode> {
     };
     let c = calibrate(&dir, &cfg, &|step| eprintln!("calibrate: {step}"))
         .map_err(|e| format!("calibration in {} failed: {e}", dir.display()))?;
+    print(&c);
+    let path = save(&c, &a.out)?;
+    println!("wrote {}", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints a calibration, a few lines.
+pub fn print(c: &Calibration) {
     let f = &c.fsync_latency;
     println!(
         "device under {} ({} on {})",
-        dir.display(),
-        c.environment.filesystem,
-        c.environment.device
+        c.environment.data_dir, c.environment.filesystem, c.environment.device
     );
     println!(
         "  fsync (4 KiB + fdatasync): p50 {:.0} us, p99 {:.0} us, max {:.0} us",
@@ -66,10 +74,13 @@ pub fn cmd_calibrate(a: CalibrateArgs) -> CliResult<ExitCode> {
         c.memory_engine_ops_per_sec,
         100.0 * c.harness_share_of_memory
     );
-    std::fs::create_dir_all(&a.out).map_err(|e| format!("{}: {e}", a.out.display()))?;
-    let path = a.out.join("calibration.json");
-    let text = serde_json::to_string_pretty(&c).map_err(|e| e.to_string())?;
+}
+
+/// Writes `calibration.json` into `out`; returns its path.
+pub fn save(c: &Calibration, out: &Path) -> CliResult<PathBuf> {
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let path = out.join("calibration.json");
+    let text = serde_json::to_string_pretty(c).map_err(|e| e.to_string())?;
     std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
-    println!("wrote {}", path.display());
-    Ok(ExitCode::SUCCESS)
+    Ok(path)
 }

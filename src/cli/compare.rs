@@ -1,6 +1,7 @@
 //! `kvbench compare`: engines x workloads into one results directory, a CSV summary, the
-//! summary table and the HTML report of this run's results (`kvbench report DIR` reports
-//! every result in a directory, e.g. several runs at different sizes).
+//! summary table, the claims block and the HTML report of this run's results (`kvbench
+//! report DIR` reports every result in a directory, e.g. several runs at different sizes).
+//! With no workloads and no sizes it runs the main job instead ([`super::main_job`]).
 //!
 //! Every engine runs the same work: the run phase is bounded by its operation count (with
 //! `--duration` alone, a pilot of every engine sets the count the slowest one does in that
@@ -13,12 +14,14 @@
 
 use std::process::ExitCode;
 
-use engines::EngineKind;
-use workloads::result::PhaseKind;
+use engines::{EngineKind, Options};
+use workloads::main_job::SpaceReclaim;
+use workloads::result::{Calibration, PhaseKind, RunResult};
 use workloads::spec::WorkloadSpec;
 
-use super::args::{CompareArgs, Scale};
+use super::args::{CompareArgs, PlaceArgs, Scale};
 use super::child::ChildError;
+use super::progress::Eta;
 use super::run::{load_calibration, prepare_out, repetition, run_one, sub_dir, OneError, OneRun};
 use super::{signal, table, CliResult};
 
@@ -30,7 +33,7 @@ const PILOT_SECS: (f64, f64) = (0.5, 3.0);
 
 /// The engines of `--engines` (default and `all`: every engine this build has but `null`,
 /// the harness's own instrument, which runs only when named).
-fn engines(names: &[String]) -> CliResult<Vec<EngineKind>> {
+pub fn engines(names: &[String]) -> CliResult<Vec<EngineKind>> {
     if names.is_empty() || names == ["all"] {
         return Ok(EngineKind::ALL
             .iter()
@@ -44,6 +47,16 @@ fn engines(names: &[String]) -> CliResult<Vec<EngineKind>> {
         .collect()
 }
 
+/// True when `compare` was given no workloads and no sizes: then it runs the main job.
+fn is_main_job(a: &CompareArgs) -> bool {
+    !a.io_bound
+        && a.workloads.is_empty()
+        && a.spec.scale.is_none()
+        && a.spec.records.is_none()
+        && a.spec.ops.is_none()
+        && a.spec.duration.is_none()
+}
+
 pub fn cmd_compare(mut a: CompareArgs) -> CliResult<ExitCode> {
     let mut kinds = engines(&a.engines)?;
     if a.io_bound {
@@ -52,6 +65,9 @@ pub fn cmd_compare(mut a: CompareArgs) -> CliResult<ExitCode> {
         if a.place.memory_limit.is_none() {
             a.place.memory_limit = Some(super::io_bound::LIMIT.to_string());
         }
+    }
+    if is_main_job(&a) {
+        return super::main_job::run(&a, &kinds);
     }
     let names: Vec<String> = if a.workloads.is_empty() {
         DEFAULT_WORKLOADS.iter().map(|s| s.to_string()).collect()
@@ -80,108 +96,197 @@ pub fn cmd_compare(mut a: CompareArgs) -> CliResult<ExitCode> {
     let repeat = a.spec.repeat();
     prepare_out(&a.place)?;
     signal::install();
-    // Where each (engine, workload) runs: as asked, and with --io-bound again in memory.
-    let mut places = vec![a.place.clone()];
+    // With --io-bound, each (engine, workload) runs capped and then again in memory.
+    let in_memory = PlaceArgs {
+        memory_limit: None,
+        ..a.place.clone()
+    };
+    let mut batch = Batch::new(&a.place, &options, calibration);
     if a.io_bound {
-        let mut in_memory = a.place.clone();
-        in_memory.memory_limit = None;
-        places.push(in_memory);
+        batch.in_memory_twin = Some(&in_memory);
     }
-
-    let started = std::time::Instant::now();
-    let started_unix = super::run::now_unix();
-    let mut failed: Vec<&str> = Vec::new();
-    let mut skip: Vec<EngineKind> = Vec::new();
     for spec in &mut specs {
         if spec.operation_count == 0 && !signal::interrupted() {
-            pilot(spec, &kinds, &options, &a, &mut skip)?;
+            pilot(spec, &kinds, &options, &a, &mut batch.skip)?;
         }
     }
-    let mut results = Vec::new();
-    'all: for i in 1..=repeat {
-        for spec in &specs {
-            for (&kind, place) in kinds
-                .iter()
-                .flat_map(|k| places.iter().map(move |p| (k, p)))
-            {
-                if signal::interrupted() {
-                    break 'all;
-                }
-                if skip.contains(&kind) {
-                    continue;
-                }
-                let capped = place.memory_limit.is_some() && a.io_bound;
-                let mut rep = repetition(kind, spec, i, repeat, started_unix);
-                if let Some(r) = rep.as_mut().filter(|_| capped) {
-                    r.group.push_str("-capped");
-                }
-                let one = OneRun {
-                    spec,
-                    kind,
-                    options: &options,
-                    calibration: calibration.clone(),
-                    dir: place.dir.as_ref().map(|d| {
-                        sub_dir(d, kind, spec, i).with_extension(if capped { "capped" } else { "" })
-                    }),
-                    repetition: rep,
-                };
-                match run_one(one, place, Some(&a.place.out)) {
-                    Ok((r, path)) => {
-                        if let Some(p) = path {
-                            eprintln!("{} {}: wrote {}", kind.name(), spec.name, p.display());
-                        }
-                        results.push(r);
+    let mut eta = Eta::new();
+    eta.plan_interleaved(&specs, &kinds, repeat);
+    batch.run_interleaved(&specs, &kinds, repeat, &mut eta);
+    batch.finish(&[])
+}
+
+/// Runs of one `compare`, their results and failures.
+pub struct Batch<'a> {
+    pub place: &'a PlaceArgs,
+    pub options: &'a Options,
+    pub calibration: Option<Calibration>,
+    pub started: std::time::Instant,
+    pub started_unix: u64,
+    pub results: Vec<RunResult>,
+    /// Engines that failed a run (named once each at the end).
+    pub failed: Vec<&'static str>,
+    /// Engines that did not open: skipped from then on.
+    pub skip: Vec<EngineKind>,
+    /// Where each run is made again right after its run in `place` (`compare --io-bound`:
+    /// without the memory limit), so that the two sit side by side.
+    pub in_memory_twin: Option<&'a PlaceArgs>,
+}
+
+impl<'a> Batch<'a> {
+    pub fn new(
+        place: &'a PlaceArgs,
+        options: &'a Options,
+        calibration: Option<Calibration>,
+    ) -> Batch<'a> {
+        Batch {
+            place,
+            options,
+            calibration,
+            started: std::time::Instant::now(),
+            started_unix: super::run::now_unix(),
+            results: Vec::new(),
+            failed: Vec::new(),
+            skip: Vec::new(),
+            in_memory_twin: None,
+        }
+    }
+
+    /// Runs every spec on every engine `repeat` times, interleaved across engines (A B C
+    /// A B C); `eta` must hold these runs in this order.
+    pub fn run_interleaved(
+        &mut self,
+        specs: &[WorkloadSpec],
+        kinds: &[EngineKind],
+        repeat: u32,
+        eta: &mut Eta,
+    ) {
+        for i in 1..=repeat {
+            for spec in specs {
+                for &kind in kinds {
+                    if signal::interrupted() {
+                        return;
                     }
-                    Err(OneError::Child(ChildError::Open(e))) => {
-                        eprintln!("kvbench: {}: skipped, it did not open: {e}", kind.name());
-                        failed.push(kind.name());
-                        skip.push(kind);
-                    }
-                    Err(e) => {
-                        eprintln!("kvbench: {} {}: {e}", kind.name(), spec.name);
-                        failed.push(kind.name());
-                    }
+                    self.run(spec, kind, i, repeat, eta);
                 }
             }
         }
     }
-    let same = workloads::same_work::check(&results);
-    for l in &same.left_out {
-        eprintln!("kvbench: note: not checked for the same work: {l}");
+
+    /// One run of `spec` on `kind` (repetition `index` of `repeat`), unless the engine is
+    /// skipped.
+    pub fn run(
+        &mut self,
+        spec: &WorkloadSpec,
+        kind: EngineKind,
+        index: u32,
+        repeat: u32,
+        eta: &mut Eta,
+    ) {
+        if self.skip.contains(&kind) {
+            eta.skip();
+            return;
+        }
+        eta.start();
+        let twin = self.in_memory_twin;
+        for place in std::iter::once(self.place).chain(twin) {
+            if self.skip.contains(&kind) || signal::interrupted() {
+                break;
+            }
+            // The capped run of a pair has a repetition group and data directory of its own.
+            let capped = twin.is_some() && place.memory_limit.is_some();
+            let mut rep = repetition(kind, spec, index, repeat, self.started_unix);
+            if let Some(r) = rep.as_mut().filter(|_| capped) {
+                r.group.push_str("-capped");
+            }
+            let one = OneRun {
+                spec,
+                kind,
+                options: self.options,
+                calibration: self.calibration.clone(),
+                dir: place.dir.as_ref().map(|d| {
+                    let dir = sub_dir(d, kind, spec, index);
+                    if capped {
+                        dir.with_extension("capped")
+                    } else {
+                        dir
+                    }
+                }),
+                repetition: rep,
+            };
+            match run_one(one, place, Some(&self.place.out)) {
+                Ok((r, path)) => {
+                    if let Some(p) = path {
+                        eprintln!("{} {}: wrote {}", kind.name(), spec.name, p.display());
+                    }
+                    self.results.push(r);
+                }
+                Err(OneError::Child(ChildError::Open(e))) => {
+                    eprintln!("kvbench: {}: skipped, it did not open: {e}", kind.name());
+                    self.failed.push(kind.name());
+                    self.skip.push(kind);
+                }
+                Err(e) => {
+                    eprintln!("kvbench: {} {}: {e}", kind.name(), spec.name);
+                    self.failed.push(kind.name());
+                }
+            }
+        }
+        eta.done();
     }
-    for m in &same.mismatches {
-        eprintln!("kvbench: {m}");
+
+    /// The end of a comparison: the same-work check, the CSV summary, the table, the claims
+    /// block, the report; the exit code.
+    pub fn finish(mut self, reclaims: &[SpaceReclaim]) -> CliResult<ExitCode> {
+        let same = workloads::same_work::check(&self.results);
+        for l in &same.left_out {
+            eprintln!("kvbench: note: not checked for the same work: {l}");
+        }
+        for m in &same.mismatches {
+            eprintln!("kvbench: {m}");
+        }
+        let out = &self.place.out;
+        if !self.results.is_empty() {
+            let csv = out.join("summary.csv");
+            std::fs::write(&csv, workloads::output::csv_summary(&self.results))
+                .map_err(|e| format!("{}: {e}", csv.display()))?;
+            println!();
+            table::print(&self.results, self.calibration.as_ref());
+            let claims = reports::claims::check_all(&self.results, reclaims);
+            if claims
+                .iter()
+                .any(|c| c.verdict != reports::claims::Verdict::NotMeasured)
+            {
+                println!();
+                print!("{}", reports::claims::text(&claims));
+            }
+            println!();
+            println!(
+                "{} results in {} ({} s); CSV summary: {}",
+                self.results.len(),
+                out.display(),
+                self.started.elapsed().as_secs(),
+                csv.display()
+            );
+            let page = reports::render_main(&self.results, self.calibration.as_ref(), reclaims);
+            let report =
+                reports::write_page(&page, &out.join("report.html")).map_err(|e| e.to_string())?;
+            println!("report: {}", report.display());
+        }
+        if signal::interrupted() {
+            return Ok(ExitCode::from(130));
+        }
+        if !self.failed.is_empty() {
+            self.failed.sort();
+            self.failed.dedup();
+            eprintln!("kvbench: failed engines: {}", self.failed.join(", "));
+            return Ok(ExitCode::FAILURE);
+        }
+        if !same.mismatches.is_empty() {
+            return Ok(ExitCode::FAILURE);
+        }
+        Ok(ExitCode::SUCCESS)
     }
-    if !results.is_empty() {
-        let csv = a.place.out.join("summary.csv");
-        std::fs::write(&csv, workloads::output::csv_summary(&results))
-            .map_err(|e| format!("{}: {e}", csv.display()))?;
-        println!();
-        table::print(&results, calibration.as_ref());
-        println!(
-            "{} results in {} ({} s); CSV summary: {}",
-            results.len(),
-            a.place.out.display(),
-            started.elapsed().as_secs(),
-            csv.display()
-        );
-        let page = reports::render(&results, calibration.as_ref());
-        let report = reports::write_page(&page, &a.place.out.join("report.html"))
-            .map_err(|e| e.to_string())?;
-        println!("report: {}", report.display());
-    }
-    if signal::interrupted() {
-        return Ok(ExitCode::from(130));
-    }
-    if !failed.is_empty() {
-        failed.dedup();
-        eprintln!("kvbench: failed engines: {}", failed.join(", "));
-        return Ok(ExitCode::FAILURE);
-    }
-    if !same.mismatches.is_empty() {
-        return Ok(ExitCode::FAILURE);
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// Sets the operation count of a spec bounded by time alone: each engine runs the workload

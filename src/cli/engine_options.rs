@@ -1,8 +1,9 @@
 //! `--engine-option KEY=VALUE`: engine settings from the command line, named by their path in
 //! `engines::Options` as a result file records them, e.g. `lsm.compaction=tiered`,
 //! `bitcask.max_segment_bytes=16777216` or `group_commit.interval=5` (milliseconds). The
-//! value is read as JSON (numbers, booleans) and otherwise taken as a string; the options are
-//! then checked by the engines' own validation, so a bad value is the engine's error message.
+//! value is read as JSON (numbers, booleans) and otherwise taken as a string. Each value's type
+//! is checked as it is set, then every setting by the engines' own range checks (each setting
+//! has a range): a bad value is one line naming the setting and its range.
 
 use engines::Options;
 use serde_json::Value;
@@ -35,17 +36,24 @@ pub fn parse(pairs: &[String]) -> CliResult<Options> {
             )));
         }
         *slot = serde_json::from_str(text.trim()).unwrap_or_else(|_| Value::from(text.trim()));
+        // The type of each value is checked as it is set, so that the error names the pair;
+        // the ranges at the end, once related settings (triggers, merge widths) are all set.
+        serde_json::from_value::<Options>(tree.clone())
+            .map_err(|e| bad(format!("not a value of this setting ({e})")))?;
     }
     let options: Options =
         serde_json::from_value(tree).map_err(|e| format!("--engine-option: {e}"))?;
-    options
-        .validate()
-        .and_then(|_| options.bitcask.validate())
-        .and_then(|_| options.lsm.validate())
-        .and_then(|_| options.btree.validate())
-        .and_then(|_| options.null.validate())
-        .map_err(|e| e.to_string())?;
+    validate(&options).map_err(|e| e.to_string())?;
     Ok(options)
+}
+
+/// Every engine's own range checks.
+fn validate(options: &Options) -> engines::Result<()> {
+    options.validate()?;
+    options.bitcask.validate()?;
+    options.lsm.validate()?;
+    options.btree.validate()?;
+    options.null.validate()
 }
 
 fn names(v: &Value) -> String {
@@ -95,5 +103,33 @@ mod tests {
         assert!(one("bitcask.hint_files.x=1")
             .unwrap_err()
             .contains("not a group"));
+        // Every setting has a range; sizes that would exhaust memory are refused.
+        let e = one("btree.buffer_pool_bytes=1125899906842624").unwrap_err();
+        assert!(
+            e.contains(
+                "btree.buffer_pool_bytes = 1125899906842624: must be 65536 to 1099511627776 bytes"
+            ),
+            "{e}"
+        );
+        // Related settings may come in any order.
+        parse(&[
+            "lsm.level0_stop_trigger=5".into(),
+            "lsm.level0_slowdown_trigger=4".into(),
+            "lsm.level0_compaction_trigger=2".into(),
+        ])
+        .unwrap();
+        let e = one("lsm.memtable_bytes=18446744073709551615").unwrap_err();
+        assert!(
+            e.contains("lsm.memtable_bytes = 18446744073709551615: must be"),
+            "{e}"
+        );
+        let e = one("lsm.memtable_bytes=-1").unwrap_err();
+        assert!(
+            e.starts_with("--engine-option lsm.memtable_bytes=-1: not a value"),
+            "{e}"
+        );
+        for e in [e, one("group_commit.interval=0").unwrap_err()] {
+            assert_eq!(e.lines().count(), 1, "{e}");
+        }
     }
 }

@@ -8,6 +8,7 @@ mod child;
 mod compare;
 mod engine_options;
 mod io_bound;
+mod main_job;
 mod progress;
 mod run;
 mod signal;
@@ -38,8 +39,10 @@ pub struct Cli {
 enum Command {
     /// Run one workload on one engine and write a result file.
     Run(RunArgs),
-    /// Run engines x workloads into a results directory (default: every engine on
-    /// read-heavy, write-heavy and range-scan, about 3 minutes).
+    /// Run engines x workloads into a results directory. With no workloads and no sizes: the
+    /// main job (calibration, read-heavy, write-heavy and range-scan on every engine three
+    /// times, a size sweep, space before and after compaction, the claims checked; about
+    /// ten minutes on two cores).
     Compare(CompareArgs),
     /// Write the HTML report of every result file in a directory.
     Report {
@@ -51,7 +54,11 @@ enum Command {
         out: std::path::PathBuf,
     },
     /// List the named workloads, one line each.
-    Workloads,
+    Workloads {
+        /// Also list, under each, how it differs from the tool it is named after.
+        #[arg(long)]
+        fidelity: bool,
+    },
     /// List the engines this build can run, with their design family.
     Engines {
         /// Show only this engine (fails with the list of valid names if it is unknown).
@@ -79,9 +86,14 @@ pub fn dispatch(cli: Cli) -> CliResult<ExitCode> {
             println!("report: {}", path.display());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Workloads => {
+        Command::Workloads { fidelity } => {
             for p in workloads::presets::PRESETS {
-                println!("{:<13} {}", p.name, p.summary);
+                println!("{:<16} {}", p.name, p.summary);
+                if fidelity {
+                    for d in workloads::fidelity::differences(&p.spec()) {
+                        println!("{:<16}   - {d}", "");
+                    }
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

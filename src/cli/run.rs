@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use engines::{EngineKind, Options};
 use workloads::job::Job;
-use workloads::result::{Calibration, Repetition, RunResult};
+use workloads::result::{Calibration, PhaseKind, Repetition, RunResult};
 use workloads::spec::WorkloadSpec;
 use workloads::ycsb::Properties;
 
@@ -15,8 +15,13 @@ use super::child::{run_in_child, ChildError};
 use super::{signal, table, CliResult};
 
 /// Creates the results directory before any run, so a long run cannot end unwritable, and
-/// checks that a memory cgroup can be made when `--memory-limit` asks for one.
+/// checks that `--dir` can be a data directory and that a memory cgroup can be made when
+/// `--memory-limit` asks for one.
 pub fn prepare_out(place: &PlaceArgs) -> CliResult<()> {
+    not_a_file("--out", &place.out)?;
+    if let Some(dir) = &place.dir {
+        not_a_file("--dir", dir)?;
+    }
     std::fs::create_dir_all(&place.out).map_err(|e| {
         format!(
             "cannot create the results directory {}: {e}",
@@ -40,6 +45,31 @@ pub fn memory_limit(place: &PlaceArgs) -> CliResult<Option<u64>> {
         .as_deref()
         .map(|t| super::cgroup::parse_size(t).map_err(|e| format!("--memory-limit {e}")))
         .transpose()
+}
+
+/// A directory flag must not name something that exists and is not a directory (or has such
+/// a thing on its path).
+fn not_a_file(flag: &str, path: &Path) -> CliResult<()> {
+    for p in path.ancestors().filter(|p| !p.as_os_str().is_empty()) {
+        match std::fs::metadata(p) {
+            Ok(m) if m.is_dir() => return Ok(()),
+            Ok(_) if p == path => {
+                return Err(format!(
+                    "{flag} {}: is a file, not a directory",
+                    path.display()
+                ))
+            }
+            Ok(_) => {
+                return Err(format!(
+                    "{flag} {}: {} is a file, not a directory",
+                    path.display(),
+                    p.display()
+                ))
+            }
+            Err(_) => continue,
+        }
+    }
+    Ok(())
 }
 
 /// The calibration to embed: `--calibration FILE`, else `OUT/calibration.json` if present.
@@ -131,6 +161,10 @@ pub fn run_one(
         label.push_str(&format!(" [{} MiB]", l >> 20));
     }
     let mut result = run_in_child(&job, &label, limit).map_err(OneError::Child)?;
+    // The child was stopped through us: the result names the signal we were sent.
+    if result.partial_reason.as_deref() == Some(workloads::runner::INTERRUPTED) {
+        result.partial_reason = Some(signal::reason());
+    }
     if let Some(rep) = one.repetition {
         result.run_id = format!("{}-r{}", result.run_id, rep.index);
         result.repetition = Some(rep);
@@ -208,6 +242,17 @@ pub fn cmd_run(a: RunArgs) -> CliResult<ExitCode> {
         .parse()
         .map_err(|e: engines::Error| e.to_string())?;
     let spec = build_spec(&a)?;
+    if a.fidelity {
+        println!(
+            "{} follows {}; what differs:",
+            spec.name,
+            workloads::fidelity::tool(&spec).name()
+        );
+        for d in workloads::fidelity::differences(&spec) {
+            println!("- {d}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let options = super::engine_options::parse(&a.place.engine_options)?;
     let calibration = load_calibration(&a.place)?;
     let repeat = a.spec.repeat();
@@ -236,6 +281,11 @@ pub fn cmd_run(a: RunArgs) -> CliResult<ExitCode> {
         for n in &result.notes {
             eprintln!("note: {n}");
         }
+        if i == 1 {
+            for f in &result.fidelity {
+                eprintln!("fidelity: {f}");
+            }
+        }
         if let Some(p) = path {
             println!("wrote {}", p.display());
         }
@@ -246,16 +296,33 @@ pub fn cmd_run(a: RunArgs) -> CliResult<ExitCode> {
         println!("data kept in {}", d.display());
     }
     if signal::interrupted() {
-        eprintln!("kvbench: interrupted; the results written are marked partial");
-        return Ok(ExitCode::from(130));
-    }
-    for r in results.iter().filter(|r| r.partial) {
         eprintln!(
-            "kvbench: the run is partial: {}",
-            r.partial_reason.as_deref().unwrap_or("stopped")
+            "kvbench: {}; the results written are marked partial",
+            signal::reason()
         );
+        return Ok(ExitCode::from(signal::exit_code()));
     }
-    Ok(ExitCode::SUCCESS)
+    let mut measured_nothing = false;
+    for r in results.iter().filter(|r| r.partial) {
+        let why = r.partial_reason.as_deref().unwrap_or("stopped");
+        let ops = r.phase(PhaseKind::Run).map_or(0, |p| p.operations);
+        if ops == 0 {
+            // A result without a measured operation is no result: say so, and fail.
+            eprintln!(
+                "kvbench: {} on {}: nothing was measured: {why}",
+                spec.name,
+                kind.name()
+            );
+            measured_nothing = true;
+        } else {
+            eprintln!("kvbench: the run is partial: {why}");
+        }
+    }
+    Ok(if measured_nothing {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Seconds since the Unix epoch.

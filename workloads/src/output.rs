@@ -62,13 +62,17 @@ pub fn read_result(path: &Path) -> Result<RunResult, String> {
 /// Results read from a directory, and one message per file that failed to read.
 pub type ReadResults = (Vec<(PathBuf, RunResult)>, Vec<String>);
 
-/// Every `*.json` result in `dir` (sorted by name), skipping files that are not results
-/// (e.g. a calibration), with the errors of those that failed to read.
+/// Every `*.json` result in `dir` (sorted by name), skipping the files that sit beside results
+/// (the calibration, the space-reclaim measurements), with the errors of those that failed
+/// to read.
 pub fn read_results(dir: &Path) -> io::Result<ReadResults> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .filter(|p| p.file_name().is_some_and(|n| n != "calibration.json"))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n != "calibration.json" && n != crate::main_job::RECLAIM_FILE)
+        })
         .collect();
     paths.sort();
     let (mut ok, mut bad) = (Vec::new(), Vec::new());

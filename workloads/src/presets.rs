@@ -1,11 +1,15 @@
 //! The named workloads `kvbench workloads` lists: three trade-off workloads, YCSB's core
-//! workloads A to F with YCSB's own proportions and distributions, and db_bench-style
-//! phases. Sizes here are defaults; the CLI's `--records`, `--ops`, `--duration` and
-//! `--scale` override them.
+//! workloads A to F as YCSB's core-workload files and CoreWorkload's defaults make them
+//! (records of 10 fields of 100 bytes, updates of one field, YCSB's value bytes), and
+//! db_bench's benchmarks as `db_bench_tool.cc` runs them (16-byte keys of the big-endian
+//! record number, 100-byte values that compress to half, `fillrandom` drawing `rand % num`,
+//! `readseq` one iterator walk). Sizes here are defaults; the CLI's `--records`, `--ops`,
+//! `--duration` and `--scale` override them. What still differs from the tool a workload is
+//! named after is listed by [`crate::fidelity`].
 
 use crate::spec::{
-    InsertOrder, KeyDistribution, KeySpec, OpMix, ScanLength, ScanLengthDistribution, SizeSpec,
-    WorkloadSpec, ZIPFIAN_CONSTANT,
+    Fields, Fill, InsertOrder, KeyDistribution, KeyFormat, KeySpec, OpMix, ScanLength,
+    ScanLengthDistribution, SizeSpec, ValueContent, WorkloadSpec, ZIPFIAN_CONSTANT,
 };
 
 /// A named workload.
@@ -54,20 +58,28 @@ fn tradeoff(m: OpMix) -> WorkloadSpec {
     }
 }
 
-/// YCSB core workloads: 1000-byte values (10 fields of 100 bytes), hashed keys.
+/// YCSB core workloads: records of 10 fields of 100 bytes (CoreWorkload's defaults), hashed
+/// keys, YCSB's value bytes.
 fn ycsb(m: OpMix, dist: KeyDistribution) -> WorkloadSpec {
     WorkloadSpec {
         record_count: 100_000,
         operation_count: 100_000,
         mix: m,
         distribution: dist,
-        value_size: SizeSpec::Fixed { bytes: 1000 },
+        value_size: SizeSpec::Fixed { bytes: 100 },
+        fields: Some(Fields::default()),
+        values: ValueContent::YcsbText,
         ..WorkloadSpec::default()
     }
 }
 
-/// db_bench phases: 16-byte keys, 100-byte values.
-fn db_bench(records: u64, m: OpMix, dist: KeyDistribution, order: InsertOrder) -> WorkloadSpec {
+/// db_bench's `--compression_ratio` default.
+pub const DB_BENCH_COMPRESSION_RATIO: f64 = 0.5;
+
+/// db_bench benchmarks: keys of the big-endian record number padded to 16 bytes, 100-byte
+/// values compressible to half. A store for the read benchmarks is loaded with every key of
+/// `0..num` once in random order (`filluniquerandom`).
+fn db_bench(records: u64, m: OpMix, dist: KeyDistribution, fill: Fill) -> WorkloadSpec {
     WorkloadSpec {
         record_count: records,
         operation_count: 100_000,
@@ -75,10 +87,15 @@ fn db_bench(records: u64, m: OpMix, dist: KeyDistribution, order: InsertOrder) -
         distribution: dist,
         key: KeySpec {
             size: Some(SizeSpec::Fixed { bytes: 16 }),
+            format: KeyFormat::DbBench,
             ..KeySpec::default()
         },
         value_size: SizeSpec::Fixed { bytes: 100 },
-        insert_order: order,
+        insert_order: InsertOrder::Ordered,
+        fill,
+        values: ValueContent::Compressible {
+            ratio: DB_BENCH_COMPRESSION_RATIO,
+        },
         ..WorkloadSpec::default()
     }
 }
@@ -153,92 +170,58 @@ pub const PRESETS: &[Preset] = &[
     },
     Preset {
         name: "fillseq",
-        summary: "db_bench fillseq: insert keys in ascending order into an empty store",
-        build: || {
-            db_bench(
-                0,
-                mix(0.0, 0.0, 1.0, 0.0, 0.0, 0.0),
-                KeyDistribution::Uniform,
-                InsertOrder::Ordered,
-            )
-        },
+        summary: "db_bench fillseq: write keys 0..num in ascending order into an empty store",
+        build: || db_bench(0, mix(0.0, 0.0, 1.0, 0.0, 0.0, 0.0), KeyDistribution::Uniform, Fill::New),
     },
     Preset {
         name: "fillrandom",
-        summary: "db_bench fillrandom: insert keys in random (hashed) order into an empty store",
-        build: || {
-            db_bench(
-                0,
-                mix(0.0, 0.0, 1.0, 0.0, 0.0, 0.0),
-                KeyDistribution::Uniform,
-                InsertOrder::Hashed,
-            )
-        },
+        summary: "db_bench fillrandom: write keys rand % num (with repeats) into an empty store",
+        build: || db_bench(0, mix(0.0, 0.0, 1.0, 0.0, 0.0, 0.0), KeyDistribution::Uniform, Fill::Random),
+    },
+    Preset {
+        name: "filluniquerandom",
+        summary: "db_bench filluniquerandom: write every key of 0..num once, in random order, into an empty store",
+        build: || db_bench(0, mix(0.0, 0.0, 1.0, 0.0, 0.0, 0.0), KeyDistribution::Uniform, Fill::Shuffled),
     },
     Preset {
         name: "overwrite",
-        summary: "db_bench overwrite: overwrite random existing keys (uniform)",
-        build: || {
-            db_bench(
-                100_000,
-                mix(0.0, 1.0, 0.0, 0.0, 0.0, 0.0),
-                KeyDistribution::Uniform,
-                InsertOrder::Hashed,
-            )
-        },
+        summary: "db_bench overwrite: overwrite keys rand % num of a filled store",
+        build: || db_bench(100_000, mix(0.0, 1.0, 0.0, 0.0, 0.0, 0.0), KeyDistribution::Uniform, Fill::Shuffled),
     },
     Preset {
         name: "readrandom",
-        summary: "db_bench readrandom: point reads of random existing keys (uniform)",
-        build: || {
-            db_bench(
-                100_000,
-                mix(1.0, 0.0, 0.0, 0.0, 0.0, 0.0),
-                KeyDistribution::Uniform,
-                InsertOrder::Hashed,
-            )
-        },
+        summary: "db_bench readrandom: point reads of keys rand % num of a filled store",
+        build: || db_bench(100_000, mix(1.0, 0.0, 0.0, 0.0, 0.0, 0.0), KeyDistribution::Uniform, Fill::Shuffled),
     },
     Preset {
         name: "readseq",
-        summary: "db_bench readseq: point reads of every key in key order (ordered keys)",
-        build: || {
-            db_bench(
-                100_000,
-                mix(1.0, 0.0, 0.0, 0.0, 0.0, 0.0),
-                KeyDistribution::Sequential,
-                InsertOrder::Ordered,
-            )
+        summary: "db_bench readseq: one iterator walk over every key of a filled store, per thread",
+        build: || WorkloadSpec {
+            operation_count: 1,
+            scan_length: ScanLength {
+                min: 1,
+                max: 1,
+                distribution: ScanLengthDistribution::Walk,
+            },
+            ..db_bench(100_000, mix(0.0, 0.0, 0.0, 0.0, 1.0, 0.0), KeyDistribution::Uniform, Fill::Shuffled)
         },
     },
     Preset {
         name: "seekrandom",
-        summary: "db_bench seekrandom: seek to a random key (a scan of 1 key)",
+        summary: "db_bench seekrandom: seek to a key rand % num (a scan of 1 key)",
         build: || WorkloadSpec {
             scan_length: ScanLength {
                 min: 1,
                 max: 1,
                 distribution: ScanLengthDistribution::Fixed,
             },
-            ..db_bench(
-                100_000,
-                mix(0.0, 0.0, 0.0, 0.0, 1.0, 0.0),
-                KeyDistribution::Uniform,
-                InsertOrder::Hashed,
-            )
+            ..db_bench(100_000, mix(0.0, 0.0, 0.0, 0.0, 1.0, 0.0), KeyDistribution::Uniform, Fill::Shuffled)
         },
     },
     Preset {
         name: "deleterandom",
-        summary: "db_bench deleterandom: delete random existing keys (uniform)",
-        build: || {
-            db_bench(
-                100_000,
-                mix(0.0, 0.0, 0.0, 0.0, 0.0, 1.0),
-                KeyDistribution::Uniform,
-                InsertOrder::Hashed,
-            )
-        },
+        summary: "db_bench deleterandom: delete keys rand % num of a filled store",
+        build: || db_bench(100_000, mix(0.0, 0.0, 0.0, 0.0, 0.0, 1.0), KeyDistribution::Uniform, Fill::Shuffled),
     },
 ];
 
@@ -272,5 +255,32 @@ mod tests {
         let w = preset("write-heavy").unwrap();
         assert_eq!((w.mix.update, w.mix.insert, w.mix.read), (0.45, 0.45, 0.10));
         assert_eq!(preset("ycsb-e").unwrap().scan_length.max, 100);
+    }
+
+    /// db_bench's benchmarks use its keys and values; YCSB's its records.
+    #[test]
+    fn tools_formats() {
+        for p in PRESETS {
+            let s = p.spec();
+            let db_bench = p.summary.starts_with("db_bench");
+            assert_eq!(s.key.format == KeyFormat::DbBench, db_bench, "{}", p.name);
+            assert_eq!(
+                s.fields.is_some(),
+                p.name.starts_with("ycsb-"),
+                "{}",
+                p.name
+            );
+            if db_bench {
+                assert_eq!(
+                    s.values,
+                    ValueContent::Compressible {
+                        ratio: DB_BENCH_COMPRESSION_RATIO
+                    }
+                );
+            }
+        }
+        assert_eq!(preset("fillrandom").unwrap().fill, Fill::Random);
+        assert_eq!(preset("filluniquerandom").unwrap().fill, Fill::Shuffled);
+        assert!(preset("readseq").unwrap().is_walk());
     }
 }

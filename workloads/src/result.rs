@@ -63,6 +63,10 @@ pub struct RunResult {
     /// disagree, engine errors during the run).
     #[serde(default)]
     pub notes: Vec<String>,
+    /// How the workload differs from the tool it is named after (YCSB, db_bench), one line
+    /// per deliberate difference (`workloads::fidelity`).
+    #[serde(default)]
+    pub fidelity: Vec<String>,
     /// The memory cap the run's process ran under (`--memory-limit`), when there was one.
     #[serde(default)]
     pub memory_cap: Option<MemoryCap>,
@@ -735,6 +739,7 @@ pub(crate) mod tests {
                 ..Calibration::default()
             }),
             notes: vec!["a note".into()],
+            fidelity: vec!["a difference".into()],
             memory_cap: Some(MemoryCap {
                 limit_bytes: 32 << 20,
                 cgroup_version: 1,
@@ -795,6 +800,7 @@ pub(crate) mod tests {
         let obj = v.as_object_mut().unwrap();
         obj.remove("calibration");
         obj.remove("notes");
+        obj.remove("fidelity");
         obj.remove("partial_reason");
         obj.remove("cold_cache_check");
         obj.remove("repetition");
@@ -808,7 +814,7 @@ pub(crate) mod tests {
             amp.remove(name);
         }
         let back: RunResult = serde_json::from_value(v).unwrap();
-        assert!(back.calibration.is_none() && back.notes.is_empty());
+        assert!(back.calibration.is_none() && back.notes.is_empty() && back.fidelity.is_empty());
         assert!(back.repetition.is_none() && back.memory_cap.is_none());
         assert!(back.phases[0].device_reads.is_none());
         let a = &back.phases[0].amplification;

@@ -49,6 +49,106 @@ pub struct WorkloadSpec {
     pub durability: Durability,
     /// Seed of every random choice of the workload.
     pub seed: u64,
+    /// Which record each insert writes, and the order of the load (db_bench's fill modes).
+    #[serde(default)]
+    pub fill: Fill,
+    /// db_bench's `--num` for a fill of an empty store: the key space `fillrandom` and
+    /// `filluniquerandom` write into; 0 = the operation count (db_bench's default).
+    #[serde(default)]
+    pub fill_keys: u64,
+    /// YCSB `insertstart`: the first record the load inserts (and the run chooses from).
+    #[serde(default)]
+    pub insert_start: u64,
+    /// YCSB `insertcount`: how many records the load inserts from `insert_start`; `None` =
+    /// `record_count - insert_start`.
+    #[serde(default)]
+    pub insert_count: Option<u64>,
+    /// YCSB's records of named fields, stored serialised as YCSB's key-value bindings store
+    /// them; `None`: each record is one value of `value_size` bytes.
+    #[serde(default)]
+    pub fields: Option<Fields>,
+    /// What the bytes of values look like, which decides how well they compress.
+    #[serde(default)]
+    pub values: ValueContent,
+}
+
+/// Which record each insert writes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fill {
+    /// The load inserts its records in order, each run-phase insert the next new record
+    /// (YCSB's load and inserts; db_bench's `fillseq`).
+    #[default]
+    New,
+    /// Every record of the key space once, in a random order (db_bench's
+    /// `filluniquerandom`); the load of a store for db_bench's read benchmarks.
+    Shuffled,
+    /// Records drawn uniformly from the key space, with repeats: `rand % num` (db_bench's
+    /// `fillrandom`).
+    Random,
+}
+
+/// A record of YCSB's: `count` fields named `name_prefix` + 0, 1, ..., each of a length drawn
+/// from the spec's `value_size` (`fieldlength`, with `minfieldlength` as the minimum of a
+/// range). Stored as YCSB's key-value bindings (RocksDB, LevelDB) serialise it: for each field
+/// a 4-byte big-endian name length, the name, a 4-byte big-endian value length, the value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fields {
+    /// YCSB `fieldcount`.
+    pub count: u32,
+    /// How field lengths are drawn between `value_size`'s minimum and maximum (YCSB
+    /// `fieldlengthdistribution`).
+    pub lengths: FieldLengths,
+    /// YCSB `fieldnameprefix`.
+    pub name_prefix: String,
+    /// YCSB `readallfields`: a read wants every field (true) or one (false). A key-value
+    /// binding reads the whole record either way; only what the client keeps differs.
+    pub read_all: bool,
+    /// YCSB `writeallfields`: an update (and the write of a read-modify-write) writes every
+    /// field anew (true), or changes one field (false), which a key-value binding does by
+    /// reading the record, changing the field and writing the record back.
+    pub write_all: bool,
+}
+
+impl Default for Fields {
+    /// YCSB's defaults: 10 fields, constant lengths, `field0`.., all read, one written.
+    fn default() -> Self {
+        Fields {
+            count: 10,
+            lengths: FieldLengths::Constant,
+            name_prefix: "field".into(),
+            read_all: true,
+            write_all: false,
+        }
+    }
+}
+
+/// YCSB's `fieldlengthdistribution`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldLengths {
+    /// Every field `value_size` bytes (a fixed size).
+    Constant,
+    /// Uniform over `value_size`'s range.
+    Uniform,
+    /// Zipfian over `value_size`'s range: short fields are the most common.
+    Zipfian,
+}
+
+/// The bytes of values.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ValueContent {
+    /// Uniformly random bytes: incompressible.
+    #[default]
+    Random,
+    /// YCSB's `RandomByteIterator`: printable characters, six from each 32-bit random number
+    /// (they compress somewhat).
+    YcsbText,
+    /// db_bench's: 100-byte pieces, each `ratio` x 100 random printable characters repeated
+    /// to fill it, so that a value compresses to about `ratio` of its size
+    /// (`--compression_ratio`, 0.5 by default).
+    Compressible { ratio: f64 },
 }
 
 /// Proportions of operation types in the run phase.
@@ -153,6 +253,12 @@ pub enum KeyDistribution {
     },
 }
 
+/// Longest run phase, seconds (a week).
+pub const MAX_DURATION_SECS: f64 = 7.0 * 24.0 * 3600.0;
+
+/// Longest an open-loop run bounded by its operation count alone may be planned to take.
+pub const MAX_UNBOUNDED_SECS: f64 = 24.0 * 3600.0;
+
 /// YCSB's default zipfian constant.
 pub const ZIPFIAN_CONSTANT: f64 = 0.99;
 
@@ -165,9 +271,28 @@ pub struct KeySpec {
     /// Minimum digits of the number (YCSB `zeropadding`, default 1).
     pub padding: u32,
     /// Minimum total key length in bytes, per record (fixed or a deterministic range); keys
-    /// whose prefix and digits are longer keep their length, so keys stay unique.
+    /// whose prefix and digits are longer keep their length, so keys stay unique. For
+    /// db_bench keys: the key size (16 when unset).
     pub size: Option<SizeSpec>,
+    /// YCSB's keys (`prefix` and decimal digits) or db_bench's.
+    #[serde(default)]
+    pub format: KeyFormat,
 }
+
+/// How a record number becomes a key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyFormat {
+    /// YCSB: `prefix` + the (possibly hashed) record number in decimal, zero-padded.
+    #[default]
+    Ycsb,
+    /// db_bench: the record number as 8 big-endian bytes (its low `size` bytes when the key is
+    /// shorter), padded with `'0'` to the key size.
+    DbBench,
+}
+
+/// db_bench's default `--key_size`.
+pub const DB_BENCH_KEY_SIZE: u32 = 16;
 
 impl Default for KeySpec {
     fn default() -> Self {
@@ -175,6 +300,7 @@ impl Default for KeySpec {
             prefix: "user".into(),
             padding: 1,
             size: None,
+            format: KeyFormat::Ycsb,
         }
     }
 }
@@ -232,6 +358,9 @@ pub enum ScanLengthDistribution {
     Uniform,
     /// Zipfian (constant 0.99): short scans are the most common.
     Zipfian,
+    /// db_bench's `readseq`: one iterator walk from the first key over every loaded record
+    /// (one scan as long as the store; keys must be in insert order).
+    Walk,
 }
 
 /// Whether keys are inserted in record-number order or scattered by a hash.
@@ -269,6 +398,12 @@ impl Default for WorkloadSpec {
             target_rate: 0.0,
             durability: Durability::None,
             seed: 42,
+            fill: Fill::New,
+            fill_keys: 0,
+            insert_start: 0,
+            insert_count: None,
+            fields: None,
+            values: ValueContent::Random,
         }
     }
 }
@@ -291,9 +426,9 @@ impl WorkloadSpec {
         if self.operation_count == 0 && self.duration_secs <= 0.0 {
             return Err("the run phase needs an operation count or a duration".into());
         }
-        if !self.duration_secs.is_finite() || self.duration_secs < 0.0 {
+        if !(0.0..=MAX_DURATION_SECS).contains(&self.duration_secs) {
             return Err(format!(
-                "duration {} is not a valid number of seconds",
+                "duration {} s: must be 0 to {MAX_DURATION_SECS} seconds (a week)",
                 self.duration_secs
             ));
         }
@@ -305,6 +440,21 @@ impl WorkloadSpec {
                 "target rate {} must be 0 or positive",
                 self.target_rate
             ));
+        }
+        // An open-loop run bounded by count alone lasts count / rate: one that would outlast
+        // a day is a mistake (a rate per millisecond taken for one per second, say).
+        if self.target_rate > 0.0 && !self.timed() {
+            let secs = self.operation_count as f64 / self.target_rate;
+            if secs > MAX_UNBOUNDED_SECS {
+                return Err(format!(
+                    "{} operations at a target rate of {} ops/s would take {:.0} s ({:.1} hours), longer than the {} hours a run without a duration may take: raise the rate or give a duration",
+                    self.operation_count,
+                    self.target_rate,
+                    secs,
+                    secs / 3600.0,
+                    MAX_UNBOUNDED_SECS / 3600.0
+                ));
+            }
         }
         let needs_keys = m.read + m.update + m.read_modify_write + m.scan + m.delete > 0.0;
         if needs_keys && self.record_count == 0 && m.insert == 0.0 {
@@ -341,14 +491,141 @@ impl WorkloadSpec {
         if let Some(size) = self.key.size {
             check_size("key size", size, engines::MAX_KEY_LEN as u64, 1)?;
         }
-        if self.key.prefix.len() + self.key.padding as usize > engines::MAX_KEY_LEN - 20 {
-            return Err("key prefix and padding leave no room for the record number".into());
+        match self.key.format {
+            KeyFormat::Ycsb => {
+                if self.key.prefix.len() + self.key.padding as usize > engines::MAX_KEY_LEN - 20 {
+                    return Err("key prefix and padding leave no room for the record number".into());
+                }
+            }
+            KeyFormat::DbBench => self.check_db_bench_keys()?,
         }
         let s = self.scan_length;
-        if s.min == 0 || s.min > s.max || s.max > 1_000_000 {
+        if s.distribution == ScanLengthDistribution::Walk {
+            if self.insert_order != InsertOrder::Ordered {
+                return Err("a walk over the store (readseq) needs keys in insert order (insertorder=ordered): it starts at the first record's key".into());
+            }
+        } else if s.min == 0 || s.min > s.max || s.max > 1_000_000 {
             return Err(format!(
                 "scan length {}..={}: must satisfy 1 <= min <= max <= 1000000",
                 s.min, s.max
+            ));
+        }
+        self.check_loaded_range()?;
+        self.check_fill()?;
+        if let Some(f) = &self.fields {
+            self.check_fields(f)?;
+        }
+        if let ValueContent::Compressible { ratio } = self.values {
+            if !(ratio > 0.0 && ratio <= 1.0) {
+                return Err(format!(
+                    "compression ratio {ratio}: must be above 0 and at most 1"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The records the load inserts: `(first, count)` (YCSB `insertstart`, `insertcount`).
+    pub fn loaded(&self) -> (u64, u64) {
+        let count = self
+            .insert_count
+            .unwrap_or_else(|| self.record_count.saturating_sub(self.insert_start));
+        (self.insert_start, count)
+    }
+
+    /// The key space of a db_bench fill (`--num`): `fill_keys`, or the operation count.
+    pub fn fill_num(&self) -> u64 {
+        if self.fill_keys > 0 {
+            self.fill_keys
+        } else {
+            self.operation_count
+        }
+    }
+
+    /// True for db_bench's `readseq`: each operation is a walk over the whole store.
+    pub fn is_walk(&self) -> bool {
+        self.scan_length.distribution == ScanLengthDistribution::Walk
+    }
+
+    /// True for a fill: the run phase only inserts.
+    pub fn is_fill(&self) -> bool {
+        self.mix.insert >= 1.0
+    }
+
+    fn check_loaded_range(&self) -> Result<(), String> {
+        let (start, count) = self.loaded();
+        match start.checked_add(count) {
+            Some(end) if end <= self.record_count => Ok(()),
+            _ => Err(format!(
+                "insertstart {start} + insertcount {count} is beyond recordcount {}: the records this instance loads must lie in the key space",
+                self.record_count
+            )),
+        }
+    }
+
+    fn check_fill(&self) -> Result<(), String> {
+        if self.fill == Fill::New || self.mix.insert == 0.0 {
+            return Ok(());
+        }
+        if !self.is_fill() {
+            return Err(format!(
+                "a {} fill writes only: its inserts draw from a key space, which other operations cannot follow (insert proportion {})",
+                match self.fill {
+                    Fill::Random => "random",
+                    _ => "shuffled",
+                },
+                self.mix.insert
+            ));
+        }
+        if self.fill_num() == 0 {
+            return Err("a fill bounded by time needs its key space (db_bench's --num): give the record count".into());
+        }
+        Ok(())
+    }
+
+    fn check_db_bench_keys(&self) -> Result<(), String> {
+        let size = match self.key.size {
+            None => DB_BENCH_KEY_SIZE,
+            Some(SizeSpec::Fixed { bytes }) => bytes,
+            Some(SizeSpec::Uniform { .. }) => {
+                return Err("db_bench keys have one size: give the key size as one number".into())
+            }
+        };
+        if size < 8 {
+            // The key holds the record number's low `size` bytes: more records would repeat keys.
+            let records = self
+                .record_count
+                .saturating_add(self.fill_num())
+                .saturating_add(self.operation_count);
+            if records > 1u64 << (8 * size) {
+                return Err(format!(
+                    "key size {size}: db_bench keys of {size} bytes tell apart {} records, fewer than this workload may write",
+                    1u64 << (8 * size)
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_fields(&self, f: &Fields) -> Result<(), String> {
+        if f.count == 0 || f.count > 1 << 16 {
+            return Err(format!("field count {}: must be 1 to 65536", f.count));
+        }
+        if f.name_prefix.len() > 100 {
+            return Err("field name prefix: at most 100 bytes".into());
+        }
+        if f.lengths == FieldLengths::Constant && self.value_size.min() != self.value_size.max() {
+            return Err("constant field lengths need one field length, not a range".into());
+        }
+        // Each field: 4 + name + 4 + value bytes.
+        let name = f.name_prefix.len() as u64 + 5;
+        let record = f.count as u64 * (8 + name + self.value_size.max() as u64);
+        if record > engines::MAX_VALUE_LEN as u64 {
+            return Err(format!(
+                "records of {} fields of up to {} bytes take up to {record} bytes serialised, above the {} byte value limit",
+                f.count,
+                self.value_size.max(),
+                engines::MAX_VALUE_LEN
             ));
         }
         Ok(())

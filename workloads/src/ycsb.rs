@@ -1,30 +1,34 @@
 //! YCSB property files, read unchanged: the core-workload format of YCSB's
 //! `workloads/workloada` .. `workloadf` (Java properties: `#`/`!` comments, blank lines,
 //! `key=value` or `key: value`, a trailing `\` continuing a line; unlike Java, a line with
-//! only whitespace between key and value is malformed, so typos do not pass silently), plus `-p key=value`
-//! overrides, which win over the file as in YCSB.
+//! only whitespace between key and value is malformed, so typos do not pass silently), plus
+//! `-p key=value` overrides, which win over the file as in YCSB. An empty file, or one of
+//! comments only, is an error.
 //!
-//! Core properties read: `recordcount`, `operationcount`, the proportions (`read`, `update`,
-//! `insert`, `scan`, `readmodifywrite` and our `delete`), `requestdistribution`,
-//! `minscanlength`, `maxscanlength`, `scanlengthdistribution`, `fieldcount`, `fieldlength`,
-//! `fieldlengthdistribution`, `insertorder`, `zeropadding`, `hotspotdatafraction`,
-//! `hotspotopnfraction`, `zipfianconstant` (our extension: YCSB hard-codes 0.99),
-//! `threadcount`, `target`, `maxexecutiontime`. The value of a record is `fieldcount` x
-//! `fieldlength` bytes (one value, since our engines have no fields). Unknown properties
+//! Core properties read: `recordcount`, `operationcount`, `insertstart`, `insertcount`, the
+//! proportions (`read`, `update`, `insert`, `scan`, `readmodifywrite` and our `delete`),
+//! `requestdistribution`, `minscanlength`, `maxscanlength`, `scanlengthdistribution`,
+//! `fieldcount`, `fieldlength`, `minfieldlength`, `fieldlengthdistribution`,
+//! `fieldnameprefix`, `readallfields`, `writeallfields`, `insertorder`, `zeropadding`,
+//! `hotspotdatafraction`, `hotspotopnfraction`, `zipfianconstant` (our extension: YCSB
+//! hard-codes 0.99), `threadcount`, `target`, `maxexecutiontime`. A record is `fieldcount`
+//! fields, stored serialised as YCSB's key-value bindings store them, and an update with
+//! `writeallfields=false` changes one field (read, change, write back). Unknown properties
 //! come back as warnings; a malformed line or an out-of-range value is an error naming the
 //! file, the line and the property; proportions must sum to 1.
 //!
 //! YCSB's `requestdistribution=zipfian` is its *scrambled* zipfian, and so it is here.
 //! Defaults are YCSB's CoreWorkload defaults, except `recordcount` and `operationcount`,
 //! which default to 1000 (YCSB's own files always set both). `exponential` request
-//! distributions and `zipfian` field lengths are not supported and are errors.
+//! distributions, `histogram` field lengths and `dataintegrity=true` are not supported and
+//! are errors.
 
 use std::fmt;
 use std::path::Path;
 
 use crate::spec::{
-    InsertOrder, KeyDistribution, KeySpec, OpMix, ScanLength, ScanLengthDistribution, SizeSpec,
-    WorkloadSpec, ZIPFIAN_CONSTANT,
+    FieldLengths, Fields, InsertOrder, KeyDistribution, KeySpec, OpMix, ScanLength,
+    ScanLengthDistribution, SizeSpec, ValueContent, WorkloadSpec, ZIPFIAN_CONSTANT,
 };
 
 /// Where a property came from.
@@ -48,15 +52,32 @@ pub struct YcsbError {
 impl fmt::Display for YcsbError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.origin {
-            Some(Origin::Line(n)) => write!(f, "{}:{n}: ", self.file)?,
+            Some(Origin::Line(n)) => write!(f, "{}:{n}: ", printable(&self.file))?,
             Some(Origin::Override) => write!(f, "-p override: ")?,
-            None => write!(f, "{}: ", self.file)?,
+            None => write!(f, "{}: ", printable(&self.file))?,
         }
         if let Some(p) = &self.property {
-            write!(f, "property '{p}': ")?;
+            write!(f, "property '{}': ", printable(p))?;
         }
-        f.write_str(&self.message)
+        f.write_str(&printable(&self.message))
     }
+}
+
+/// `text` with control characters escaped (`\u{0}`, `\u{1b}`), so that an error quoting a
+/// line of a file stays one line of plain text on a terminal.
+fn printable(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 impl std::error::Error for YcsbError {}
@@ -96,22 +117,25 @@ const USED: &[&str] = &[
     "threadcount",
     "target",
     "maxexecutiontime",
+    "insertstart",
+    "insertcount",
+    "minfieldlength",
+    "fieldnameprefix",
+    "readallfields",
+    "writeallfields",
+    "dataintegrity",
 ];
 
 /// YCSB properties that do not change what a key-value store sees (field handling, the
 /// workload class, reporting); accepted without a warning.
 const KNOWN_IGNORED: &[&str] = &[
     "workload",
-    "readallfields",
-    "writeallfields",
     "readallfieldsbyname",
     "table",
-    "dataintegrity",
     "measurementtype",
     "measurement.interval",
     "histogram.buckets",
     "hdrhistogram.percentiles",
-    "fieldnameprefix",
     "status.interval",
 ];
 
@@ -169,13 +193,25 @@ impl Properties {
                 "larger than {MAX_FILE_BYTES} bytes: not a workload property file"
             )));
         }
+        if let Some(at) = bytes.iter().position(|&b| b == 0) {
+            let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+            return Err(fail(format!(
+                "a NUL byte at line {line} (byte {at}): not a text file"
+            )));
+        }
         let text = String::from_utf8(bytes).map_err(|e| {
             fail(format!(
                 "not UTF-8 text (byte {})",
                 e.utf8_error().valid_up_to()
             ))
         })?;
-        Properties::parse(&name, &text)
+        let props = Properties::parse(&name, &text)?;
+        if props.entries.is_empty() {
+            return Err(fail(
+                "no properties (the file is empty or holds only comments): a YCSB workload file sets at least its operation proportions".into(),
+            ));
+        }
+        Ok(props)
     }
 
     /// Adds a `-p key=value` override.
@@ -237,6 +273,17 @@ impl Properties {
             Some((v, o)) => v
                 .parse::<T>()
                 .map_err(|_| self.err(key, Some(o), format!("'{v}' is not {what}"))),
+        }
+    }
+
+    /// `true` or `false` (in any case), as Java's `Boolean.parseBoolean` reads them; anything
+    /// else is an error rather than Java's silent `false`.
+    fn flag(&self, key: &str, default: bool) -> Result<bool, YcsbError> {
+        match self.get(key) {
+            None => Ok(default),
+            Some((v, _)) if v.eq_ignore_ascii_case("true") => Ok(true),
+            Some((v, _)) if v.eq_ignore_ascii_case("false") => Ok(false),
+            Some((v, o)) => Err(self.err(key, Some(o), format!("'{v}' is not true or false"))),
         }
     }
 
@@ -341,33 +388,56 @@ impl Properties {
             "zipfian" => ScanLengthDistribution::Zipfian,
             _ => ScanLengthDistribution::Fixed,
         };
-        let field_count = self.positive("fieldcount", 10, 1 << 20)?;
-        let field_len = self.positive("fieldlength", 100, engines::MAX_VALUE_LEN as u64)?;
-        let value_len = field_count * field_len;
-        if value_len > engines::MAX_VALUE_LEN as u64 {
-            let o = self.get("fieldlength").map(|(_, o)| o);
-            return Err(self.err(
-                "fieldlength",
-                o,
-                format!(
-                    "fieldcount x fieldlength = {value_len} bytes is above the 16 MiB value limit"
-                ),
-            ));
-        }
-        let value_size = match self.choice(
+        let field_count = self.positive("fieldcount", 10, 1 << 16)? as u32;
+        let field_len = self.positive("fieldlength", 100, engines::MAX_VALUE_LEN as u64)? as u32;
+        let min_field_len = self.parse_num::<u32>("minfieldlength", 1, "a whole number")?;
+        let lengths = match self.choice(
             "fieldlengthdistribution",
             "constant",
-            &["constant", "uniform"],
+            &["constant", "uniform", "zipfian"],
         )? {
-            "constant" => SizeSpec::Fixed {
-                bytes: value_len as u32,
-            },
-            // YCSB draws each field's length in 1..=fieldlength; one value of fieldcount fields
-            // then spans fieldcount..=fieldcount*fieldlength (we draw the total uniformly).
-            _ => SizeSpec::Uniform {
-                min: field_count as u32,
-                max: value_len as u32,
-            },
+            "constant" => FieldLengths::Constant,
+            "uniform" => FieldLengths::Uniform,
+            _ => FieldLengths::Zipfian,
+        };
+        let value_size = if lengths == FieldLengths::Constant {
+            SizeSpec::Fixed { bytes: field_len }
+        } else {
+            if min_field_len > field_len {
+                let o = self.get("minfieldlength").map(|(_, o)| o);
+                return Err(self.err(
+                    "minfieldlength",
+                    o,
+                    format!("{min_field_len} is above fieldlength {field_len}"),
+                ));
+            }
+            SizeSpec::Uniform {
+                min: min_field_len,
+                max: field_len,
+            }
+        };
+        if self.flag("dataintegrity", false)? {
+            let o = self.get("dataintegrity").map(|(_, o)| o);
+            return Err(self.err(
+                "dataintegrity",
+                o,
+                "true is not supported: values are not YCSB's deterministic ones and reads are not verified".into(),
+            ));
+        }
+        let fields = Fields {
+            count: field_count,
+            lengths,
+            name_prefix: self
+                .get("fieldnameprefix")
+                .map_or("field", |(v, _)| v)
+                .to_string(),
+            read_all: self.flag("readallfields", true)?,
+            write_all: self.flag("writeallfields", false)?,
+        };
+        let insert_start = self.parse_num::<u64>("insertstart", 0, "a whole number")?;
+        let insert_count = match self.get("insertcount") {
+            None => None,
+            Some(_) => Some(self.parse_num::<u64>("insertcount", 0, "a whole number")?),
         };
         let insert_order = match self.choice("insertorder", "hashed", &["hashed", "ordered"])? {
             "hashed" => InsertOrder::Hashed,
@@ -408,6 +478,10 @@ impl Properties {
             insert_order,
             threads,
             target_rate: target,
+            insert_start,
+            insert_count,
+            fields: Some(fields),
+            values: ValueContent::YcsbText,
             ..WorkloadSpec::default()
         };
         spec.validate().map_err(|m| YcsbError {
@@ -453,8 +527,77 @@ mod tests {
             s.distribution,
             KeyDistribution::ScrambledZipfian { constant: 0.99 }
         );
-        assert_eq!(s.value_size, SizeSpec::Fixed { bytes: 1000 });
+        // Ten fields of 100 bytes, updates of one field, YCSB's value bytes.
+        assert_eq!(s.value_size, SizeSpec::Fixed { bytes: 100 });
+        assert_eq!(s.fields, Some(Fields::default()));
+        assert_eq!(s.values, ValueContent::YcsbText);
         assert!(p.unknown().is_empty());
+    }
+
+    /// YCSB's own file, as its repository has it (a license header with trailing blanks,
+    /// the old class name), reads to the same workload as ours.
+    #[test]
+    fn reads_ycsbs_own_file_with_its_header() {
+        let header = "# Copyright (c) 2010 Yahoo! Inc. All rights reserved.        \n#      \n\n# Yahoo! Cloud System Benchmark\n# Workload A: Update heavy workload\n#                        \n";
+        let text = WORKLOAD_A.replace("site.ycsb", "com.yahoo.ycsb");
+        let p = Properties::parse("workloada", &format!("{header}{text}")).unwrap();
+        assert!(p.unknown().is_empty());
+        assert_eq!(
+            p.to_spec("a").unwrap(),
+            Properties::parse("workloada", WORKLOAD_A)
+                .unwrap()
+                .to_spec("a")
+                .unwrap()
+        );
+    }
+
+    /// The field properties: `readallfields`, `writeallfields`, `fieldnameprefix`,
+    /// `minfieldlength` with uniform and zipfian lengths, `insertstart`/`insertcount`;
+    /// `dataintegrity=true` and a flag that is not a boolean are errors.
+    #[test]
+    fn field_and_range_properties() {
+        let text =
+            "recordcount=1000\nreadallfields=false\nwriteallfields=TRUE\nfieldnameprefix=f\n\
+            fieldcount=3\nfieldlength=50\nminfieldlength=5\nfieldlengthdistribution=zipfian\n\
+            insertstart=100\ninsertcount=400\n";
+        let s = Properties::parse("f", text).unwrap().to_spec("f").unwrap();
+        assert_eq!(
+            s.fields,
+            Some(Fields {
+                count: 3,
+                lengths: FieldLengths::Zipfian,
+                name_prefix: "f".into(),
+                read_all: false,
+                write_all: true,
+            })
+        );
+        assert_eq!(s.value_size, SizeSpec::Uniform { min: 5, max: 50 });
+        assert_eq!(s.loaded(), (100, 400));
+        for (bad, want) in [
+            (
+                "dataintegrity=true\n",
+                "property 'dataintegrity': true is not supported",
+            ),
+            (
+                "readallfields=yes\n",
+                "property 'readallfields': 'yes' is not true or false",
+            ),
+            (
+                "recordcount=10\ninsertstart=8\ninsertcount=5\n",
+                "beyond recordcount 10",
+            ),
+            (
+                "fieldlengthdistribution=uniform\nminfieldlength=200\n",
+                "property 'minfieldlength': 200 is above fieldlength 100",
+            ),
+        ] {
+            let e = Properties::parse("f", bad)
+                .unwrap()
+                .to_spec("f")
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(want), "{bad}: {e}");
+        }
     }
 
     #[test]
@@ -468,7 +611,7 @@ mod tests {
         p.set_override("fieldlength=10").unwrap();
         let s = p.to_spec("a").unwrap();
         assert_eq!(s.record_count, 77);
-        assert_eq!(s.value_size, SizeSpec::Fixed { bytes: 100 });
+        assert_eq!(s.value_size, SizeSpec::Fixed { bytes: 10 });
         assert_eq!(s.scan_length.max, 50);
         assert_eq!(p.unknown(), vec!["frobnicate".to_string()]);
         assert!(p.set_override("novalue").is_err());
@@ -525,7 +668,11 @@ mod tests {
             minscanlength=5\nmaxscanlength=50\nscanlengthdistribution=zipfian\n\
             threadcount=3\ntarget=500\nmaxexecutiontime=7\n";
         let s = Properties::parse("f", text).unwrap().to_spec("f").unwrap();
-        assert_eq!(s.value_size, SizeSpec::Uniform { min: 4, max: 100 });
+        assert_eq!(s.value_size, SizeSpec::Uniform { min: 1, max: 25 });
+        assert_eq!(
+            s.fields.as_ref().map(|f| (f.count, f.lengths)),
+            Some((4, FieldLengths::Uniform))
+        );
         assert_eq!(s.insert_order, InsertOrder::Ordered);
         assert_eq!(s.key.padding, 8);
         assert_eq!(
@@ -551,6 +698,38 @@ mod tests {
         assert_eq!(
             latest.distribution,
             KeyDistribution::Latest { constant: 0.8 }
+        );
+    }
+
+    /// Empty files, comment-only files and files with a NUL byte are errors; no message
+    /// carries a control character, so every error stays one printable line.
+    #[test]
+    fn empty_and_binary_files_are_one_line_errors() {
+        let e = Properties::read(Path::new("/dev/null"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("/dev/null: no properties"), "{e}");
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), "# only a comment\n\n! and another\n").unwrap();
+        let e = Properties::read(f.path()).unwrap_err().to_string();
+        assert!(e.contains("no properties"), "{e}");
+        std::fs::write(f.path(), "recordcount=1\nfoo\0bar=1\n").unwrap();
+        let e = Properties::read(f.path()).unwrap_err().to_string();
+        assert!(e.contains("a NUL byte at line 2 (byte 17)"), "{e}");
+        // A control character in a line or an override is escaped in the message.
+        let e = Properties::parse("f", "bad\u{1b}[31mline\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("bad\\u{1b}[31mline") && !e.contains('\u{1b}'),
+            "{e}"
+        );
+        let mut p = Properties::parse("f", "").unwrap();
+        p.set_override("recordcount=1\u{0}").unwrap();
+        let e = p.to_spec("f").unwrap_err().to_string();
+        assert!(
+            e.contains("'1\\u{0}'") && !e.chars().any(char::is_control),
+            "{e}"
         );
     }
 

@@ -7,7 +7,7 @@ use engines::{EngineKind, Options};
 use workloads::presets::preset;
 use workloads::result::PhaseKind;
 use workloads::runner::{run, EngineUnderTest, RunConfig};
-use workloads::spec::OpKind;
+use workloads::spec::{OpKind, OpMix, WorkloadSpec};
 
 fn quiet(_: &workloads::runner::Progress) {}
 
@@ -43,8 +43,10 @@ fn memory_run_is_complete() {
     assert_eq!(reads.summary.count + updates.summary.count, 4000);
     assert_eq!(reads.misses, 0, "every read hits a loaded key");
     assert!(!reads.histogram.spectrum.is_empty() && !reads.histogram.hdr_v2_base64.is_empty());
-    // User bytes written: every update's value plus its key ("user" + digits).
-    let values = updates.summary.count * spec.value_size.max() as u64;
+    // User bytes written: every update writes its record back whole (YCSB's 10 fields of 100
+    // bytes serialised: 1,140 bytes) plus its key ("user" + digits).
+    let values = updates.summary.count * 1140;
+    assert_eq!(updates.misses, 0);
     let written = run_phase.amplification.user_bytes_written;
     assert!(
         written > values + 5 * updates.summary.count
@@ -211,7 +213,10 @@ fn stop_flag_gives_partial_result() {
     )
     .unwrap();
     assert!(r.partial);
-    assert_eq!(r.partial_reason.as_deref(), Some("interrupted (Ctrl-C)"));
+    assert_eq!(
+        r.partial_reason.as_deref(),
+        Some(workloads::runner::INTERRUPTED)
+    );
     assert_eq!(
         r.phases.len(),
         1,
@@ -316,7 +321,7 @@ fn engine_panic_gives_partial_result() {
 #[test]
 fn failed_operations_are_counted_and_noted() {
     let stop = AtomicBool::new(false);
-    let mut spec = preset("fillrandom").unwrap();
+    let mut spec = preset("filluniquerandom").unwrap();
     spec.operation_count = 1000;
     let r = run(&spec, &common::flaky_engine(10), &cfg(&stop)).unwrap();
     assert!(!r.partial);
@@ -335,4 +340,136 @@ fn failed_operations_are_counted_and_noted() {
         r.notes
     );
     assert_eq!(p.amplification.live_keys, Some(900));
+}
+
+/// The time limit bounds the warm-up too: a warm-up of 10^11 operations with a limit of half
+/// a second ends at the limit, and the result says that nothing was measured.
+#[test]
+fn the_time_limit_bounds_the_warm_up() {
+    let stop = AtomicBool::new(false);
+    let mut spec = preset("read-heavy").unwrap();
+    spec.record_count = 100;
+    spec.operation_count = 0;
+    spec.duration_secs = 0.5;
+    spec.warmup_ops = 100_000_000_000;
+    let r = run(
+        &spec,
+        &EngineUnderTest::builtin(EngineKind::Memory, Options::default()),
+        &cfg(&stop),
+    )
+    .unwrap();
+    assert!(r.partial);
+    let why = r.partial_reason.as_deref().unwrap();
+    assert!(
+        why.starts_with("the time limit of 0.5 s was reached during the warm-up, after "),
+        "{why}"
+    );
+    assert_eq!(r.phase(PhaseKind::Run).unwrap().operations, 0);
+}
+
+/// Open loop with two threads at 4 operations per second: each thread's requests are due
+/// every half second, and the second thread's are offset by half an interval, so the four
+/// requests reach the engine a quarter of a second apart (YCSB staggers its threads' first
+/// operations too), never two at once.
+#[test]
+fn open_loop_threads_are_staggered() {
+    let stop = AtomicBool::new(false);
+    let spec = WorkloadSpec {
+        record_count: 100,
+        operation_count: 4,
+        threads: 2,
+        target_rate: 4.0,
+        mix: OpMix {
+            read: 1.0,
+            ..OpMix::default()
+        },
+        ..WorkloadSpec::default()
+    };
+    let (eut, calls) = common::counting_engine();
+    let r = run(&spec, &eut, &cfg(&stop)).unwrap();
+    assert_eq!(r.phase(PhaseKind::Run).unwrap().operations, 4);
+    let mut times = calls.lock().unwrap()[1].get_times.clone();
+    times.sort();
+    assert_eq!(times.len(), 4);
+    for pair in times.windows(2) {
+        let gap = pair[1] - pair[0];
+        // A quarter of a second by the plan; in lockstep two of the gaps would be about 0.
+        assert!(gap.as_millis() >= 125, "requests {gap:?} apart: {times:?}");
+    }
+}
+
+/// An engine that stalls for 2 s at the 201st operation of a 1 s open-loop run at 1,000
+/// operations per second: the 799 operations that fell due during the stall, before the time
+/// limit, were never issued, yet they are requests the engine did not serve. They are in the
+/// latency figures (each waited at least 1.2 s), counted in a note, and the note on the rate
+/// says that the engine kept up with a fraction of the target.
+#[test]
+fn operations_due_before_the_time_limit_are_recorded_though_never_issued() {
+    let stop = AtomicBool::new(false);
+    let mut spec = WorkloadSpec {
+        record_count: 100,
+        operation_count: 0,
+        duration_secs: 1.0,
+        threads: 1,
+        target_rate: 1000.0,
+        mix: OpMix {
+            read: 1.0,
+            ..OpMix::default()
+        },
+        ..WorkloadSpec::default()
+    };
+    // Call 300 = run-phase operation 200 (the 100 loads come first), intended at 0.2 s.
+    let engine = common::sleepy_engine(300, std::time::Duration::from_secs(2));
+    let r = run(&spec, &engine, &cfg(&stop)).unwrap();
+    let p = r.phase(PhaseKind::Run).unwrap();
+    assert!(p.open_loop);
+    assert_eq!(p.operations, 201, "{:?}", r.notes);
+    let all = p.latency_of(None).unwrap();
+    // 1,000 due in 1 s: 201 issued and 799 overdue (the count of due ones may round up by one).
+    assert!(
+        (1000..=1001).contains(&all.summary.count),
+        "{} recorded",
+        all.summary.count
+    );
+    assert_eq!(
+        p.latency_of(Some(OpKind::Read)).unwrap().summary.count,
+        all.summary.count
+    );
+    assert!(
+        all.summary.p50_ns >= 1_000_000_000,
+        "p50 {}",
+        all.summary.p50_ns
+    );
+    let overdue = all.summary.count - 201;
+    // 201 served over the phase's time, of 1,000 per second.
+    let rate_note = format!(
+        "open loop: the engine kept up with {:.0}% of the target rate",
+        100.0 * 201.0 / p.elapsed_secs / 1000.0
+    );
+    assert!(
+        r.notes.iter().any(|n| n.contains(&format!(
+            "open loop: {overdue} operations fell due before the time limit"
+        ))),
+        "{:?}",
+        r.notes
+    );
+    assert!(
+        r.notes.iter().any(|n| n.contains(&rate_note)),
+        "{:?}",
+        r.notes
+    );
+
+    // Without the stall, nothing is overdue and the target is met: no such notes.
+    spec.duration_secs = 0.5;
+    let r = run(
+        &spec,
+        &EngineUnderTest::builtin(EngineKind::Memory, Options::default()),
+        &cfg(&stop),
+    )
+    .unwrap();
+    assert!(
+        !r.notes.iter().any(|n| n.contains("fell due")),
+        "{:?}",
+        r.notes
+    );
 }

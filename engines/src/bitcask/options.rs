@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::options::{check_range, PIB};
 use crate::{Error, Result};
 
 /// Settings of the bitcask engine. The defaults suit a benchmark store of a few GiB.
@@ -36,22 +37,28 @@ impl Default for BitcaskOptions {
 }
 
 impl BitcaskOptions {
-    /// Rejects settings the engine cannot honour.
+    /// Rejects settings the engine cannot honour, each with a one-line error.
     pub fn validate(&self) -> Result<()> {
-        if self.max_segment_bytes < 4096 || self.max_segment_bytes > u32::MAX as u64 {
-            return Err(Error::InvalidInput(format!(
-                "bitcask.max_segment_bytes = {}: must be 4096 to {} bytes",
-                self.max_segment_bytes,
-                u32::MAX
-            )));
-        }
+        check_range(
+            "bitcask.max_segment_bytes",
+            self.max_segment_bytes,
+            4096,
+            u32::MAX as u64,
+            "bytes",
+        )?;
         if !(self.merge_dead_ratio > 0.0 && self.merge_dead_ratio <= 1.0) {
             return Err(Error::InvalidInput(format!(
-                "bitcask.merge_dead_ratio = {}: must be in (0, 1]",
+                "bitcask.merge_dead_ratio = {}: must be above 0 and at most 1",
                 self.merge_dead_ratio
             )));
         }
-        Ok(())
+        check_range(
+            "bitcask.merge_min_dead_bytes",
+            self.merge_min_dead_bytes,
+            0,
+            PIB,
+            "bytes",
+        )
     }
 }
 
@@ -72,5 +79,12 @@ mod tests {
         assert!(matches!(o.validate(), Err(Error::InvalidInput(_))));
         o.merge_dead_ratio = f64::NAN;
         assert!(matches!(o.validate(), Err(Error::InvalidInput(_))));
+        o.merge_dead_ratio = 0.5;
+        o.merge_min_dead_bytes = u64::MAX;
+        let e = o.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("bitcask.merge_min_dead_bytes = 18446744073709551615"),
+            "{e}"
+        );
     }
 }

@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::page::PAGE_SIZE;
-use crate::{Error, Result};
+use crate::options::{check_range, GIB, TIB};
+use crate::Result;
 
 /// Settings of the btree engine.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,24 +39,58 @@ impl Default for BtreeOptions {
 pub const MIN_POOL_PAGES: u64 = 16;
 
 impl BtreeOptions {
+    /// Rejects settings the engine cannot run with: every setting has a range, and one
+    /// outside it is a one-line error naming it.
     pub fn validate(&self) -> Result<()> {
-        if self.pool_pages() < MIN_POOL_PAGES as usize {
-            return Err(Error::InvalidInput(format!(
-                "btree.buffer_pool_bytes is {}: it must hold at least {MIN_POOL_PAGES} pages of {PAGE_SIZE} bytes",
-                self.buffer_pool_bytes
-            )));
-        }
-        if self.max_dirty_pages < 8 || self.commit_bytes == 0 || self.checkpoint_wal_bytes == 0 {
-            return Err(Error::InvalidInput(
-                "btree.max_dirty_pages must be at least 8, btree.commit_bytes and \
-                 btree.checkpoint_wal_bytes at least 1"
-                    .into(),
-            ));
-        }
-        Ok(())
+        check_range(
+            "btree.buffer_pool_bytes",
+            self.buffer_pool_bytes,
+            MIN_POOL_PAGES * PAGE_SIZE as u64,
+            TIB,
+            "bytes",
+        )?;
+        check_range(
+            "btree.checkpoint_wal_bytes",
+            self.checkpoint_wal_bytes,
+            1,
+            TIB,
+            "bytes",
+        )?;
+        check_range(
+            "btree.max_dirty_pages",
+            self.max_dirty_pages,
+            8,
+            1 << 28,
+            "pages",
+        )?;
+        check_range("btree.commit_bytes", self.commit_bytes, 1, GIB, "bytes")
     }
 
     pub fn pool_pages(&self) -> usize {
         (self.buffer_pool_bytes / PAGE_SIZE as u64) as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_setting_has_a_range() {
+        BtreeOptions::default().validate().unwrap();
+        let bad = |f: fn(&mut BtreeOptions)| {
+            let mut o = BtreeOptions::default();
+            f(&mut o);
+            o.validate().unwrap_err().to_string()
+        };
+        assert_eq!(
+            bad(|o| o.buffer_pool_bytes = 1 << 50),
+            "invalid input: btree.buffer_pool_bytes = 1125899906842624: must be 65536 to 1099511627776 bytes"
+        );
+        assert!(bad(|o| o.buffer_pool_bytes = 4096).contains("buffer_pool_bytes"));
+        assert!(bad(|o| o.commit_bytes = u64::MAX).contains("commit_bytes"));
+        assert!(bad(|o| o.max_dirty_pages = 1).contains("max_dirty_pages"));
+        assert!(bad(|o| o.checkpoint_wal_bytes = 0).contains("checkpoint_wal_bytes"));
+        assert!(bad(|o| o.max_dirty_pages = u64::MAX).contains("max_dirty_pages"));
     }
 }

@@ -2,7 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result};
+use crate::options::{check_range, GIB, PIB, TIB};
+use crate::Result;
 
 /// How tables are merged in the background.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -93,45 +94,93 @@ impl Default for LsmOptions {
 }
 
 impl LsmOptions {
-    /// Rejects settings the engine cannot run with.
+    /// Rejects settings the engine cannot run with: every setting has a range, and one
+    /// outside it is a one-line error naming it.
     pub fn validate(&self) -> Result<()> {
-        let bad = |what: &str| Err(Error::InvalidInput(format!("lsm.{what}")));
-        if self.memtable_bytes < 1024 {
-            return bad("memtable_bytes must be at least 1024");
-        }
-        if self.max_immutable_memtables == 0 {
-            return bad("max_immutable_memtables must be at least 1");
-        }
-        if !(256..=(1 << 24)).contains(&self.block_bytes) {
-            return bad("block_bytes must be 256 to 16 MiB");
-        }
-        if self.bloom_bits_per_key > 64 {
-            return bad("bloom_bits_per_key must be at most 64");
-        }
-        if self.table_bytes < 1024 || self.level1_bytes < 1024 {
-            return bad("table_bytes and level1_bytes must be at least 1024");
-        }
-        if self.level0_compaction_trigger < 1
-            || self.level0_slowdown_trigger < self.level0_compaction_trigger
-            || self.level0_stop_trigger < self.level0_slowdown_trigger
-        {
-            return bad("level0 triggers must satisfy 1 <= compaction <= slowdown <= stop");
-        }
-        if self.level_multiplier < 2 || !(2..=20).contains(&self.max_levels) {
-            return bad("level_multiplier must be >= 2 and max_levels 2 to 20");
-        }
-        if self.tiered_min_merge < 2 || self.tiered_max_merge < self.tiered_min_merge {
-            return bad("tiered merge widths must satisfy 2 <= min <= max");
-        }
-        if self.tiered_min_merge >= self.tiered_slowdown_runs
-            || self.tiered_stop_runs < self.tiered_slowdown_runs
-        {
-            return bad("tiered runs must satisfy min_merge < slowdown_runs <= stop_runs");
-        }
-        if self.tiered_size_ratio.is_nan() || self.tiered_size_ratio < 1.0 {
-            return bad("tiered_size_ratio must be at least 1.0");
-        }
-        Ok(())
+        let n = |name: &str| format!("lsm.{name}");
+        check_range(
+            &n("memtable_bytes"),
+            self.memtable_bytes,
+            1024,
+            64 * GIB,
+            "bytes",
+        )?;
+        check_range(
+            &n("max_immutable_memtables"),
+            self.max_immutable_memtables,
+            1,
+            64,
+            "",
+        )?;
+        check_range(&n("block_bytes"), self.block_bytes, 256, 1 << 24, "bytes")?;
+        check_range(&n("bloom_bits_per_key"), self.bloom_bits_per_key, 0, 64, "")?;
+        check_range(
+            &n("block_cache_bytes"),
+            self.block_cache_bytes,
+            0,
+            TIB,
+            "bytes",
+        )?;
+        check_range(&n("table_bytes"), self.table_bytes, 1024, 64 * GIB, "bytes")?;
+        check_range(&n("level1_bytes"), self.level1_bytes, 1024, PIB, "bytes")?;
+        check_range(
+            &n("level0_compaction_trigger"),
+            self.level0_compaction_trigger,
+            1,
+            1000,
+            "tables",
+        )?;
+        check_range(
+            &n("level0_slowdown_trigger"),
+            self.level0_slowdown_trigger,
+            self.level0_compaction_trigger,
+            1000,
+            "tables (at least level0_compaction_trigger)",
+        )?;
+        check_range(
+            &n("level0_stop_trigger"),
+            self.level0_stop_trigger,
+            self.level0_slowdown_trigger,
+            1000,
+            "tables (at least level0_slowdown_trigger)",
+        )?;
+        check_range(&n("level_multiplier"), self.level_multiplier, 2, 1000, "")?;
+        check_range(&n("max_levels"), self.max_levels, 2, 20, "")?;
+        check_range(
+            &n("tiered_min_merge"),
+            self.tiered_min_merge,
+            2,
+            1000,
+            "runs",
+        )?;
+        check_range(
+            &n("tiered_max_merge"),
+            self.tiered_max_merge,
+            self.tiered_min_merge,
+            1000,
+            "runs (at least tiered_min_merge)",
+        )?;
+        check_range(
+            &n("tiered_slowdown_runs"),
+            self.tiered_slowdown_runs,
+            self.tiered_min_merge + 1,
+            10_000,
+            "runs (above tiered_min_merge)",
+        )?;
+        check_range(
+            &n("tiered_stop_runs"),
+            self.tiered_stop_runs,
+            self.tiered_slowdown_runs,
+            10_000,
+            "runs (at least tiered_slowdown_runs)",
+        )?;
+        check_range(
+            &n("tiered_size_ratio"),
+            self.tiered_size_ratio,
+            1.0,
+            1000.0,
+            "",
+        )
     }
 
     /// Level-0 tables (leveled) or sorted runs (tiered) at which writes slow down, and stop.
@@ -162,6 +211,7 @@ impl LsmOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Error;
 
     #[test]
     fn defaults_validate_and_bad_values_are_refused() {
@@ -172,5 +222,19 @@ mod tests {
         let mut bad = o.clone();
         bad.level0_stop_trigger = 1;
         assert!(matches!(bad.validate(), Err(Error::InvalidInput(_))));
+        let mut huge = o.clone();
+        huge.memtable_bytes = u64::MAX;
+        let e = huge.validate().unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "invalid input: lsm.memtable_bytes = 18446744073709551615: must be 1024 to 68719476736 bytes"
+        );
+        let mut nan = o;
+        nan.tiered_size_ratio = f64::NAN;
+        assert!(nan
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("tiered_size_ratio"));
     }
 }

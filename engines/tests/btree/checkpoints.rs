@@ -66,8 +66,8 @@ fn checkpoint_crash_child() {
         return;
     };
     let mut o = small();
-    o.btree.checkpoint_wal_bytes = u64::MAX;
-    o.btree.max_dirty_pages = 1 << 30;
+    o.btree.checkpoint_wal_bytes = 1 << 40; // the largest allowed: checkpoints only when asked
+    o.btree.max_dirty_pages = 1 << 28; // the largest allowed
     let db = open(dir.as_ref(), &o);
     let round: u32 = std::env::var("BTREE_TEST_ROUND").unwrap().parse().unwrap();
     write_round(&*db, round);
@@ -170,7 +170,7 @@ fn log_costs_about_the_user_bytes() {
     let dir = tempfile::tempdir().unwrap();
     let mut o = small();
     o.btree.commit_bytes = 16 * 1024;
-    o.btree.checkpoint_wal_bytes = u64::MAX;
+    o.btree.checkpoint_wal_bytes = 1 << 40; // the largest allowed: checkpoints only when asked
     o.btree.max_dirty_pages = 1 << 20;
     let db = open(dir.path(), &o);
     let (n, user) = (2000u64, 2000 * (7 + 90));
@@ -224,7 +224,7 @@ fn log_damage_after_a_clean_close_is_reported() {
     let dir = tempfile::tempdir().unwrap();
     let mut o = small();
     o.btree.commit_bytes = 1;
-    o.btree.checkpoint_wal_bytes = u64::MAX;
+    o.btree.checkpoint_wal_bytes = 1 << 40; // the largest allowed: checkpoints only when asked
     let db = open(dir.path(), &o);
     for i in 0..50u32 {
         db.put(format!("k{i:03}").as_bytes(), &[1u8; 10]).unwrap();

@@ -10,7 +10,8 @@ pub use amplification::write as write_amplification;
 pub use scaling::write as write_scaling;
 pub use workload::write as write_workload;
 
-/// Prints a tick value with at most three significant digits: `12`, `1.5k`, `192k`, `2M`.
+/// Prints a tick value in plain form with at most three significant digits: `12`, `1.5k`,
+/// `192k`, `2M`, `0.0001` (never an exponent).
 pub fn tick(v: f64) -> String {
     let a = v.abs();
     let (x, unit) = if a >= 1e9 {
@@ -32,7 +33,9 @@ pub fn tick(v: f64) -> String {
     } else if ax >= 0.001 {
         format!("{x:.3}")
     } else {
-        return format!("{v:.1e}");
+        // Enough decimals for two significant digits.
+        let decimals = (-ax.log10()).ceil().clamp(1.0, 20.0) as usize + 1;
+        format!("{x:.decimals$}")
     };
     let s = if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_string()
@@ -89,7 +92,8 @@ mod tests {
         assert_eq!(tick(0.5), "0.5");
         assert_eq!(tick(12.34), "12.3");
         assert_eq!(tick(0.012), "0.012");
-        assert_eq!(tick(0.0001), "1.0e-4");
+        assert_eq!(tick(0.0001), "0.0001");
+        assert_eq!(tick(0.00025), "0.00025");
         assert_eq!(spectrum_tick(0.5), "");
     }
 }

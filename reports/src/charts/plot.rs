@@ -7,7 +7,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::html::escape;
-use crate::model::PALETTE;
+use crate::model::{variant, PALETTE};
 
 pub const WIDTH: u32 = 620;
 pub const HEIGHT: u32 = 340;
@@ -177,8 +177,42 @@ fn fwd(log: bool, v: f64) -> Option<f64> {
     }
 }
 
+/// Dash length and gap, pixels, of each line variant after the first (which is solid).
+const DASHES: [(u32, u32); 4] = [(8, 4), (2, 3), (12, 4), (5, 2)];
+
+/// Lines of at most this many points get a marker on every point.
+const MARKED_POINTS: usize = 16;
+
+/// Draws the marker of `variant` at each of `pts`.
+fn marks<DB: DrawingBackend>(
+    chart: &mut ChartContext<
+        '_,
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    pts: &[(f64, f64)],
+    variant: usize,
+    c: RGBColor,
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    let p = pts.iter().copied();
+    match variant % 5 {
+        0 => chart.draw_series(p.map(|p| Circle::new(p, 4, c.filled())))?,
+        1 => chart.draw_series(p.map(|p| TriangleMarker::new(p, 5, c.filled())))?,
+        2 => chart.draw_series(p.map(|p| Cross::new(p, 5, c.stroke_width(2))))?,
+        3 => chart.draw_series(
+            p.map(|p| EmptyElement::at(p) + Rectangle::new([(-4, -4), (4, 4)], c.filled())),
+        )?,
+        _ => chart.draw_series(p.map(|p| Circle::new(p, 4, c.stroke_width(2))))?,
+    };
+    Ok(())
+}
+
 /// Lines with a legend; log axes are drawn as log10 of the values with ticks printed back in
-/// the values' units.
+/// the values' units. Each line's colour gives its design family and shade; lines of the
+/// same family differ in dash pattern too, and short lines carry markers of their own shape.
 pub fn lines(title: &str, x: &Axis, y: &Axis, series: &[Line]) -> String {
     let tx = |s: &[(f64, f64)]| -> Vec<(f64, f64)> {
         s.iter()
@@ -208,19 +242,41 @@ pub fn lines(title: &str, x: &Axis, y: &Axis, series: &[Line]) -> String {
             .x_label_formatter(&xf)
             .y_label_formatter(&yf)
             .draw()?;
-        for (l, (pts, marks)) in series.iter().zip(&data) {
+        for (l, (pts, events)) in series.iter().zip(&data) {
             let c = colour(l.colour);
-            chart
-                .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2)))?
-                .label(l.label.clone())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
-                });
-            if pts.len() == 1 {
-                chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, c.filled())))?;
+            let v = variant(l.colour);
+            let label = l.label.clone();
+            if v == 0 {
+                chart
+                    .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2)))?
+                    .label(label)
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
+                    });
+            } else {
+                let (dash, gap) = DASHES[(v - 1) % DASHES.len()];
+                chart
+                    .draw_series(plotters::series::DashedLineSeries::new(
+                        pts.iter().copied(),
+                        dash,
+                        gap,
+                        c.stroke_width(2),
+                    ))?
+                    .label(label)
+                    .legend(move |(x, y)| {
+                        plotters::element::DashedPathElement::new(
+                            vec![(x, y), (x + 20, y)],
+                            dash,
+                            gap,
+                            c.stroke_width(2),
+                        )
+                    });
+            }
+            if pts.len() <= MARKED_POINTS {
+                marks(&mut chart, pts, v, c)?;
             }
             chart.draw_series(
-                marks
+                events
                     .iter()
                     .map(|&p| TriangleMarker::new(p, 6, BLACK.filled())),
             )?;

@@ -1,11 +1,101 @@
-//! Scaling: throughput and write amplification against record count (log scale), for the
-//! workloads that ran at several record counts.
+//! Scaling: figures against record count (log scales), for the workloads that ran at several
+//! record counts (the main job's size sweep, or `compare --records N` runs reported
+//! together): get and scan latency, throughput, write amplification of loading the records
+//! and of the run, space amplification, engine memory, and a B-tree's height.
+
+use workloads::result::{PhaseKind, RunResult};
+use workloads::spec::OpKind;
 
 use super::plot::{lines, Axis, Line};
-use super::tick;
-use crate::html::{escape, Page};
+use super::{tick, tick_us};
+use crate::html::{bytes, escape, Page};
 use crate::model::{has_files, main_phase, size_of, Model, Workload};
-use workloads::result::Amplification;
+
+/// A figure of a result, for one chart.
+type Get = fn(&RunResult) -> Option<f64>;
+
+/// Median latency of `op` in the main phase, µs.
+fn p50_us(r: &RunResult, op: OpKind) -> Option<f64> {
+    let l = main_phase(r)?.latency_of(Some(op))?;
+    (l.summary.count > 0).then(|| l.summary.p50_ns as f64 / 1e3)
+}
+
+/// Names under which engines report their tree's height (`EngineStats::extra`).
+pub const HEIGHT_KEYS: [&str; 3] = ["tree_height", "redb_tree_height", "lmdb_depth"];
+
+/// One chart: title, y-axis description, whether the figure needs files, the figure, and
+/// its tick format.
+struct Figure {
+    name: &'static str,
+    desc: &'static str,
+    files_only: bool,
+    get: Get,
+    fmt: fn(f64) -> String,
+}
+
+fn figures() -> [Figure; 8] {
+    [
+        Figure {
+            name: "get latency (p50)",
+            desc: "median get latency (log)",
+            files_only: false,
+            get: |r| p50_us(r, OpKind::Read),
+            fmt: tick_us,
+        },
+        Figure {
+            name: "scan latency (p50)",
+            desc: "median scan latency (log)",
+            files_only: false,
+            get: |r| p50_us(r, OpKind::Scan),
+            fmt: tick_us,
+        },
+        Figure {
+            name: "throughput",
+            desc: "operations per second (log)",
+            files_only: false,
+            get: |r| Some(main_phase(r)?.throughput.ops_per_sec),
+            fmt: tick,
+        },
+        Figure {
+            name: "write amplification of loading the records",
+            desc: "bytes written per user byte, load phase, settled (log)",
+            files_only: true,
+            get: |r| r.phase(PhaseKind::Load)?.amplification.write_amp(),
+            fmt: tick,
+        },
+        Figure {
+            name: "write amplification of the run",
+            desc: "bytes written per user byte, run phase, settled (log)",
+            files_only: true,
+            get: |r| main_phase(r)?.amplification.write_amp(),
+            fmt: tick,
+        },
+        Figure {
+            name: "space amplification",
+            desc: "allocated bytes per live byte (log)",
+            files_only: true,
+            get: |r| main_phase(r)?.amplification.space_amp,
+            fmt: tick,
+        },
+        Figure {
+            name: "engine memory",
+            desc: "bytes the engine holds in indexes and caches (log)",
+            files_only: false,
+            get: |r| Some(main_phase(r)?.engine_stats.memory_bytes as f64).filter(|m| *m > 0.0),
+            fmt: bytes,
+        },
+        Figure {
+            name: "tree height",
+            desc: "levels of the B-tree (log)",
+            files_only: true,
+            get: |r| {
+                let extra = &main_phase(r)?.engine_stats.extra;
+                HEIGHT_KEYS.iter().find_map(|k| extra.get(*k).copied())
+            },
+            fmt: tick,
+        },
+    ]
+}
 
 pub fn write(page: &mut Page, model: &Model) {
     page.section_start("scaling", "Scaling with record count", "scaling");
@@ -15,31 +105,22 @@ pub fn write(page: &mut Page, model: &Model) {
         .filter(|w| w.record_counts.len() > 1)
         .collect();
     if scaled.is_empty() {
-        page.push_str("<p class=\"note\">No workload ran at more than one record count, so there is nothing to scale over. Run the same workload with several <code>--records</code> values to fill this section.</p>");
+        page.push_str("<p class=\"note\">No workload ran at more than one record count, so there is nothing to scale over. The main job (<code>kvbench compare</code> with no workloads or sizes) runs a size sweep; or run the same workload with several <code>--records</code> values into one directory and report it.</p>");
+    } else {
+        page.push_str("<p class=\"note\">Each point is one run at that record count (records loaded, or operations for a workload that starts empty). An ordered index keeps get and scan latency nearly flat as the store grows tenfold (a B-tree's height grows by a level at most); a hash index's scans read every key; an LSM tree's write amplification grows with its levels; a hash index's memory grows with its keys.</p>");
     }
-    type Get = fn(&Amplification, f64) -> Option<f64>;
-    let figures: [(&str, &str, Get); 2] = [
-        ("throughput", "operations per second", |_, t| Some(t)),
-        (
-            "write amplification",
-            "bytes written (engine count, else the kernel's) / user bytes",
-            |a, _| a.write_amp(),
-        ),
-    ];
     for w in scaled {
         page.push_str(&format!(
             "<h3>{}</h3><div class=\"charts\">",
             escape(&w.name)
         ));
-        for (name, desc, get) in figures {
+        for f in figures() {
             let mut series: Vec<Line> = Vec::new();
             for s in &w.series {
-                let Some(p) = main_phase(s.result) else {
+                if f.files_only && !has_files(s.result) {
                     continue;
-                };
-                let figure = get(&p.amplification, p.throughput.ops_per_sec);
-                let is_amp = name != "throughput";
-                let Some(v) = figure.filter(|_| !is_amp || has_files(s.result)) else {
+                }
+                let Some(v) = (f.get)(s.result).filter(|v| v.is_finite() && *v > 0.0) else {
                     continue;
                 };
                 let pt = (size_of(s.result) as f64, v);
@@ -56,26 +137,24 @@ pub fn write(page: &mut Page, model: &Model) {
             for l in &mut series {
                 l.points.sort_by(|a, b| a.0.total_cmp(&b.0));
             }
-            if !series.iter().any(|l| l.points.len() > 1) {
-                page.push_str(&format!(
-                    "<p class=\"note\">{}: no engine has {name} figures at two or more sizes.</p>",
-                    escape(&w.name)
-                ));
+            series.retain(|l| l.points.len() > 1);
+            if series.is_empty() {
                 continue;
             }
+            let fmt = f.fmt;
             page.push_str(&lines(
-                &format!("{}: {name} by record count", w.name),
+                &format!("{}: {} by record count", w.name, f.name),
                 &Axis {
-                    desc: "records loaded, or operations if it starts empty (log)",
+                    desc: "records loaded (log)",
                     log: true,
                     from_zero: false,
                     fmt: &tick,
                 },
                 &Axis {
-                    desc,
+                    desc: f.desc,
                     log: true,
                     from_zero: false,
-                    fmt: &tick,
+                    fmt: &fmt,
                 },
                 &series,
             ));

@@ -1,8 +1,14 @@
-//! Keys as YCSB builds them: `user` followed by the record number in decimal, zero-padded,
-//! where the record number is first hashed with 64-bit FNV-1a under `insertorder=hashed`.
-//! A key is written into a buffer the caller reuses, so building one allocates nothing.
+//! Keys from record numbers, as YCSB and db_bench build them. A key is written into a buffer
+//! the caller reuses, so building one allocates nothing.
+//!
+//! * YCSB (`CoreWorkload.buildKeyName`): `user` followed by the record number in decimal,
+//!   zero-padded to `zeropadding` digits, where the number is first hashed with 64-bit FNV-1a
+//!   under `insertorder=hashed`.
+//! * db_bench (`GenerateKeyFromInt`): the number as 8 big-endian bytes (only its low
+//!   `key_size` bytes when the key is shorter than 8), then `'0'` up to `key_size` (16 by
+//!   default): `fillrandom --key_size 16` writes 16-byte keys.
 
-use crate::spec::{InsertOrder, KeySpec, SizeSpec};
+use crate::spec::{InsertOrder, KeyFormat, KeySpec, SizeSpec, DB_BENCH_KEY_SIZE};
 
 const FNV_OFFSET_BASIS_64: u64 = 0xCBF2_9CE4_8422_2325;
 const FNV_PRIME_64: u64 = 1_099_511_628_211;
@@ -27,15 +33,20 @@ pub struct KeyBuilder {
     padding: usize,
     size: Option<SizeSpec>,
     hashed: bool,
+    /// db_bench's format, with this key size.
+    db_bench: Option<usize>,
 }
 
 impl KeyBuilder {
     pub fn new(key: &KeySpec, order: InsertOrder) -> KeyBuilder {
+        let db_bench = (key.format == KeyFormat::DbBench)
+            .then(|| key.size.map_or(DB_BENCH_KEY_SIZE, SizeSpec::max) as usize);
         KeyBuilder {
             prefix: key.prefix.as_bytes().to_vec(),
             padding: key.padding as usize,
             size: key.size,
             hashed: order == InsertOrder::Hashed,
+            db_bench,
         }
     }
 
@@ -48,6 +59,9 @@ impl KeyBuilder {
 
     /// Longest key this builder makes, bytes.
     pub fn max_len(&self) -> usize {
+        if let Some(size) = self.db_bench {
+            return size;
+        }
         let size = self.size.map_or(0, |s| s.max() as usize);
         (self.prefix.len() + self.padding.max(20)).max(size)
     }
@@ -56,6 +70,13 @@ impl KeyBuilder {
     #[inline]
     pub fn append(&self, n: u64, out: &mut Vec<u8>) {
         let num = if self.hashed { fnvhash64(n) } else { n };
+        if let Some(size) = self.db_bench {
+            let bytes = num.to_be_bytes();
+            let fill = size.min(8);
+            out.extend_from_slice(&bytes[8 - fill..]);
+            out.resize(out.len() + size - fill, b'0');
+            return;
+        }
         let mut digits = [0u8; 20];
         let mut i = digits.len();
         let mut v = num;
@@ -153,6 +174,28 @@ mod tests {
                 assert!(b.key(n).len() <= b.max_len(), "{spec:?} {n}");
             }
         }
+    }
+
+    /// db_bench's `GenerateKeyFromInt`: 8 big-endian bytes of the number, then '0' to the key
+    /// size; a key shorter than 8 bytes holds the number's low bytes. Ordered numbers give
+    /// ordered keys.
+    #[test]
+    fn keys_like_db_bench() {
+        let spec = |size: Option<u32>| KeySpec {
+            size: size.map(|bytes| SizeSpec::Fixed { bytes }),
+            format: KeyFormat::DbBench,
+            ..KeySpec::default()
+        };
+        let b = KeyBuilder::new(&spec(None), InsertOrder::Ordered);
+        assert_eq!(b.key(0x0102), b"\0\0\0\0\0\0\x01\x0200000000");
+        assert_eq!(b.max_len(), 16);
+        let b = KeyBuilder::new(&spec(Some(20)), InsertOrder::Ordered);
+        assert_eq!(b.key(7), b"\0\0\0\0\0\0\0\x07000000000000");
+        let b = KeyBuilder::new(&spec(Some(4)), InsertOrder::Ordered);
+        assert_eq!(b.key(0x0102_0304_0506), b"\x03\x04\x05\x06");
+        let b = KeyBuilder::new(&spec(Some(16)), InsertOrder::Ordered);
+        let keys: Vec<Vec<u8>> = (0..5000).map(|n| b.key(n * 977)).collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1] && w[0].len() == 16));
     }
 
     #[test]

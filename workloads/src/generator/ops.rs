@@ -2,42 +2,69 @@
 //! thread number. Two engines given the same spec see the same operations in the same order
 //! per thread, which [`OpStream::digest`] lets a test (and a result file) show.
 //!
-//! Record numbers: the load phase inserts `0..record_count`, thread `t` taking
-//! `t, t + T, t + 2T, ...`. In the run phase thread `t`'s `j`-th insert creates record
-//! `record_count + j*T + t`, so threads never insert the same key and no shared counter
-//! makes the stream depend on timing. After its `j` inserts a thread draws keys from
-//! `record_count + j*T` records, as if the others inserted at its pace (so `latest` and the
-//! zipfians see the key space grow as YCSB's do), and a draw that falls on another thread's
-//! new record `record_count + i*T + t'` is moved to its own record `record_count + i*T + t`
-//! of the same age, which it has certainly inserted: reads of new keys never miss because
-//! another thread is slower (YCSB gets the same guarantee from a shared counter of
-//! acknowledged inserts, which would make the stream depend on timing).
+//! Record numbers: the load phase inserts `insertstart .. insertstart + insertcount`, thread
+//! `t` taking positions `t, t + T, t + 2T, ...` of that range in order (YCSB), or of a
+//! shuffled order of it (db_bench's stores, filled by `filluniquerandom`). In the run phase an
+//! insert writes the next new record of the shared insert counter (YCSB; db_bench's
+//! `fillseq`), or a record of a db_bench fill's key space: thread `t`'s `j`-th position
+//! `j*T + t` of a shuffled order of it (`filluniquerandom`), or `rand % num` (`fillrandom`,
+//! with repeats). Other operations choose their record with the [`KeyChooser`]; what depends
+//! on other threads (the newest acknowledged insert) stays a draw, resolved when the
+//! operation is issued ([`OpStream::resolve`]).
 
-use super::chooser::KeyChooser;
+use std::sync::Arc;
+
+use super::acked::InsertCounter;
+use super::chooser::{KeyChooser, KeySpace, Pick, Resolver};
+use super::permute::Permutation;
 use super::rng::Rng;
+use super::values::value_offset;
 use super::zipfian::Zipfian;
-use crate::spec::{OpKind, ScanLengthDistribution, SizeSpec, WorkloadSpec, ZIPFIAN_CONSTANT};
+use crate::spec::{
+    Fill, KeyDistribution, OpKind, ScanLengthDistribution, SizeSpec, ValueContent, WorkloadSpec,
+    ZIPFIAN_CONSTANT,
+};
 
 /// Random-stream ids, so the phases and the value pool draw from independent streams.
 const STREAM_RUN: u64 = 1 << 32;
 const STREAM_LOAD: u64 = 2 << 32;
-pub(crate) const STREAM_VALUES: u64 = 3 << 32;
+const STREAM_SHUFFLE: u64 = 5 << 32;
 
-/// Values are cut from a pool this much longer than the largest value, at a random offset.
-pub const VALUE_SLACK: usize = 64 << 10;
+pub use super::values::{ValuePool, VALUE_SLACK};
 
 /// One operation to issue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Op {
     pub kind: OpKind,
-    /// Record number of the key (see the module comment).
+    /// How `record` names the record ([`Pick`]).
+    pub pick: Pick,
+    /// Record number of the key (see the module comment), or the draw to resolve it from.
     pub record: u64,
     /// Items to scan (scans only).
     pub scan_len: u32,
-    /// Value length (writes only).
+    /// Value length (writes of plain values only).
     pub value_len: u32,
-    /// Where in the value pool the value starts (writes only).
+    /// Where in the value pool the value (or a record's first field) starts (writes only).
     pub value_offset: u32,
+    /// The field an update (or read-modify-write) of one field changes.
+    pub field: u32,
+    /// Random bits to resolve a `Pick::Scrambled` draw with.
+    pub salt: u32,
+}
+
+impl Default for Op {
+    fn default() -> Self {
+        Op {
+            kind: OpKind::Read,
+            pick: Pick::Record,
+            record: 0,
+            scan_len: 0,
+            value_len: 0,
+            value_offset: 0,
+            field: 0,
+            salt: 0,
+        }
+    }
 }
 
 /// Running FNV-1a-style digest over 64-bit words.
@@ -58,7 +85,7 @@ impl Digest {
 
     #[inline]
     pub fn add_op(&mut self, op: &Op) {
-        self.add(op.kind as u64);
+        self.add(op.kind as u64 | (op.pick as u64) << 8 | (op.field as u64) << 32);
         self.add(op.record);
         self.add(((op.scan_len as u64) << 32) | op.value_len as u64);
     }
@@ -73,17 +100,31 @@ enum ScanLen {
     Fixed(u32),
     Uniform(u32, u32),
     Zipfian(u32, Zipfian),
+    /// A walk from the first loaded record over every one.
+    Walk(u64, u32),
+}
+
+/// How a thread's run-phase inserts choose their record.
+#[derive(Debug, Clone)]
+enum Inserts {
+    New,
+    Shuffled(Permutation),
+    Random(u64),
 }
 
 /// The run-phase operations of one thread.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct OpStream {
     rng: Rng,
     cumulative: [f64; 6],
     chooser: KeyChooser,
+    resolver: Resolver,
     scan: ScanLen,
     value_size: SizeSpec,
-    record_count: u64,
+    values: ValueContent,
+    inserts: Inserts,
+    /// Fields of a record when updates change one of them (0: whole values).
+    one_field_of: u32,
     thread: u64,
     threads: u64,
     own_inserts: u64,
@@ -98,19 +139,46 @@ fn value_len(size: SizeSpec, rng: &mut Rng) -> u32 {
 }
 
 impl OpStream {
-    /// Thread `thread` of `spec.threads`.
+    /// The streams of every thread of `spec`, sharing one insert counter.
+    pub fn group(spec: &WorkloadSpec) -> Vec<OpStream> {
+        let counter = Arc::new(InsertCounter::new(spec.record_count));
+        (0..spec.threads.max(1))
+            .map(|t| OpStream::with_counter(spec, t, counter.clone()))
+            .collect()
+    }
+
+    /// Thread `thread` of `spec.threads`, alone with its insert counter (for a single
+    /// thread, and tests; the runner uses [`OpStream::group`]).
     pub fn new(spec: &WorkloadSpec, thread: u32) -> OpStream {
+        OpStream::with_counter(
+            spec,
+            thread,
+            Arc::new(InsertCounter::new(spec.record_count)),
+        )
+    }
+
+    fn with_counter(spec: &WorkloadSpec, thread: u32, counter: Arc<InsertCounter>) -> OpStream {
         let mut cumulative = [0.0; 6];
         let mut acc = 0.0;
         for (c, w) in cumulative.iter_mut().zip(spec.mix.weights()) {
             acc += w;
             *c = acc;
         }
-        // YCSB: operation count x insert proportion x 2. A run bounded by time alone has no
-        // count, and its key space for the scrambled zipfian stays the loaded records.
-        let expected_new = (spec.operation_count as f64 * spec.mix.insert * 2.0) as u64;
         let threads = spec.threads.max(1) as u64;
-        let start = spec.record_count * thread as u64 / threads;
+        let (start, count) = spec.loaded();
+        // YCSB: operation count x insert proportion x 2. A run bounded by time alone has no
+        // count: its scrambled zipfian's key space stays the loaded records (plus one).
+        let space = KeySpace {
+            start,
+            count,
+            records: spec.record_count,
+            expected_new: (spec.operation_count as f64 * spec.mix.insert * 2.0) as u64,
+        };
+        let chooser = KeyChooser::new(spec.distribution, space, count * thread as u64 / threads);
+        let theta = match spec.distribution {
+            KeyDistribution::Latest { constant } => constant,
+            _ => ZIPFIAN_CONSTANT,
+        };
         let s = spec.scan_length;
         let scan = match s.distribution {
             ScanLengthDistribution::Fixed => ScanLen::Fixed(s.max),
@@ -119,24 +187,35 @@ impl OpStream {
                 s.min,
                 Zipfian::new((s.max - s.min) as u64 + 1, ZIPFIAN_CONSTANT),
             ),
+            ScanLengthDistribution::Walk => ScanLen::Walk(start, count.min(u32::MAX as u64) as u32),
+        };
+        let inserts = match spec.fill {
+            Fill::New => Inserts::New,
+            Fill::Shuffled => Inserts::Shuffled(Permutation::new(
+                spec.fill_num(),
+                spec.seed ^ STREAM_SHUFFLE,
+            )),
+            Fill::Random => Inserts::Random(spec.fill_num().max(1)),
         };
         OpStream {
             rng: Rng::new(spec.seed, STREAM_RUN + thread as u64),
             cumulative,
-            chooser: KeyChooser::new(spec.distribution, spec.record_count, expected_new, start),
+            resolver: Resolver::new(counter, &chooser, theta),
+            chooser,
             scan,
             value_size: spec.value_size,
-            record_count: spec.record_count,
+            values: spec.values,
+            inserts,
+            one_field_of: spec
+                .fields
+                .as_ref()
+                .filter(|f| !f.write_all)
+                .map_or(0, |f| f.count),
             thread: thread as u64,
             threads,
             own_inserts: 0,
             digest: Digest::default(),
         }
-    }
-
-    /// Records this thread may assume exist.
-    pub fn known(&self) -> u64 {
-        self.record_count + self.own_inserts * self.threads
     }
 
     /// The next operation.
@@ -157,20 +236,23 @@ impl OpStream {
         let kind = OpKind::ALL[idx];
         let mut op = Op {
             kind,
-            record: 0,
-            scan_len: 0,
-            value_len: 0,
-            value_offset: 0,
+            ..Op::default()
         };
-        if kind == OpKind::Insert {
-            op.record = self.record_count + self.own_inserts * self.threads + self.thread;
-            self.own_inserts += 1;
-        } else {
-            let known = self.known().max(1);
-            op.record = self.chooser.next(known, &mut self.rng);
-            if op.record >= self.record_count {
-                let age = (op.record - self.record_count) / self.threads;
-                op.record = self.record_count + age * self.threads + self.thread;
+        match kind {
+            OpKind::Insert => {
+                match &self.inserts {
+                    Inserts::New => op.pick = Pick::NewRecord,
+                    Inserts::Shuffled(p) => {
+                        op.record = p.at(self.own_inserts * self.threads + self.thread)
+                    }
+                    Inserts::Random(num) => op.record = self.rng.below(*num),
+                }
+                self.own_inserts += 1;
+            }
+            OpKind::Scan if matches!(self.scan, ScanLen::Walk(..)) => {}
+            _ => {
+                let c = self.chooser.next(&mut self.rng);
+                (op.pick, op.record, op.salt) = (c.pick, c.record, c.salt);
             }
         }
         match kind {
@@ -181,16 +263,35 @@ impl OpStream {
                         self.rng.range_inclusive(*lo as u64, *hi as u64) as u32
                     }
                     ScanLen::Zipfian(lo, z) => lo + z.next(&mut self.rng) as u32,
+                    ScanLen::Walk(first, n) => {
+                        op.record = *first;
+                        *n
+                    }
                 }
             }
             OpKind::Update | OpKind::Insert | OpKind::ReadModifyWrite => {
                 op.value_len = value_len(self.value_size, &mut self.rng);
-                op.value_offset = self.rng.below(VALUE_SLACK as u64) as u32;
+                op.value_offset = value_offset(self.values, &mut self.rng);
+                if kind != OpKind::Insert && self.one_field_of > 0 {
+                    op.field = self.rng.below(self.one_field_of as u64) as u32;
+                }
             }
             OpKind::Read | OpKind::Delete => {}
         }
         self.digest.add_op(&op);
         op
+    }
+
+    /// The record an operation names, now that it is issued (see [`Pick`]).
+    #[inline]
+    pub fn resolve(&mut self, op: &Op) -> u64 {
+        self.resolver.resolve(op.pick, op.record, op.salt)
+    }
+
+    /// The insert of `record` (an operation with `Pick::NewRecord`) has returned.
+    #[inline]
+    pub fn acknowledge(&self, record: u64) {
+        self.resolver.acknowledge(record);
     }
 
     /// Digest of every operation returned so far.
@@ -199,26 +300,34 @@ impl OpStream {
     }
 }
 
-/// The load-phase inserts of one thread: records `thread, thread + T, ...` below
-/// `record_count`.
+/// The load-phase inserts of one thread: positions `thread, thread + T, ...` of the loaded
+/// records, in order or shuffled.
 #[derive(Debug, Clone)]
 pub struct LoadStream {
     rng: Rng,
     next: u64,
     step: u64,
     end: u64,
+    start: u64,
+    order: Option<Permutation>,
     value_size: SizeSpec,
+    values: ValueContent,
     digest: Digest,
 }
 
 impl LoadStream {
     pub fn new(spec: &WorkloadSpec, thread: u32) -> LoadStream {
+        let (start, count) = spec.loaded();
         LoadStream {
             rng: Rng::new(spec.seed, STREAM_LOAD + thread as u64),
             next: thread as u64,
             step: spec.threads.max(1) as u64,
-            end: spec.record_count,
+            end: count,
+            start,
+            order: (spec.fill != Fill::New)
+                .then(|| Permutation::new(count, spec.seed ^ STREAM_LOAD)),
             value_size: spec.value_size,
+            values: spec.values,
             digest: Digest::default(),
         }
     }
@@ -244,44 +353,17 @@ impl Iterator for LoadStream {
         if self.next >= self.end {
             return None;
         }
+        let at = self.order.as_ref().map_or(self.next, |p| p.at(self.next));
         let op = Op {
             kind: OpKind::Insert,
-            record: self.next,
-            scan_len: 0,
+            record: self.start + at,
             value_len: value_len(self.value_size, &mut self.rng),
-            value_offset: self.rng.below(VALUE_SLACK as u64) as u32,
+            value_offset: value_offset(self.values, &mut self.rng),
+            ..Op::default()
         };
         self.next += self.step;
         self.digest.add_op(&op);
         Some(op)
-    }
-}
-
-/// The bytes values are cut from: `max value + VALUE_SLACK` random bytes made from the seed.
-#[derive(Debug, Clone)]
-pub struct ValuePool {
-    bytes: std::sync::Arc<[u8]>,
-}
-
-impl ValuePool {
-    pub fn new(spec: &WorkloadSpec) -> ValuePool {
-        let len = spec.value_size.max() as usize + VALUE_SLACK;
-        let mut rng = Rng::new(spec.seed, STREAM_VALUES);
-        let mut bytes = Vec::with_capacity(len + 8);
-        while bytes.len() < len {
-            bytes.extend_from_slice(&rng.next_u64().to_le_bytes());
-        }
-        bytes.truncate(len);
-        ValuePool {
-            bytes: bytes.into(),
-        }
-    }
-
-    /// The value of a write operation.
-    #[inline]
-    pub fn value(&self, op: &Op) -> &[u8] {
-        let start = (op.value_offset as usize).min(VALUE_SLACK);
-        &self.bytes[start..start + op.value_len as usize]
     }
 }
 
@@ -342,64 +424,104 @@ mod tests {
         assert_ne!(run(&sp, 1), run(&other, 1));
     }
 
+    /// Run-phase inserts take the next new record of the shared counter, so threads never
+    /// insert the same key and the records follow on from the loaded ones; the load covers
+    /// every loaded record once, in order or shuffled.
     #[test]
-    fn inserts_are_disjoint_across_threads_and_load_covers_records() {
+    fn inserts_are_new_records_and_load_covers_records() {
         let sp = spec(OpMix {
             insert: 1.0,
             ..OpMix::default()
         });
+        let mut streams = OpStream::group(&sp);
         let mut seen = std::collections::HashSet::new();
-        for t in 0..4 {
-            let mut s = OpStream::new(&sp, t);
-            for _ in 0..100 {
-                let r = s.next_op().record;
-                assert!(
-                    r >= 1000 && seen.insert(r),
-                    "record {r} twice or below the load"
-                );
+        for _ in 0..100 {
+            for s in streams.iter_mut() {
+                let op = s.next_op();
+                assert_eq!(op.pick, Pick::NewRecord);
+                let r = s.resolve(&op);
+                assert!(seen.insert(r), "record {r} twice");
+                s.acknowledge(r);
             }
         }
+        assert_eq!(seen.iter().min(), Some(&1000));
+        assert_eq!(seen.iter().max(), Some(&1399));
+        for fill in [Fill::New, Fill::Shuffled] {
+            let sp = WorkloadSpec { fill, ..sp.clone() };
+            let mut loaded: Vec<u64> = (0..4)
+                .flat_map(|t| LoadStream::new(&sp, t))
+                .map(|o| o.record)
+                .collect();
+            let in_order = loaded.windows(2).filter(|w| w[0] < w[1]).count();
+            assert_eq!(
+                in_order > 900,
+                fill == Fill::New,
+                "{fill:?}: {in_order} in order"
+            );
+            loaded.sort_unstable();
+            assert_eq!(loaded, (0..1000).collect::<Vec<_>>());
+        }
+        assert_eq!(LoadStream::new(&sp, 3).len(), 250);
+        // insertstart and insertcount: the load covers that range only.
+        let part = WorkloadSpec {
+            insert_start: 200,
+            insert_count: Some(300),
+            ..sp
+        };
         let mut loaded: Vec<u64> = (0..4)
-            .flat_map(|t| LoadStream::new(&sp, t))
+            .flat_map(|t| LoadStream::new(&part, t))
             .map(|o| o.record)
             .collect();
         loaded.sort_unstable();
-        assert_eq!(loaded, (0..1000).collect::<Vec<_>>());
-        assert_eq!(LoadStream::new(&sp, 3).len(), 250);
+        assert_eq!(loaded, (200..500).collect::<Vec<_>>());
     }
 
-    /// Keys drawn beyond the loaded records are this thread's own earlier inserts.
+    /// db_bench's fills: `fillrandom` draws `rand % num`, so the share of distinct keys after
+    /// `num` writes is `1 - (1 - 1/num)^num` (about 63%); `filluniquerandom` writes every key
+    /// of `0..num` once, the threads' shares disjoint.
     #[test]
-    fn new_keys_read_are_own_inserts() {
-        let mut sp = spec(OpMix {
-            read: 0.5,
-            insert: 0.5,
-            ..OpMix::default()
-        });
-        sp.distribution = crate::spec::KeyDistribution::Latest { constant: 0.99 };
-        for t in 0..4 {
-            let mut s = OpStream::new(&sp, t);
-            let mut inserted = std::collections::HashSet::new();
-            let mut new_reads = 0;
-            for _ in 0..5000 {
-                let op = s.next_op();
-                match op.kind {
-                    OpKind::Insert => {
-                        inserted.insert(op.record);
-                    }
-                    _ if op.record >= 1000 => {
-                        assert!(
-                            inserted.contains(&op.record),
-                            "thread {t} read {}",
-                            op.record
-                        );
-                        new_reads += 1;
-                    }
-                    _ => {}
+    fn db_bench_fills() {
+        let num = 20_000u64;
+        let fill = |fill: Fill, threads: u32| {
+            let sp = WorkloadSpec {
+                record_count: 0,
+                operation_count: num,
+                threads,
+                fill,
+                ..spec(OpMix {
+                    insert: 1.0,
+                    ..OpMix::default()
+                })
+            };
+            sp.validate().unwrap();
+            let mut records = Vec::new();
+            for t in 0..threads {
+                let mut s = OpStream::new(&sp, t);
+                for _ in 0..num / threads as u64 {
+                    let op = s.next_op();
+                    assert_eq!((op.kind, op.pick), (OpKind::Insert, Pick::Record));
+                    records.push(op.record);
                 }
             }
-            assert!(new_reads > 1000, "latest favours the new keys: {new_reads}");
-        }
+            records
+        };
+        let random = fill(Fill::Random, 1);
+        assert!(random.iter().all(|&r| r < num));
+        let distinct = random
+            .iter()
+            .collect::<std::collections::HashSet<_>>()
+            .len() as f64;
+        let want = 1.0 - (1.0 - 1.0 / num as f64).powf(num as f64);
+        assert!(
+            (distinct / num as f64 - want).abs() < 0.01,
+            "{} vs {want}",
+            distinct / num as f64
+        );
+        let mut unique = fill(Fill::Shuffled, 4);
+        let in_order = unique.windows(2).filter(|w| w[0] < w[1]).count();
+        assert!(in_order < 12_000, "shuffled: {in_order} of {num} ascending");
+        unique.sort_unstable();
+        assert_eq!(unique, (0..num).collect::<Vec<_>>());
     }
 
     /// Scan lengths: fixed is always the maximum; uniform covers 1..=max evenly (each of
@@ -478,8 +600,11 @@ mod tests {
         let mut total = 0u64;
         for _ in 0..ops {
             let op = s.next_op();
-            if op.kind != OpKind::Insert {
-                *counts.entry(op.record).or_default() += 1;
+            let r = s.resolve(&op);
+            if op.kind == OpKind::Insert {
+                s.acknowledge(r);
+            } else {
+                *counts.entry(r).or_default() += 1;
                 total += 1;
             }
         }
@@ -524,13 +649,13 @@ mod tests {
 
     proptest::proptest! {
         /// For any mix, distribution, size and thread count: the stream is reproducible,
-        /// inserts create new records of this thread only, and every other operation names
-        /// a loaded record or one this thread inserted.
+        /// inserts are new records, and every other operation resolves to a record that
+        /// exists (loaded, or inserted and acknowledged).
         #[test]
         fn streams_are_reproducible_and_in_range(
             w in proptest::array::uniform6(0u8..10),
             d in 0u8..6,
-            records in 0u64..500,
+            records in 1u64..500,
             threads in 1u32..5,
             seed in proptest::num::u64::ANY,
         ) {
@@ -545,21 +670,26 @@ mod tests {
             sp.threads = threads;
             sp.seed = seed;
             sp.distribution = dist(d);
-            for t in 0..threads {
-                let (mut a, mut b) = (OpStream::new(&sp, t), OpStream::new(&sp, t));
-                let mut inserted = std::collections::HashSet::new();
-                for _ in 0..300 {
-                    let op = a.next_op();
-                    proptest::prop_assert_eq!(op, b.next_op());
+            let (mut a, mut b) = (OpStream::group(&sp), OpStream::group(&sp));
+            let mut inserted = std::collections::HashSet::new();
+            for _ in 0..100 {
+                for t in 0..threads as usize {
+                    let op = a[t].next_op();
+                    proptest::prop_assert_eq!(op, b[t].next_op());
+                    let r = a[t].resolve(&op);
                     if op.kind == OpKind::Insert {
-                        proptest::prop_assert!(op.record >= records);
-                        proptest::prop_assert_eq!((op.record - records) % threads as u64, t as u64);
-                        inserted.insert(op.record);
-                    } else if records > 0 || !inserted.is_empty() {
-                        proptest::prop_assert!(op.record < records || inserted.contains(&op.record));
+                        proptest::prop_assert!(r >= records && inserted.insert(r));
+                        a[t].acknowledge(r);
+                    } else {
+                        proptest::prop_assert!(
+                            r < records || inserted.contains(&r),
+                            "{:?} resolved to {}", op, r
+                        );
                     }
                 }
-                proptest::prop_assert_eq!(a.digest(), b.digest());
+            }
+            for t in 0..threads as usize {
+                proptest::prop_assert_eq!(a[t].digest(), b[t].digest());
             }
         }
     }

@@ -5,7 +5,9 @@
 //! The normalising constant `zeta(n, theta) = sum_{i=1..n} i^-theta` is summed exactly for
 //! small `n` and by the Euler-Maclaurin formula for large `n` (YCSB hard-codes the value for
 //! its 10^10 items; we compute it and a test checks it against YCSB's figure). The item
-//! count may grow (inserts, `latest`); the sum is extended term by term then.
+//! count may grow (inserts, `latest`); the sum is extended term by term then, and `eta` is
+//! recomputed for the new count (YCSB keeps the `2 / items` term of its first count, which
+//! moves the draws by less than a part in a thousand for the growth of a run).
 
 use super::rng::Rng;
 
@@ -94,7 +96,12 @@ impl Zipfian {
     /// One draw in `[0, items)`.
     #[inline]
     pub fn next(&self, rng: &mut Rng) -> u64 {
-        let u = rng.next_f64();
+        self.draw(rng.next_f64())
+    }
+
+    /// The item Gray's method makes of the uniform number `u` in `[0, 1)`.
+    #[inline]
+    pub fn draw(&self, u: f64) -> u64 {
         let uz = u * self.zetan;
         if uz < 1.0 || self.items == 1 {
             return 0;

@@ -18,11 +18,13 @@
 //!
 //! A run bounded by operation count whose spec also has a duration treats the duration as a
 //! safety cap: reaching it ends the phase and marks the result partial, with the reason.
-//! Ctrl-C (the `stop` flag) ends the current phase cleanly and the result is marked partial.
+//! The `stop` flag (set by Ctrl-C or SIGTERM in the CLI) ends the current phase cleanly and the
+//! result is marked partial.
 
 mod amplification;
 mod clock;
 mod cold;
+mod exec;
 mod interval;
 mod latency;
 mod phase;
@@ -71,6 +73,9 @@ impl EngineUnderTest {
         }
     }
 }
+
+/// The partial reason of a run ended by its `stop` flag (the CLI names the signal that set it).
+pub const INTERRUPTED: &str = "interrupted";
 
 /// Bytes all workers of a phase together may use to generate their operations ahead of the
 /// clock (a count-bounded stream that fits is generated whole before the phase starts).
@@ -195,7 +200,7 @@ pub fn run(
     let threads = spec.threads;
     let budget = harness_bytes(GENERATE_AHEAD_BYTES as u64) as usize / threads as usize;
 
-    if spec.record_count > 0 {
+    if spec.loaded().1 > 0 {
         let loads: Vec<LoadStream> = (0..threads).map(|t| LoadStream::new(spec, t)).collect();
         let limits = loads.iter().map(|l| Some(l.len())).collect();
         let end = run_phase(
@@ -207,7 +212,7 @@ pub fn run(
                 limits,
                 deadline: None,
                 target_rate: 0.0,
-                total: Some(spec.record_count),
+                total: Some(spec.loaded().1),
                 kinds: [false, false, true, false, false, false],
                 live_is_written: fresh,
                 budget,
@@ -254,8 +259,9 @@ pub fn run(
     }
 
     if stopped.is_none() {
-        let sources: Vec<Source> = (0..threads)
-            .map(|t| Source::Run(OpStream::new(spec, t)))
+        let sources: Vec<Source> = OpStream::group(spec)
+            .into_iter()
+            .map(|s| Source::Run(Box::new(s)))
             .collect();
         let limits = (0..threads)
             .map(|t| (spec.operation_count > 0).then(|| split(spec.operation_count, threads, t)))
@@ -370,5 +376,6 @@ fn finish_result(
         calibration: cfg.calibration.clone(),
         notes,
         memory_cap: None,
+        fidelity: crate::fidelity::differences(spec),
     }
 }

@@ -24,6 +24,7 @@ use hdrhistogram::Histogram;
 
 use super::amplification::{self, UserBytes, Window};
 use super::clock::Clock;
+use super::exec::Parts;
 use super::interval;
 use super::latency::{new_histogram, summary, to_result};
 use super::worker::{panic_message, work, Gate, Outcome, Slot, Source, Task};
@@ -227,6 +228,7 @@ pub(crate) fn run_phase(ctx: &PhaseCtx<'_>, plan: PhasePlan) -> PhaseEnd {
                 limit: plan.limits[t],
                 deadline: plan.deadline,
                 interval_ns,
+                stagger: t as f64 / threads as f64,
                 kinds: plan.kinds,
                 budget: plan.budget,
                 clock: Clock::get(),
@@ -372,6 +374,9 @@ fn finish(
     let mut stopped = None;
     let mut capped = false;
     let mut generated = 0u64;
+    let mut overdue = 0u64;
+    // The read and write parts of read-modify-writes, shown as reads and updates too.
+    let mut parts: Option<Parts> = None;
     let (mut first, mut last): (Option<Instant>, Option<Instant>) = (None, None);
     for o in outcomes {
         let o = match o {
@@ -391,6 +396,18 @@ fn finish(
             hits[i] += o.hits[i];
             misses[i] += o.misses[i];
         }
+        if let Some(p) = &o.parts {
+            let into = parts.get_or_insert_with(|| Parts::new(p.service.is_some()));
+            for i in 0..2 {
+                merge(&mut into.latency[i], &p.latency[i]);
+                if let (Some(a), Some(b)) = (into.service.as_mut(), p.service.as_ref()) {
+                    merge(&mut a[i], &b[i]);
+                }
+            }
+            into.read_hits += p.read_hits;
+            into.read_misses += p.read_misses;
+        }
+        overdue += o.overdue;
         ops += o.ops;
         errors += o.errors;
         warmup = warmup.max(o.warmup_secs);
@@ -411,10 +428,13 @@ fn finish(
         if let Some(f) = o.fatal {
             stopped.get_or_insert(format!("the engine failed: {f}"));
         }
+        if let Some(s) = o.stop {
+            stopped.get_or_insert(s);
+        }
         digests.push(o.digest);
     }
     if stopped.is_none() && ctx.stop.load(Relaxed) {
-        stopped = Some("interrupted (Ctrl-C)".into());
+        stopped = Some(super::INTERRUPTED.into());
     }
     let elapsed = match (first, last) {
         (Some(f), Some(l)) => l.saturating_duration_since(f).as_secs_f64(),
@@ -424,14 +444,27 @@ fn finish(
     let open_loop = plan.target_rate > 0.0;
     let mut all = new_histogram();
     let mut all_service = new_histogram();
+    for i in 0..6 {
+        merge(&mut all, &latency[i]);
+        merge(&mut all_service, &service[i]);
+    }
+    let (all_hits, all_misses) = (hits.iter().sum(), misses.iter().sum());
+    if let Some(p) = &parts {
+        for (part, kind) in [(0, OpKind::Read), (1, OpKind::Update)] {
+            merge(&mut latency[kind.index()], &p.latency[part]);
+            if let Some(s) = &p.service {
+                merge(&mut service[kind.index()], &s[part]);
+            }
+        }
+        hits[OpKind::Read.index()] += p.read_hits;
+        misses[OpKind::Read.index()] += p.read_misses;
+    }
     let mut lat = Vec::new();
     for op in OpKind::ALL {
         let i = op.index();
         if latency[i].is_empty() {
             continue;
         }
-        merge(&mut all, &latency[i]);
-        merge(&mut all_service, &service[i]);
         lat.push(OpLatency {
             op: Some(op),
             summary: summary(&latency[i]),
@@ -449,10 +482,33 @@ fn finish(
                 summary: summary(&all),
                 histogram: to_result(&all),
                 service: open_loop.then(|| summary(&all_service)),
-                hits: hits.iter().sum(),
-                misses: misses.iter().sum(),
+                hits: all_hits,
+                misses: all_misses,
             },
         );
+    }
+    if let Some(p) = &parts {
+        if !p.latency[0].is_empty() {
+            notes.push(
+                "the read and the write of each read-modify-write are also recorded as a read and an update, as YCSB records them; the figures of all operations count each once"
+                    .into(),
+            );
+        }
+    }
+    if open_loop && elapsed > 0.0 {
+        let achieved = ops as f64 / elapsed;
+        if achieved < 0.95 * plan.target_rate {
+            notes.push(format!(
+                "open loop: the engine kept up with {:.0}% of the target rate ({achieved:.0} of {:.0} ops/s)",
+                100.0 * achieved / plan.target_rate,
+                plan.target_rate
+            ));
+        }
+    }
+    if overdue > 0 {
+        notes.push(format!(
+            "open loop: {overdue} operations fell due before the time limit but were never issued; they are in the latency figures with their wait until the limit (a lower bound), not in the operation count"
+        ));
     }
 
     let settled = k.settled.window(&k.before);

@@ -13,24 +13,32 @@
 //! read from the workers' [`Clock`] (the CPU's time-stamp counter where it is usable).
 //!
 //! Closed loop: the next operation starts when the previous one returns; latency is measured
-//! from the actual start. Open loop (a target rate): operation `i` is *intended* to start at
-//! `start + i x interval`; if the engine stalled, the following operations start late and
-//! their latency counts from the intended time, so the stall shows in the tail instead of
-//! vanishing (coordinated omission). Service time (from the actual start) is kept apart.
+//! from the actual start. Open loop (a target rate): operation `i` of thread `t` of `T` is
+//! *intended* to start at `start + (i + t/T) x interval`, so that the threads' requests
+//! arrive evenly spaced rather than `T` at once (YCSB staggers each thread's first operation
+//! too); if the engine stalled, the following operations start late and their latency counts
+//! from the intended time, so the stall shows in the tail instead of vanishing (coordinated
+//! omission). Service time (from the actual start) is kept apart. When the time limit ends an
+//! open-loop phase, the operations that fell due before it but were not issued are recorded
+//! too, each with its wait until the end as its latency (a lower bound), and counted.
+//!
+//! The time limit bounds the warm-up as well: a warm-up still going at the limit stops there
+//! (nothing is then measured), and the time a warm-up took is taken from the measured part's.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-use engines::{Engine, Error};
+use engines::Engine;
 use hdrhistogram::Histogram;
 
 use super::clock::Clock;
+use super::exec::{exec, is_fatal, key_of, Batch, Parts, Scratch};
 use super::interval::IntervalCounts;
 use super::latency::{new_histogram, record, unused_histogram};
 use crate::generator::ops::Digest;
-use crate::generator::{KeyBuilder, LoadStream, Op, OpStream, ValuePool};
+use crate::generator::{KeyBuilder, LoadStream, Op, OpStream, Pick, ValuePool};
 use crate::spec::OpKind;
 
 /// Operations generated at a time when the whole stream is not generated ahead.
@@ -49,18 +57,35 @@ pub(crate) struct Slot {
 /// Where a worker's operations come from.
 pub(crate) enum Source {
     Load(LoadStream),
-    Run(OpStream),
+    Run(Box<OpStream>),
     /// Placeholder while a worker owns the real source.
     Empty,
 }
 
 impl Source {
     #[inline]
-    fn next_op(&mut self) -> Option<Op> {
+    pub(crate) fn next_op(&mut self) -> Option<Op> {
         match self {
             Source::Load(s) => s.next(),
             Source::Run(s) => Some(s.next_op()),
             Source::Empty => None,
+        }
+    }
+
+    /// The record of an operation whose record is known only when it is issued.
+    #[inline]
+    pub(crate) fn resolve(&mut self, op: &Op) -> u64 {
+        match self {
+            Source::Run(s) => s.resolve(op),
+            _ => op.record,
+        }
+    }
+
+    /// The insert of a new record has returned.
+    #[inline]
+    fn acknowledge(&self, op: &Op, record: u64) {
+        if let (Source::Run(s), Pick::NewRecord) = (self, op.pick) {
+            s.acknowledge(record);
         }
     }
 }
@@ -97,6 +122,9 @@ pub(crate) struct Task<'a> {
     pub deadline: Option<Duration>,
     /// Open loop: nanoseconds between intended starts for this thread.
     pub interval_ns: Option<f64>,
+    /// Open loop: this thread's first intended start, in intervals after the phase's start
+    /// (`t / T`, so that the threads' requests are evenly spaced).
+    pub stagger: f64,
     /// Operation types the phase can issue (in `OpKind::ALL` order); the others get no
     /// preallocated histogram.
     pub kinds: [bool; 6],
@@ -127,109 +155,16 @@ pub(crate) struct Outcome {
     pub end: Option<Instant>,
     /// The deadline ended the worker before its operation limit.
     pub capped: bool,
+    /// Why the worker stopped early when it is neither the engine's failure nor the stop
+    /// flag (the time limit reached during the warm-up).
+    pub stop: Option<String>,
+    /// The reads and writes of read-modify-writes, to record as reads and updates too.
+    pub parts: Option<Parts>,
+    /// Open loop: operations that fell due before the time limit but were not issued (they
+    /// are in `latency`, with their wait until the end).
+    pub overdue: u64,
     /// Bytes the worker held for operations generated ahead (their share of peak RSS).
     pub generated_bytes: u64,
-}
-
-/// Operations generated ahead, with their keys laid end to end.
-#[derive(Default)]
-struct Batch {
-    ops: Vec<Op>,
-    keys: Vec<u8>,
-    /// End of each operation's key in `keys`.
-    ends: Vec<u32>,
-}
-
-impl Batch {
-    /// Bytes a batch of `n` operations takes at most, for keys of at most `key_max` bytes.
-    fn bytes(n: u64, key_max: usize) -> u64 {
-        n.saturating_mul((std::mem::size_of::<Op>() + 4 + key_max) as u64)
-    }
-
-    /// Replaces the batch with up to `n` operations from `src`; returns how many it holds.
-    fn fill(&mut self, src: &mut Source, keys: &KeyBuilder, n: u64) -> usize {
-        self.ops.clear();
-        self.keys.clear();
-        self.ends.clear();
-        for _ in 0..n {
-            let Some(op) = src.next_op() else { break };
-            keys.append(op.record, &mut self.keys);
-            self.ends.push(self.keys.len() as u32);
-            self.ops.push(op);
-        }
-        self.ops.len()
-    }
-
-    fn len(&self) -> usize {
-        self.ops.len()
-    }
-
-    /// Bytes the batch's buffers hold.
-    fn capacity_bytes(&self) -> u64 {
-        (self.ops.capacity() * std::mem::size_of::<Op>()
-            + self.keys.capacity()
-            + 4 * self.ends.capacity()) as u64
-    }
-
-    #[inline]
-    fn get(&self, i: usize) -> (&Op, &[u8]) {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        (&self.ops[i], &self.keys[start..self.ends[i] as usize])
-    }
-
-    fn digest(&self, upto: usize, d: &mut Digest) {
-        for op in &self.ops[..upto] {
-            d.add_op(op);
-        }
-    }
-}
-
-/// What one operation did, for the counters.
-#[derive(Default)]
-struct Done {
-    found: Option<bool>,
-    items: u64,
-    written: u64,
-    read: u64,
-    reads: u64,
-}
-
-#[inline]
-fn exec(db: &dyn Engine, values: &ValuePool, op: &Op, key: &[u8]) -> engines::Result<Done> {
-    let mut d = Done::default();
-    match op.kind {
-        OpKind::Read => {
-            let v = db.get(key)?;
-            d.reads = 1;
-            d.found = Some(v.is_some());
-            d.read = v.map_or(0, |v| (key.len() + v.len()) as u64);
-        }
-        OpKind::Update | OpKind::Insert => {
-            let v = values.value(op);
-            db.put(key, v)?;
-            d.written = (key.len() + v.len()) as u64;
-        }
-        OpKind::ReadModifyWrite => {
-            let old = db.get(key)?;
-            d.reads = 1;
-            d.found = Some(old.is_some());
-            d.read = old.map_or(0, |v| (key.len() + v.len()) as u64);
-            let v = values.value(op);
-            db.put(key, v)?;
-            d.written = (key.len() + v.len()) as u64;
-        }
-        OpKind::Scan => {
-            let items = db.scan(key, None, op.scan_len as usize)?;
-            d.reads = 1;
-            d.items = items.len() as u64;
-            d.read = items.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum();
-        }
-        OpKind::Delete => {
-            db.delete(key)?;
-            d.written = key.len() as u64;
-        }
-    }
-    Ok(d)
 }
 
 /// Sleeps until shortly before tick `t`, then yields until `t`: a plain sleep overshoots by
@@ -255,10 +190,6 @@ fn wait_until(clock: &Clock, t: u64, stop: &AtomicBool) -> bool {
     }
 }
 
-fn is_fatal(e: &Error) -> bool {
-    matches!(e, Error::Poisoned(_) | Error::Closed)
-}
-
 pub(crate) fn work(mut task: Task<'_>) -> Outcome {
     let mut src = std::mem::replace(&mut task.source, Source::Empty);
     let mut out = Outcome {
@@ -278,16 +209,36 @@ pub(crate) fn work(mut task: Task<'_>) -> Outcome {
         start: None,
         end: None,
         capped: false,
+        stop: None,
+        parts: task.kinds[OpKind::ReadModifyWrite.index()]
+            .then(|| Parts::new(task.interval_ns.is_some())),
+        overdue: 0,
         generated_bytes: 0,
     };
     let mut digest = Digest::default();
     let mut batch = Batch::default();
+    let mut scratch = Scratch::default();
 
     // An engine that panics must not leave the other workers waiting at the barriers: the
     // panic is caught, the barriers are still reached, and the phase ends with the message.
     let mut ahead = false;
+    let clock = task.clock;
+    let warm_start = clock.now();
+    // The deadline bounds the warm-up too: the warm-up stops at it, and what the warm-up took
+    // is taken from the time the measured part has.
+    let limit_ticks = task.deadline.map(|d| clock.ticks(d.as_nanos() as u64));
+    let mut warm_ticks = 0;
     let warm = catch_unwind(AssertUnwindSafe(|| {
-        warm_up(&task, &mut src, &mut batch, &mut digest, &mut out);
+        warm_up(
+            &task,
+            &mut src,
+            &mut batch,
+            &mut digest,
+            &mut out,
+            limit_ticks.map(|l| warm_start.saturating_add(l)),
+            &mut scratch,
+        );
+        warm_ticks = clock.now().saturating_sub(warm_start);
         // The whole measured stream, generated before the clock starts, when it fits.
         if let Some(limit) = task.limit {
             if Batch::bytes(limit, task.keys.max_len()) <= task.budget as u64 {
@@ -304,14 +255,16 @@ pub(crate) fn work(mut task: Task<'_>) -> Outcome {
     let start = task.clock.now();
     out.start = Some(task.clock.instant(start));
     out.end = out.start;
-    if out.fatal.is_none() {
+    let deadline = limit_ticks.map(|l| start.saturating_add(l.saturating_sub(warm_ticks)));
+    if out.stop.is_some() {
+        out.capped = true;
+    } else if out.fatal.is_none() {
         let done = catch_unwind(AssertUnwindSafe(|| {
             measure(
                 &task,
-                &mut src,
-                &mut batch,
+                (&mut src, &mut batch, &mut scratch),
                 ahead,
-                start,
+                (start, deadline),
                 &mut digest,
                 &mut out,
             )
@@ -348,15 +301,19 @@ pub(crate) fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
     format!("the engine panicked: {msg}")
 }
 
+/// Issues the warm-up operations, unmeasured, until they are done or `deadline` (in ticks).
 fn warm_up(
     task: &Task<'_>,
     src: &mut Source,
     batch: &mut Batch,
     digest: &mut Digest,
     out: &mut Outcome,
+    deadline: Option<u64>,
+    scratch: &mut Scratch,
 ) {
     let warm_start = Instant::now();
     let mut left = task.warmup;
+    let mut done = 0u64;
     'batches: while left > 0 && !task.stop.load(Relaxed) {
         let n = batch.fill(src, task.keys, left.min(BATCH));
         if n == 0 {
@@ -364,8 +321,27 @@ fn warm_up(
         }
         left -= n as u64;
         for i in 0..n {
-            let (op, key) = batch.get(i);
-            if let Err(e) = exec(task.db, task.values, op, key) {
+            if deadline.is_some_and(|d| task.clock.now() >= d) {
+                out.stop = Some(format!(
+                    "the time limit of {} s was reached during the warm-up, after {done} of {} warm-up operations of a thread",
+                    task.deadline.map_or(0.0, |d| d.as_secs_f64()),
+                    task.warmup
+                ));
+                batch.digest(i, digest);
+                break 'batches;
+            }
+            done += 1;
+            let (op, record, key) = key_of(batch, i, src, task.keys, &mut scratch.key);
+            let res = exec(
+                task.db,
+                task.values,
+                &op,
+                key,
+                &mut scratch.record,
+                &task.clock,
+            );
+            src.acknowledge(&op, record);
+            if let Err(e) = res {
                 if is_fatal(&e) {
                     out.fatal = Some(e.to_string());
                     batch.digest(i + 1, digest);
@@ -380,23 +356,22 @@ fn warm_up(
 
 fn measure(
     task: &Task<'_>,
-    src: &mut Source,
-    batch: &mut Batch,
+    (src, batch, scratch): (&mut Source, &mut Batch, &mut Scratch),
     ahead: bool,
-    start: u64,
+    (start, deadline): (u64, Option<u64>),
     digest: &mut Digest,
     out: &mut Outcome,
 ) {
     let clock = &task.clock;
     let limit = task.limit.unwrap_or(u64::MAX);
-    let deadline = task
-        .deadline
-        .map(|d| start + clock.ticks(d.as_nanos() as u64));
     let (mut i, mut pos) = (0u64, 0usize);
     if !ahead {
         batch.fill(src, task.keys, limit.min(BATCH));
     }
+    let intended_at =
+        |i: u64, ns: f64| start + clock.ticks(((i as f64 + task.stagger) * ns) as u64);
     let mut last_end = start;
+    let mut timed_out = false;
     while i < limit && out.fatal.is_none() && !task.stop.load(Relaxed) {
         if pos == batch.len() {
             batch.digest(pos, digest);
@@ -408,9 +383,9 @@ fn measure(
         }
         let intended = match task.interval_ns {
             Some(ns) => {
-                let t = start + clock.ticks((i as f64 * ns) as u64);
+                let t = intended_at(i, ns);
                 if deadline.is_some_and(|d| t >= d) {
-                    out.capped = i < limit;
+                    timed_out = true;
                     break; // the next operation is due after the phase ends
                 }
                 if !wait_until(clock, t, task.stop) {
@@ -420,10 +395,11 @@ fn measure(
             }
             None => None,
         };
-        let (op, key) = batch.get(pos);
+        let (op, rec, key) = key_of(batch, pos, src, task.keys, &mut scratch.key);
         let t0 = clock.now();
-        let res = exec(task.db, task.values, op, key);
+        let res = exec(task.db, task.values, &op, key, &mut scratch.record, clock);
         let t1 = clock.now();
+        src.acknowledge(&op, rec);
         last_end = t1;
         let latency = clock.ns(t1.saturating_sub(intended.unwrap_or(t0)));
         let k = op.kind.index();
@@ -434,6 +410,9 @@ fn measure(
         }
         match res {
             Ok(d) => {
+                if let (Some(mid), Some(parts)) = (d.mid, out.parts.as_mut()) {
+                    parts.record(clock, intended, [t0, mid, t1], d.found == Some(true));
+                }
                 match d.found {
                     Some(true) => out.hits[k] += 1,
                     Some(false) => out.misses[k] += 1,
@@ -464,11 +443,77 @@ fn measure(
             task.slot.max_latency_ns.fetch_max(latency, Relaxed);
         }
         if deadline.is_some_and(|d| t1 >= d) {
-            out.capped = i < limit;
+            timed_out = true;
             break;
         }
     }
+    out.capped = timed_out && i < limit;
     out.end = Some(clock.instant(last_end));
     out.ops = i;
     batch.digest(pos, digest);
+    if let (true, Some(ns), Some(d)) = (timed_out, task.interval_ns, deadline) {
+        // The operations that fell due before the limit were requests too: leaving them out
+        // would hide that the engine fell behind (coordinated omission at the end).
+        let due = ((clock.ns(d.saturating_sub(start)) as f64 / ns - task.stagger).ceil()).max(0.0);
+        let due = (due.min(u64::MAX as f64) as u64).min(limit);
+        if due > i {
+            let end = clock.now().max(d);
+            out.overdue = record_overdue(task, (src, batch, pos), (i, due), end, intended_at, out);
+        }
+    }
+}
+
+/// Operations that fell due but are recorded one by one from the stream; beyond them, in
+/// bulk (an unreachable target rate can leave billions due).
+const OVERDUE_ONE_BY_ONE: u64 = 1 << 22;
+
+/// Records operations `from..to` (due before the limit, never issued) in the latency
+/// histograms of their types, each with its wait from its intended start until `end`.
+/// Returns how many were recorded.
+fn record_overdue(
+    task: &Task<'_>,
+    (src, batch, mut pos): (&mut Source, &mut Batch, usize),
+    (from, to): (u64, u64),
+    end: u64,
+    intended_at: impl Fn(u64, f64) -> u64,
+    out: &mut Outcome,
+) -> u64 {
+    let (clock, ns) = (&task.clock, task.interval_ns.unwrap_or(0.0));
+    let wait = |i: u64| clock.ns(end.saturating_sub(intended_at(i, ns)));
+    let mut kinds = [0u64; 6];
+    let mut i = from;
+    let one_by_one = to.min(from.saturating_add(OVERDUE_ONE_BY_ONE));
+    while i < one_by_one {
+        if pos == batch.len() {
+            pos = 0;
+            if batch.fill(src, task.keys, (one_by_one - i).min(BATCH)) == 0 {
+                break;
+            }
+        }
+        let k = batch.ops[pos].kind.index();
+        record(&mut out.latency[k], wait(i));
+        kinds[k] += 1;
+        pos += 1;
+        i += 1;
+    }
+    let sampled: u64 = kinds.iter().sum();
+    if i < to && sampled > 0 {
+        // The rest in 256 slices of time, split among the types as the sampled ones were.
+        let rest = to - i;
+        let slices = rest.min(256);
+        let most = (0..6).max_by_key(|&k| kinds[k]).unwrap_or(0);
+        for s in 0..slices {
+            let (a, b) = (i + rest * s / slices, i + rest * (s + 1) / slices);
+            let lat = wait((a + b) / 2).max(1);
+            let mut left = b - a;
+            for (k, &n) in kinds.iter().enumerate() {
+                let count = ((b - a) as u128 * n as u128 / sampled as u128) as u64;
+                left -= count;
+                let _ = out.latency[k].record_n(lat, count);
+            }
+            let _ = out.latency[most].record_n(lat, left);
+        }
+        i = to;
+    }
+    i - from
 }

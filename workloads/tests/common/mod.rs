@@ -377,3 +377,121 @@ pub fn flaky_engine(every: u64) -> EngineUnderTest {
         }),
     }
 }
+
+/// What a [`CountingEngine`] saw between two `settle()` calls (the runner settles the engine
+/// at the end of every phase, so epoch 0 is the load and epoch 1 the run phase, without
+/// warm-up).
+#[derive(Debug, Default, Clone)]
+pub struct Calls {
+    pub gets: u64,
+    pub puts: u64,
+    pub scans: u64,
+    pub deletes: u64,
+    pub scanned_items: u64,
+    /// Bytes of keys and values put.
+    pub put_bytes: u64,
+    /// For each put over a stored YCSB record: how many of its fields changed.
+    pub fields_changed: Vec<usize>,
+    /// Lengths of the values put.
+    pub put_lens: Vec<usize>,
+    /// When each get was called.
+    pub get_times: Vec<std::time::Instant>,
+}
+
+/// The memory engine, counting its calls per epoch (see [`Calls`]).
+pub struct CountingEngine {
+    inner: MemoryEngine,
+    epochs: std::sync::Arc<Mutex<Vec<Calls>>>,
+}
+
+impl CountingEngine {
+    fn with<T>(&self, f: impl FnOnce(&mut Calls) -> T) -> T {
+        let mut e = self.epochs.lock().unwrap();
+        if e.is_empty() {
+            e.push(Calls::default());
+        }
+        f(e.last_mut().unwrap())
+    }
+}
+
+impl Engine for CountingEngine {
+    fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        let old = self.inner.get(key)?;
+        self.with(|c| {
+            c.puts += 1;
+            c.put_bytes += (key.len() + value.len()) as u64;
+            c.put_lens.push(value.len());
+            let fields = workloads::generator::values::record_fields;
+            if let (Some(old), Some(new)) = (old.as_deref().and_then(fields), fields(value)) {
+                let changed = old.iter().zip(&new).filter(|(a, b)| a != b).count()
+                    + old.len().abs_diff(new.len());
+                c.fields_changed.push(changed);
+            }
+        });
+        self.inner.put(key, value)
+    }
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let now = std::time::Instant::now();
+        self.with(|c| {
+            c.gets += 1;
+            c.get_times.push(now);
+        });
+        self.inner.get(key)
+    }
+    fn delete(&self, key: &[u8]) -> Result<()> {
+        self.with(|c| c.deletes += 1);
+        self.inner.delete(key)
+    }
+    fn scan(
+        &self,
+        start: &[u8],
+        end: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let items = self.inner.scan(start, end, limit)?;
+        self.with(|c| {
+            c.scans += 1;
+            c.scanned_items += items.len() as u64;
+        });
+        Ok(items)
+    }
+    fn sync(&self) -> Result<()> {
+        self.inner.sync()
+    }
+    fn settle(&self) -> Result<()> {
+        self.epochs.lock().unwrap().push(Calls::default());
+        self.inner.settle()
+    }
+    fn close(&self) -> Result<()> {
+        self.inner.close()
+    }
+    fn compact(&self) -> Result<()> {
+        self.inner.compact()
+    }
+    fn stats(&self) -> EngineStats {
+        self.inner.stats()
+    }
+}
+
+/// A counting engine and the calls it will have seen, per epoch.
+pub fn counting_engine() -> (EngineUnderTest, std::sync::Arc<Mutex<Vec<Calls>>>) {
+    let epochs = std::sync::Arc::new(Mutex::new(Vec::new()));
+    let seen = epochs.clone();
+    let eut = EngineUnderTest {
+        info: EngineInfo {
+            name: "counting".into(),
+            family: "reference".into(),
+            description: "test: memory engine counting its calls".into(),
+            persistent: false,
+            counts_io: true,
+            options: Options::default(),
+        },
+        open: Box::new(move |_, _| {
+            Ok(Box::new(CountingEngine {
+                inner: MemoryEngine::new(),
+                epochs: epochs.clone(),
+            }))
+        }),
+    };
+    (eut, seen)
+}
