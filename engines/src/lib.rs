@@ -48,7 +48,7 @@ pub mod store_dir;
 pub use error::{Error, Result};
 pub use io::IoSnapshot;
 pub use limits::{MAX_KEY_LEN, MAX_VALUE_LEN, MIN_KEY_LEN};
-pub use options::{duration_ms, Durability, GroupCommit, Options};
+pub use options::{duration_ms, Durability, GroupCommit, Options, ProductionOptions};
 
 /// A key-value store. Every method may be called from many threads at once.
 pub trait Engine: Send + Sync {

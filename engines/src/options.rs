@@ -87,6 +87,7 @@ pub struct Options {
     pub lsm: crate::lsm::LsmOptions,
     pub btree: crate::btree::BtreeOptions,
     pub null: crate::null::NullOptions,
+    pub production: ProductionOptions,
 }
 
 impl Options {
@@ -109,7 +110,42 @@ impl Options {
             1,
             TIB,
             "bytes",
-        )
+        )?;
+        self.production.validate()
+    }
+}
+
+/// Memory the production engines may use for themselves; `None` keeps each engine's own
+/// default (redb 1 GiB cache, fjall 64 MiB memtable and its default cache, RocksDB two
+/// 64 MiB memtables and its default block cache, SQLite about 2 MB of pages). LMDB has no cache of
+/// its own (it reads through mmap, so the page cache is its cache) and ignores both.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProductionOptions {
+    /// Bytes of the engine's read cache: redb's cache (which also holds its uncommitted
+    /// writes), fjall's block cache, RocksDB's block cache, SQLite's page cache.
+    pub cache_bytes: Option<u64>,
+    /// Bytes of writes an LSM engine holds in memtables, all of them together (fjall's
+    /// memtable, RocksDB's two memtables share it); the B-tree engines ignore it.
+    pub write_buffer_bytes: Option<u64>,
+}
+
+/// Smallest cache or write buffer a production engine is given.
+pub const MIN_PRODUCTION_CACHE_BYTES: u64 = 1 << 20;
+
+impl ProductionOptions {
+    pub fn validate(&self) -> Result<()> {
+        for (name, v) in [
+            ("cache_bytes", self.cache_bytes),
+            ("write_buffer_bytes", self.write_buffer_bytes),
+        ] {
+            if v.is_some_and(|v| !(MIN_PRODUCTION_CACHE_BYTES..=1 << 40).contains(&v)) {
+                return Err(Error::InvalidInput(format!(
+                    "production.{name} must be from {MIN_PRODUCTION_CACHE_BYTES} bytes to 1 TiB"
+                )));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -149,5 +185,26 @@ pub mod duration_ms {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         Ok(Duration::from_millis(u64::deserialize(d)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn production_cache_sizes_are_checked() {
+        let mut o = Options::default();
+        o.validate().unwrap();
+        o.production.cache_bytes = Some(64 << 20);
+        o.production.write_buffer_bytes = Some(16 << 20);
+        o.validate().unwrap();
+        o.production.cache_bytes = Some(4096);
+        let e = o.validate().unwrap_err().to_string();
+        assert!(e.contains("production.cache_bytes"), "{e}");
+        o.production.cache_bytes = None;
+        o.production.write_buffer_bytes = Some(0);
+        let e = o.validate().unwrap_err().to_string();
+        assert!(e.contains("production.write_buffer_bytes"), "{e}");
     }
 }

@@ -129,6 +129,7 @@ pub fn check_all(results: &[RunResult], reclaims: &[SpaceReclaim]) -> Vec<Claim>
         claim5(&groups),
         claim6(&groups),
         claim7(reclaims),
+        claim8(results),
     ]
 }
 
@@ -186,8 +187,9 @@ struct Groups<'a> {
 }
 
 impl<'a> Groups<'a> {
+    /// The in-memory results (a capped run is another regime: claim 8 reads those).
     fn new(results: &'a [RunResult]) -> Groups<'a> {
-        let all = group_repetitions(results)
+        let all = group_repetitions(results.iter().filter(|r| r.memory_cap.is_none()))
             .into_iter()
             .map(|g| {
                 let r = g.representative();
@@ -656,5 +658,65 @@ fn claim7(reclaims: &[SpaceReclaim]) -> Claim {
         checks,
         rests.join("; "),
         "the main job's space-reclaim measurement (bitcask and lsm)",
+    )
+}
+
+/// Point-read workloads whose gets are nearly all of the run phase.
+const GET_WORKLOADS: [&str; 4] = ["read-heavy", "ycsb-c", "readrandom", "ycsb-b"];
+
+fn claim8(results: &[RunResult]) -> Claim {
+    // A get reads one block or page when the index is in memory (bitcask's keydir, a
+    // B-tree's inner nodes, an LSM's fence keys and bloom filters); two or more per get means
+    // the design's promise is not kept at this size of cache.
+    const ONE: f64 = 1.5;
+    const MORE: f64 = 2.0;
+    let mut checks = Vec::new();
+    let mut rests = Vec::new();
+    let capped = group_repetitions(results.iter().filter(|r| r.memory_cap.is_some()));
+    for g in &capped {
+        let r = g.representative();
+        let base = r.spec.name.trim_end_matches("-io");
+        if !GET_WORKLOADS.contains(&base) {
+            continue;
+        }
+        let Some((Some(reads), bytes)) =
+            main_phase(r).and_then(|p| p.device_reads_per(Some(OpKind::Read)))
+        else {
+            continue;
+        };
+        let limit = r.memory_cap.as_ref().map_or(0, |c| c.limit_bytes);
+        let outcome = if reads <= 0.0 {
+            Outcome::Undecided("no device reads: the store fits in the cap".into())
+        } else if reads <= ONE {
+            Outcome::Supports
+        } else if reads > MORE {
+            Outcome::Contradicts
+        } else {
+            Outcome::Undecided(format!("between {ONE} and {MORE} reads per get"))
+        };
+        checks.push(Check {
+            what: format!(
+                "{}, {} records under {} MiB: {}",
+                r.spec.name,
+                num(size_of(r) as f64),
+                limit >> 20,
+                r.engine.name
+            ),
+            figures: format!(
+                "{} device reads and {} bytes per get",
+                num(reads),
+                num(bytes)
+            ),
+            outcome,
+        });
+        rests.push(format!("{} on {}", r.engine.name, r.spec.name));
+    }
+    claim(
+        8,
+        "with the data on the device, a get costs about one device read: bitcask's keydir, a B-tree's inner nodes and an LSM tree's bloom filters keep the rest in memory",
+        "device reads per get (every read request of the capped run phase divided by its gets) on a point-read workload under a memory cap: at most 1.5 supports, more than 2 contradicts",
+        checks,
+        rests.join("; "),
+        "a point-read workload run under --memory-limit (compare --io-bound)",
     )
 }

@@ -20,6 +20,7 @@ pub mod claims_section;
 pub mod environment;
 pub mod families;
 pub mod html;
+pub mod io_bound;
 pub mod model;
 pub mod narrative;
 pub mod overview;
@@ -146,6 +147,7 @@ pub fn render_with_warnings(
     charts::write_amplification(&mut page, &model);
     charts::write_scaling(&mut page, &model);
     families::write(&mut page, &model);
+    io_bound::write(&mut page, &model);
     environment::write(&mut page, &model, calibration);
     page.finish()
 }

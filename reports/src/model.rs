@@ -272,20 +272,20 @@ impl<'a> Model<'a> {
 /// get their durability mode and threads added, then a number. Repetitions of one run are
 /// one series.
 fn label_series<'a>(all: &[&'a RunResult]) -> Vec<Series<'a>> {
-    let key = |r: &RunResult| (r.engine.name.clone(), size_of(r));
+    // A run under a memory cap is named as such: it sits beside the same run in memory.
+    let name = |r: &RunResult| match &r.memory_cap {
+        Some(c) => format!("{} capped {} MiB", r.engine.name, c.limit_bytes >> 20),
+        None => r.engine.name.clone(),
+    };
+    let key = |r: &RunResult| (name(r), size_of(r));
     let groups = group_repetitions(all.iter().copied());
     let rs: Vec<&RunResult> = groups.iter().map(|g| g.representative()).collect();
     let mut out: Vec<Series<'a>> = Vec::with_capacity(groups.len());
     for (g, r) in groups.into_iter().zip(rs.iter().copied()) {
         let same = rs.iter().filter(|o| key(o) == key(r)).count();
-        let mut label = r.engine.name.clone();
+        let mut label = name(r);
         if same > 1 {
-            label = format!(
-                "{} ({}, {} thr)",
-                r.engine.name,
-                durability_name(r),
-                r.spec.threads
-            );
+            label = format!("{label} ({}, {} thr)", durability_name(r), r.spec.threads);
         }
         let base = label.clone();
         let mut n = 2;

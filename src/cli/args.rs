@@ -102,6 +102,11 @@ pub struct PlaceArgs {
     /// `lsm.compaction=tiered` or `bitcask.max_segment_bytes=16777216` (repeatable).
     #[arg(long = "engine-option", value_name = "KEY=VALUE")]
     pub engine_options: Vec<String>,
+    /// Run each run's process in a memory cgroup of this size (page cache included), e.g.
+    /// 64MiB, 256M or plain bytes; the engines' caches are sized within it (README, "The
+    /// I/O-bound regime"). Needs root and a cgroup memory controller.
+    #[arg(long, value_name = "BYTES")]
+    pub memory_limit: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -137,6 +142,10 @@ pub struct CompareArgs {
     /// Workloads, comma-separated (default: read-heavy,write-heavy,range-scan).
     #[arg(long, value_delimiter = ',')]
     pub workloads: Vec<String>,
+    /// The I/O-bound preset: a store several times a memory limit (default 96 MiB, or
+    /// --memory-limit), each workload run capped and again in memory.
+    #[arg(long)]
+    pub io_bound: bool,
     #[command(flatten)]
     pub spec: SpecArgs,
     #[command(flatten)]

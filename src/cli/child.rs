@@ -8,6 +8,10 @@
 //! only; the parent passes it on once (the child then ends its phase cleanly and sends a
 //! partial result). A second Ctrl-C kills the child and ends the parent at once. A child
 //! whose parent dies is killed by the kernel (`PR_SET_PDEATHSIG`).
+//!
+//! With a memory limit, the child runs in a cgroup of its own ([`super::cgroup`]), which it
+//! joins before exec; the engine's caches are sized within the limit
+//! ([`super::io_bound::size_caches`]) and the result records the cap ([`MemoryCap`]).
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -19,9 +23,10 @@ use std::time::Duration;
 
 use engines::EngineKind;
 use workloads::job::{Job, Message};
-use workloads::result::RunResult;
+use workloads::result::{MemoryCap, RunResult};
 use workloads::runner::{self, EngineUnderTest, RunConfig, RunError};
 
+use super::cgroup::Group;
 use super::progress::Reporter;
 use super::{signal, CliResult};
 
@@ -47,18 +52,44 @@ impl std::fmt::Display for ChildError {
     }
 }
 
-/// Runs `job` in a fresh child process, showing its progress under `label`.
-pub fn run_in_child(job: &Job, label: &str) -> Result<RunResult, ChildError> {
+/// Runs `job` in a fresh child process, showing its progress under `label`; with `limit`,
+/// in a memory cgroup of that many bytes, removed when the child has ended.
+pub fn run_in_child(job: &Job, label: &str, limit: Option<u64>) -> Result<RunResult, ChildError> {
     let fail = |m: String| ChildError::Failed(m);
     let exe = std::env::current_exe().map_err(|e| fail(format!("cannot find kvbench: {e}")))?;
-    let mut child = Command::new(exe)
+    let mut job = job.clone();
+    let mut cap = None;
+    if let Some(limit) = limit {
+        let group = Group::create(limit, &job.dir).map_err(fail)?;
+        let caches = match job.engine.parse::<EngineKind>() {
+            Ok(kind) => super::io_bound::size_caches(kind, limit, &mut job.options),
+            Err(_) => Default::default(),
+        };
+        job.device_counters = group.device_counters();
+        job.memory_limit = Some(limit);
+        cap = Some((group, caches));
+    }
+    let mut command = Command::new(exe);
+    command
         .arg("run-child")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .map_err(|e| fail(format!("cannot start a child process: {e}")))?;
+        .process_group(0);
+    if let Some((group, _)) = &cap {
+        let procs = group.procs();
+        // SAFETY: the closure only calls open, write and close (async-signal-safe) on paths
+        // allocated before the fork.
+        unsafe { command.pre_exec(move || Group::join_from_pre_exec(&procs)) };
+    }
+    let mut child = command.spawn().map_err(|e| match &cap {
+        Some((g, _)) => fail(format!(
+            "cannot start a child process in the cgroup {}: {e}",
+            g.path().display()
+        )),
+        None => fail(format!("cannot start a child process: {e}")),
+    })?;
+    let job = &job;
     let pid = child.id() as i32;
     signal::set_child(pid);
     let text = serde_json::to_string(job).map_err(|e| fail(e.to_string()))?;
@@ -78,6 +109,13 @@ pub fn run_in_child(job: &Job, label: &str) -> Result<RunResult, ChildError> {
         let (ready, over) = (ready.clone(), over.clone());
         std::thread::spawn(move || forward_interrupt(pid, &ready, &over))
     };
+    let writeback = cap
+        .as_ref()
+        .filter(|(g, _)| g.needs_writeback_help())
+        .map(|(g, _)| {
+            let (g, over, dir) = (g.clone_handle(), over.clone(), job.dir.clone());
+            std::thread::spawn(move || help_writeback(&g, &dir, &over))
+        });
 
     let reporter = Reporter::new(label.to_string());
     let mut result = None;
@@ -99,6 +137,9 @@ pub fn run_in_child(job: &Job, label: &str) -> Result<RunResult, ChildError> {
     over.store(true, Ordering::SeqCst);
     signal::set_child(0);
     let _ = forward.join();
+    if let Some(h) = writeback {
+        let _ = h.join();
+    }
     if let Some(h) = stderr {
         let _ = h.join();
     }
@@ -107,10 +148,29 @@ pub fn run_in_child(job: &Job, label: &str) -> Result<RunResult, ChildError> {
         .unwrap_or_else(|p| p.into_inner())
         .drain(..)
         .collect();
+    let memory_cap = cap.as_ref().map(|(g, caches)| MemoryCap {
+        limit_bytes: g.limit(),
+        cgroup_version: g.version(),
+        peak_bytes: g.peak_bytes(),
+        oom_kills: g.oom_kills(),
+        cache_bytes: caches.clone(),
+        device_reads: g.device_reads(),
+    });
+    let oom = memory_cap
+        .as_ref()
+        .is_some_and(|m| m.oom_kills.unwrap_or(0) > 0);
     match (result, error) {
-        (Some(r), _) => Ok(r),
+        (Some(mut r), _) => {
+            r.memory_cap = memory_cap;
+            Ok(r)
+        }
         (None, Some((true, m))) => Err(ChildError::Open(m)),
         (None, Some((false, m))) => Err(fail(m)),
+        (None, None) if oom => Err(fail(format!(
+            "the kernel's OOM killer ended the run's process: the memory limit of {} MiB is too small for this engine and store ({})",
+            memory_cap.map_or(0, |m| m.limit_bytes >> 20),
+            died(status, &tail)
+        ))),
         (None, None) => Err(fail(died(status, &tail))),
     }
 }
@@ -125,6 +185,18 @@ fn forward_interrupt(pid: i32, ready: &AtomicBool, over: &AtomicBool) {
             sent = true;
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// v1 only: starts writeback of the run's files whenever the group's dirty pages pass a
+/// share of its limit (see [`super::cgroup`]).
+fn help_writeback(g: &super::cgroup::Watch, dir: &std::path::Path, over: &AtomicBool) {
+    let threshold = g.limit / super::cgroup::DIRTY_SHARE;
+    while !over.load(Ordering::SeqCst) {
+        if g.dirty_bytes().is_some_and(|d| d > threshold) {
+            super::cgroup::start_writeback(dir);
+        }
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
@@ -186,6 +258,12 @@ pub fn cmd_run_child() -> CliResult<ExitCode> {
     let job: Job = serde_json::from_str(&text)
         .map_err(|e| format!("run-child: not a job (this subcommand is kvbench's own): {e}"))?;
     send(&Message::Ready);
+    if let Some(c) = job.device_counters.clone() {
+        workloads::device_reads::watch(c);
+    }
+    if let Some(limit) = job.memory_limit {
+        runner::set_memory_limit(limit);
+    }
     let kind: EngineKind = match job.engine.parse() {
         Ok(k) => k,
         Err(e) => {

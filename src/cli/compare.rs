@@ -9,7 +9,8 @@
 //! stream digests of each workload's results must match. `--repeat N` runs each (engine,
 //! workload) N times, interleaved (A B C A B C), each run in a child process of its own.
 //! Engines that fail to open are reported on one line each and skipped; the exit code is
-//! then non-zero.
+//! then non-zero. `--io-bound` runs the I/O-bound preset ([`super::io_bound`]): each run
+//! under the memory limit and then again in memory, back to back.
 
 use std::process::ExitCode;
 
@@ -48,7 +49,8 @@ pub fn engines(names: &[String]) -> CliResult<Vec<EngineKind>> {
 
 /// True when `compare` was given no workloads and no sizes: then it runs the main job.
 fn is_main_job(a: &CompareArgs) -> bool {
-    a.workloads.is_empty()
+    !a.io_bound
+        && a.workloads.is_empty()
         && a.spec.scale.is_none()
         && a.spec.records.is_none()
         && a.spec.ops.is_none()
@@ -56,7 +58,14 @@ fn is_main_job(a: &CompareArgs) -> bool {
 }
 
 pub fn cmd_compare(mut a: CompareArgs) -> CliResult<ExitCode> {
-    let kinds = engines(&a.engines)?;
+    let mut kinds = engines(&a.engines)?;
+    if a.io_bound {
+        // An engine without files cannot hold a store larger than the memory it may use.
+        kinds.retain(|k| k.persistent() && *k != EngineKind::Null);
+        if a.place.memory_limit.is_none() {
+            a.place.memory_limit = Some(super::io_bound::LIMIT.to_string());
+        }
+    }
     if is_main_job(&a) {
         return super::main_job::run(&a, &kinds);
     }
@@ -65,7 +74,8 @@ pub fn cmd_compare(mut a: CompareArgs) -> CliResult<ExitCode> {
     } else {
         a.workloads.clone()
     };
-    if a.spec.scale.is_none()
+    if !a.io_bound
+        && a.spec.scale.is_none()
         && a.spec.records.is_none()
         && a.spec.ops.is_none()
         && a.spec.duration.is_none()
@@ -75,6 +85,9 @@ pub fn cmd_compare(mut a: CompareArgs) -> CliResult<ExitCode> {
     let mut specs = Vec::new();
     for n in &names {
         let mut s = workloads::presets::preset(n)?;
+        if a.io_bound {
+            super::io_bound::apply(&mut s);
+        }
         a.spec.apply(&mut s)?;
         specs.push(s);
     }
@@ -83,8 +96,15 @@ pub fn cmd_compare(mut a: CompareArgs) -> CliResult<ExitCode> {
     let repeat = a.spec.repeat();
     prepare_out(&a.place)?;
     signal::install();
-
+    // With --io-bound, each (engine, workload) runs capped and then again in memory.
+    let in_memory = PlaceArgs {
+        memory_limit: None,
+        ..a.place.clone()
+    };
     let mut batch = Batch::new(&a.place, &options, calibration);
+    if a.io_bound {
+        batch.in_memory_twin = Some(&in_memory);
+    }
     for spec in &mut specs {
         if spec.operation_count == 0 && !signal::interrupted() {
             pilot(spec, &kinds, &options, &a, &mut batch.skip)?;
@@ -108,6 +128,9 @@ pub struct Batch<'a> {
     pub failed: Vec<&'static str>,
     /// Engines that did not open: skipped from then on.
     pub skip: Vec<EngineKind>,
+    /// Where each run is made again right after its run in `place` (`compare --io-bound`:
+    /// without the memory limit), so that the two sit side by side.
+    pub in_memory_twin: Option<&'a PlaceArgs>,
 }
 
 impl<'a> Batch<'a> {
@@ -125,6 +148,7 @@ impl<'a> Batch<'a> {
             results: Vec::new(),
             failed: Vec::new(),
             skip: Vec::new(),
+            in_memory_twin: None,
         }
     }
 
@@ -163,34 +187,49 @@ impl<'a> Batch<'a> {
             eta.skip();
             return;
         }
-        let one = OneRun {
-            spec,
-            kind,
-            options: self.options,
-            calibration: self.calibration.clone(),
-            dir: self
-                .place
-                .dir
-                .as_ref()
-                .map(|d| sub_dir(d, kind, spec, index)),
-            repetition: repetition(kind, spec, index, repeat, self.started_unix),
-        };
         eta.start();
-        match run_one(one, self.place, Some(&self.place.out)) {
-            Ok((r, path)) => {
-                if let Some(p) = path {
-                    eprintln!("{} {}: wrote {}", kind.name(), spec.name, p.display());
+        let twin = self.in_memory_twin;
+        for place in std::iter::once(self.place).chain(twin) {
+            if self.skip.contains(&kind) || signal::interrupted() {
+                break;
+            }
+            // The capped run of a pair has a repetition group and data directory of its own.
+            let capped = twin.is_some() && place.memory_limit.is_some();
+            let mut rep = repetition(kind, spec, index, repeat, self.started_unix);
+            if let Some(r) = rep.as_mut().filter(|_| capped) {
+                r.group.push_str("-capped");
+            }
+            let one = OneRun {
+                spec,
+                kind,
+                options: self.options,
+                calibration: self.calibration.clone(),
+                dir: place.dir.as_ref().map(|d| {
+                    let dir = sub_dir(d, kind, spec, index);
+                    if capped {
+                        dir.with_extension("capped")
+                    } else {
+                        dir
+                    }
+                }),
+                repetition: rep,
+            };
+            match run_one(one, place, Some(&self.place.out)) {
+                Ok((r, path)) => {
+                    if let Some(p) = path {
+                        eprintln!("{} {}: wrote {}", kind.name(), spec.name, p.display());
+                    }
+                    self.results.push(r);
                 }
-                self.results.push(r);
-            }
-            Err(OneError::Child(ChildError::Open(e))) => {
-                eprintln!("kvbench: {}: skipped, it did not open: {e}", kind.name());
-                self.failed.push(kind.name());
-                self.skip.push(kind);
-            }
-            Err(e) => {
-                eprintln!("kvbench: {} {}: {e}", kind.name(), spec.name);
-                self.failed.push(kind.name());
+                Err(OneError::Child(ChildError::Open(e))) => {
+                    eprintln!("kvbench: {}: skipped, it did not open: {e}", kind.name());
+                    self.failed.push(kind.name());
+                    self.skip.push(kind);
+                }
+                Err(e) => {
+                    eprintln!("kvbench: {} {}: {e}", kind.name(), spec.name);
+                    self.failed.push(kind.name());
+                }
             }
         }
         eta.done();

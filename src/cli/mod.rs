@@ -3,9 +3,11 @@
 
 mod args;
 mod calibrate;
+mod cgroup;
 mod child;
 mod compare;
 mod engine_options;
+mod io_bound;
 mod main_job;
 mod progress;
 mod run;

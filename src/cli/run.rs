@@ -15,7 +15,8 @@ use super::child::{run_in_child, ChildError};
 use super::{signal, table, CliResult};
 
 /// Creates the results directory before any run, so a long run cannot end unwritable, and
-/// checks that `--dir` can be a data directory.
+/// checks that `--dir` can be a data directory and that a memory cgroup can be made when
+/// `--memory-limit` asks for one.
 pub fn prepare_out(place: &PlaceArgs) -> CliResult<()> {
     not_a_file("--out", &place.out)?;
     if let Some(dir) = &place.dir {
@@ -26,7 +27,24 @@ pub fn prepare_out(place: &PlaceArgs) -> CliResult<()> {
             "cannot create the results directory {}: {e}",
             place.out.display()
         )
-    })
+    })?;
+    if let Some(limit) = memory_limit(place)? {
+        let probe = tempfile::Builder::new()
+            .prefix("kvbench-")
+            .tempdir()
+            .map_err(|e| format!("cannot create a data directory: {e}"))?;
+        drop(super::cgroup::Group::create(limit, probe.path())?);
+    }
+    Ok(())
+}
+
+/// `--memory-limit` in bytes.
+pub fn memory_limit(place: &PlaceArgs) -> CliResult<Option<u64>> {
+    place
+        .memory_limit
+        .as_deref()
+        .map(|t| super::cgroup::parse_size(t).map_err(|e| format!("--memory-limit {e}")))
+        .transpose()
 }
 
 /// A directory flag must not name something that exists and is not a directory (or has such
@@ -131,12 +149,18 @@ pub fn run_one(
         dir,
         cold_cache: place.cold_cache,
         calibration: one.calibration.clone(),
+        device_counters: None,
+        memory_limit: None,
     };
     let mut label = format!("{} {}", one.kind.name(), one.spec.name);
     if let Some(r) = &one.repetition {
         label.push_str(&format!(" ({} of {})", r.index, r.count));
     }
-    let mut result = run_in_child(&job, &label).map_err(OneError::Child)?;
+    let limit = memory_limit(place).map_err(|e| OneError::Child(ChildError::Failed(e)))?;
+    if let Some(l) = limit {
+        label.push_str(&format!(" [{} MiB]", l >> 20));
+    }
+    let mut result = run_in_child(&job, &label, limit).map_err(OneError::Child)?;
     // The child was stopped through us: the result names the signal we were sent.
     if result.partial_reason.as_deref() == Some(workloads::runner::INTERRUPTED) {
         result.partial_reason = Some(signal::reason());

@@ -40,7 +40,7 @@ pub fn print(results: &[RunResult], calibration: Option<&Calibration>) {
     let repeated = groups.iter().any(|g| g.runs.len() > 1);
     let w = if repeated { 11 } else { 8 };
     println!(
-        "{:<8} {:<12} {:>9} {:>w$} {:>7} {:>w$} {:>7} {:>8} {:>6} {:>6} {:>6} {:>6} {:>7} {:>7} {:>6} {:>6} {:>7}  notes",
+        "{:<8} {:<12} {:>9} {:>w$} {:>7} {:>w$} {:>7} {:>8} {:>6} {:>6} {:>6} {:>6} {:>7} {:>7} {:>10} {:>6} {:>6} {:>7}  notes",
         "engine",
         "workload",
         "ops",
@@ -55,6 +55,7 @@ pub fn print(results: &[RunResult], calibration: Option<&Calibration>) {
         "WA dev",
         "RA B/op",
         "RA dev",
+        "dev rd/op",
         "SA",
         "SA app",
         "RSS MiB",
@@ -117,6 +118,9 @@ fn line(g: &Repeated<'_>, calibration: Option<&Calibration>, w: usize) {
     if r.cold_cache {
         notes.push("cold".into());
     }
+    if let Some(c) = &r.memory_cap {
+        notes.push(format!("capped at {} MiB", c.limit_bytes >> 20));
+    }
     if let Some(c) = calibration.filter(|c| c.fsync_latency.p50_ns > 0) {
         if r.durability == engines::Durability::Sync && r.engine.persistent {
             // One fsync per write at the device's median fsync latency; group commit
@@ -129,7 +133,7 @@ fn line(g: &Repeated<'_>, calibration: Option<&Calibration>, w: usize) {
         }
     }
     println!(
-        "{:<8} {:<12} {:>9} {:>w$} {:>7} {:>w$} {:>7} {:>8} {:>6} {:>6} {:>6} {:>6} {:>7} {:>7} {:>6} {:>6} {:>7}  {}",
+        "{:<8} {:<12} {:>9} {:>w$} {:>7} {:>w$} {:>7} {:>8} {:>6} {:>6} {:>6} {:>6} {:>7} {:>7} {:>10} {:>6} {:>6} {:>7}  {}",
         r.engine.name,
         r.spec.name,
         p.operations,
@@ -150,9 +154,27 @@ fn line(g: &Repeated<'_>, calibration: Option<&Calibration>, w: usize) {
             a.device_read_bytes_per_read
                 .map_or("-".into(), |x| format!("{x:.0}"))
         ),
+        files(device_reads(p)),
         amp(a.space_amp),
         amp(a.space_amp_apparent),
         format!("{:.0}", p.peak_rss_bytes as f64 / (1 << 20) as f64),
         notes.join(", ")
     );
+}
+
+/// Device reads per get (`1.02/get`), per scan (`/scan`) where gets or scans are nearly all
+/// of the phase, else per operation (`/op`), where the run counted them.
+fn device_reads(p: &workloads::result::PhaseResult) -> String {
+    use workloads::OpKind;
+    [
+        (Some(OpKind::Read), "get"),
+        (Some(OpKind::Scan), "scan"),
+        (None, "op"),
+    ]
+    .into_iter()
+    .find_map(|(op, name)| match p.device_reads_per(op)? {
+        (Some(reads), _) => Some(format!("{reads:.2}/{name}")),
+        (None, _) => None,
+    })
+    .unwrap_or_else(|| "-".into())
 }

@@ -24,6 +24,12 @@ pub struct Job {
     pub dir: PathBuf,
     pub cold_cache: bool,
     pub calibration: Option<Calibration>,
+    /// The device read counters of the cgroup the parent put the child in, if any.
+    #[serde(default)]
+    pub device_counters: Option<crate::device_reads::DeviceCounters>,
+    /// The memory limit of that cgroup, bytes.
+    #[serde(default)]
+    pub memory_limit: Option<u64>,
 }
 
 /// A line of the child's stdout.

@@ -10,12 +10,14 @@
 //! * [`procfs`] (`/proc/self/io`, rusage), [`files`] (allocated and apparent space,
 //!   syncfs, page-cache residency), [`environment`] (machine and build), [`calibrate`]
 //!   (device and harness limits);
-//! * [`job`]: one run as a job for a child process; [`spread`]: median and 95% interval
-//!   over repetitions; [`same_work`]: did the engines of a comparison run the same stream;
+//! * [`job`]: one run as a job for a child process; [`device_reads`]: device read requests
+//!   of a capped run's own cgroup; [`spread`]: median and 95% interval over repetitions;
+//!   [`same_work`]: did the engines of a comparison run the same stream;
 //! * [`main_job`]: the plan of `kvbench compare` with no workloads or sizes, and the
 //!   space-reclaim measurement (space before and after `compact()`).
 
 pub mod calibrate;
+pub mod device_reads;
 pub mod environment;
 pub mod fidelity;
 pub mod files;

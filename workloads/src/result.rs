@@ -67,6 +67,38 @@ pub struct RunResult {
     /// per deliberate difference (`workloads::fidelity`).
     #[serde(default)]
     pub fidelity: Vec<String>,
+    /// The memory cap the run's process ran under (`--memory-limit`), when there was one.
+    #[serde(default)]
+    pub memory_cap: Option<MemoryCap>,
+}
+
+/// A run under a memory cgroup: resident memory and page cache together held to `limit_bytes`,
+/// so a store larger than that is read from the device.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MemoryCap {
+    /// The group's limit, bytes (v1 `memory.limit_in_bytes`, v2 `memory.max`).
+    pub limit_bytes: u64,
+    /// 1 or 2.
+    pub cgroup_version: u8,
+    /// Highest memory use of the group over the run, bytes (v1 `memory.max_usage_in_bytes`,
+    /// v2 `memory.peak`), when the kernel reports it.
+    pub peak_bytes: Option<u64>,
+    /// Processes the kernel killed for lack of memory in the group.
+    pub oom_kills: Option<u64>,
+    /// The engine's own caches as sized within the limit, by option name (e.g.
+    /// `lsm.block_cache_bytes`); the rest of the limit is left to the page cache.
+    pub cache_bytes: BTreeMap<String, u64>,
+    /// Device reads of the whole run (load, run and the engine's open and close), from the
+    /// group's I/O counters, when readable.
+    pub device_reads: Option<DeviceReadCount>,
+}
+
+/// Read requests and bytes that reached the block device (a cgroup's I/O counters).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceReadCount {
+    pub reads: u64,
+    pub bytes: u64,
 }
 
 /// The cold-cache step between load and run.
@@ -210,6 +242,10 @@ pub struct PhaseResult {
     /// record, lengths), so two results can show they ran the same operation stream.
     #[serde(default)]
     pub op_stream_digests: Vec<u64>,
+    /// Device reads over the phase's window (settled), from the run's own cgroup; present in
+    /// memory-capped runs only.
+    #[serde(default)]
+    pub device_reads: Option<DeviceReadCount>,
 }
 
 /// Operations per second.
@@ -523,11 +559,42 @@ impl RunResult {
 }
 
 impl PhaseResult {
+    /// Device reads and bytes of the phase per operation of `op` (`Read` = gets, `Scan` =
+    /// scans; `None` = every operation): every device read of the window (those caused by
+    /// writes and compactions included) divided by the operations of `op`. Per get or per
+    /// scan only where `op` is at least [`DEVICE_READS_OP_SHARE`] of the phase's operations
+    /// (elsewhere the reads of the other operations would be billed to it); the read count
+    /// only where the cgroup counted it. Bytes fall back to `read_bytes` of `/proc/self/io`
+    /// for a run without a cgroup.
+    pub fn device_reads_per(&self, op: Option<OpKind>) -> Option<(Option<f64>, f64)> {
+        let count = |k: Option<OpKind>| self.latency_of(k).map_or(0, |l| l.summary.count);
+        let n = count(op);
+        let enough = match op {
+            None => true,
+            Some(OpKind::Read | OpKind::Scan) => {
+                n as f64 >= DEVICE_READS_OP_SHARE * count(None) as f64
+            }
+            Some(_) => false,
+        };
+        if n == 0 || !enough {
+            return None;
+        }
+        let n = n as f64;
+        match self.device_reads {
+            Some(d) => Some((Some(d.reads as f64 / n), d.bytes as f64 / n)),
+            None => Some((None, self.amplification.proc_read_bytes? as f64 / n)),
+        }
+    }
+
     /// Latency of `op` (`None` = all types), if it ran.
     pub fn latency_of(&self, op: Option<OpKind>) -> Option<&OpLatency> {
         self.latency.iter().find(|l| l.op == op)
     }
 }
+
+/// Share of a phase's operations that gets (or scans) must make up for its device reads to
+/// be given per get (or per scan).
+pub const DEVICE_READS_OP_SHARE: f64 = 0.9;
 
 /// Engine-specific figures by name, as found in `EngineStats::extra`.
 pub type Extra = BTreeMap<String, f64>;
@@ -626,6 +693,10 @@ pub(crate) mod tests {
                 ..ProcIo::default()
             }),
             op_stream_digests: vec![1, 2],
+            device_reads: Some(DeviceReadCount {
+                reads: 4,
+                bytes: 16384,
+            }),
         };
         RunResult {
             schema_version: SCHEMA_VERSION,
@@ -669,6 +740,14 @@ pub(crate) mod tests {
             }),
             notes: vec!["a note".into()],
             fidelity: vec!["a difference".into()],
+            memory_cap: Some(MemoryCap {
+                limit_bytes: 32 << 20,
+                cgroup_version: 1,
+                peak_bytes: Some(30 << 20),
+                oom_kills: Some(0),
+                cache_bytes: [("lsm.block_cache_bytes".to_string(), 6 << 20)].into(),
+                device_reads: None,
+            }),
         }
     }
 
@@ -691,6 +770,31 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn device_reads_per_get_and_scan() {
+        let mut r = sample();
+        let p = &mut r.phases[0];
+        // 10 gets (all the phase's operations), 4 device reads of 16 KiB in all.
+        let mut all = p.latency[0].clone();
+        all.op = None;
+        p.latency.push(all);
+        let get = Some(OpKind::Read);
+        assert_eq!(p.device_reads_per(get), Some((Some(0.4), 1638.4)));
+        assert_eq!(p.device_reads_per(None), Some((Some(0.4), 1638.4)));
+        assert_eq!(p.device_reads_per(Some(OpKind::Scan)), None, "no scans ran");
+        assert_eq!(p.device_reads_per(Some(OpKind::Update)), None);
+        // 10 gets of 12 operations: below 90%, so the reads are not billed to gets.
+        p.latency.last_mut().unwrap().summary.count = 12;
+        assert_eq!(p.device_reads_per(get), None, "gets are not 90% of the ops");
+        let per_op = p.device_reads_per(None).unwrap();
+        assert!((per_op.0.unwrap() - 4.0 / 12.0).abs() < 1e-9);
+        p.latency.last_mut().unwrap().summary.count = 10;
+        p.device_reads = None;
+        assert_eq!(p.device_reads_per(get), None, "no read_bytes either");
+        p.amplification.proc_read_bytes = Some(8192);
+        assert_eq!(p.device_reads_per(get), Some((None, 819.2)));
+    }
+
+    #[test]
     fn optional_fields_may_be_missing() {
         let mut v: serde_json::Value = serde_json::to_value(sample()).unwrap();
         let obj = v.as_object_mut().unwrap();
@@ -700,13 +804,19 @@ pub(crate) mod tests {
         obj.remove("partial_reason");
         obj.remove("cold_cache_check");
         obj.remove("repetition");
+        obj.remove("memory_cap");
+        v["phases"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("device_reads");
         let amp = v["phases"][0]["amplification"].as_object_mut().unwrap();
         for name in ["in_window", "settled", "allocated_bytes", "not_steady"] {
             amp.remove(name);
         }
         let back: RunResult = serde_json::from_value(v).unwrap();
         assert!(back.calibration.is_none() && back.notes.is_empty() && back.fidelity.is_empty());
-        assert!(back.repetition.is_none());
+        assert!(back.repetition.is_none() && back.memory_cap.is_none());
+        assert!(back.phases[0].device_reads.is_none());
         let a = &back.phases[0].amplification;
         assert!(a.in_window.is_none() && !a.settled && !a.not_steady);
     }

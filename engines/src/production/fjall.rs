@@ -39,7 +39,8 @@ use super::{engine_corruption, engine_error, extra, open_adapter, Backend};
 use crate::{Engine, EngineKind, EngineStats, Error, Options, Result};
 
 const SUBDIR: &str = "fjall";
-/// The keyspace's memtable (fjall's default).
+/// The keyspace's memtable (fjall's default) unless `production.write_buffer_bytes` sets it;
+/// `production.cache_bytes` sets its block cache.
 const MEMTABLE_BYTES: u64 = 64 << 20;
 /// Settling waits until this many checks, 10 ms apart, saw no compaction at work.
 const QUIET_CHECKS: u32 = 5;
@@ -49,21 +50,34 @@ const SETTLE_LIMIT: Duration = Duration::from_secs(600);
 pub fn open(dir: &Path, options: &Options) -> Result<Box<dyn Engine>> {
     open_adapter(EngineKind::Fjall, dir, options, |store| {
         let path = store.join(SUBDIR);
-        let db = fjall::Database::builder(&path)
-            .open()
-            .map_err(|e| map(&path, e))?;
+        let mut builder = fjall::Database::builder(&path);
+        if let Some(cache) = options.production.cache_bytes {
+            builder = builder.cache_size(cache);
+        }
+        let db = builder.open().map_err(|e| map(&path, e))?;
+        let memtable = options
+            .production
+            .write_buffer_bytes
+            .unwrap_or(MEMTABLE_BYTES);
         let kv = db
             .keyspace("kv", || {
-                KeyspaceCreateOptions::default().max_memtable_size(MEMTABLE_BYTES)
+                KeyspaceCreateOptions::default().max_memtable_size(memtable)
             })
             .map_err(|e| map(&path, e))?;
-        Ok(Fjall { db, kv, path })
+        Ok(Fjall {
+            db,
+            kv,
+            memtable,
+            path,
+        })
     })
 }
 
 pub(crate) struct Fjall {
     db: fjall::Database,
     kv: fjall::Keyspace,
+    /// The keyspace's memtable size.
+    memtable: u64,
     path: PathBuf,
 }
 
@@ -179,7 +193,7 @@ impl Backend for Fjall {
     }
 
     fn write_buffer_bytes(&self) -> u64 {
-        MEMTABLE_BYTES
+        self.memtable
     }
 
     fn stats(&self, stats: &mut EngineStats) {

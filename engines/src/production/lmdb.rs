@@ -22,7 +22,8 @@
 //! LMDB reuses freed pages in place and has no online compaction. `settle` is
 //! `mdb_env_sync(force)`: every commit has already written its pages to the file (the OS
 //! holds them, not LMDB), so LMDB holds no writes of its own (`write_buffer_bytes` 0) and
-//! has no background work.
+//! has no background work. It has no cache of its own either: `production.cache_bytes` does
+//! not apply, the page cache (under a memory cap, the cap) is its cache.
 //!
 //! `extra`: `lmdb_depth`, `lmdb_branch_pages`, `lmdb_leaf_pages`, `lmdb_overflow_pages`
 //! (pages of values too big for a leaf), `lmdb_page_size`, `lmdb_last_page` (high-water

@@ -38,14 +38,19 @@ use crate::{Durability, Engine, EngineKind, EngineStats, Error, Options, Result}
 
 const TABLE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("kv");
 const FILE: &str = "data.redb";
-/// redb's cache (its default); its write buffer is held at or below half of it.
+/// redb's cache (its default) unless `production.cache_bytes` sets it; its write buffer is
+/// held at or below half of it.
 const CACHE_BYTES: usize = 1 << 30;
 
 pub fn open(dir: &Path, options: &Options) -> Result<Box<dyn Engine>> {
     open_adapter(EngineKind::Redb, dir, options, |store| {
         let file = store.join(FILE);
+        let cache = options
+            .production
+            .cache_bytes
+            .map_or(CACHE_BYTES, |b| b as usize);
         let db = redb::Database::builder()
-            .set_cache_size(CACHE_BYTES)
+            .set_cache_size(cache)
             .create(&file)
             .map_err(|e| map(&file, e))?;
         let me = Redb {
@@ -54,6 +59,7 @@ pub fn open(dir: &Path, options: &Options) -> Result<Box<dyn Engine>> {
                 Durability::Sync => RedbDurability::Immediate,
                 Durability::None | Durability::Group => RedbDurability::None,
             },
+            cache,
             file,
         };
         // The table exists from the first open on, so readers never meet a missing table.
@@ -66,6 +72,8 @@ pub(crate) struct Redb {
     /// `None` after close; the write lock is taken only by compact and close.
     db: RwLock<Option<redb::Database>>,
     durability: RedbDurability,
+    /// Bytes of redb's cache.
+    cache: usize,
     file: PathBuf,
 }
 
@@ -163,7 +171,7 @@ impl Backend for Redb {
     fn write_buffer_bytes(&self) -> u64 {
         match self.durability {
             RedbDurability::Immediate => 0,
-            _ => (CACHE_BYTES / 2) as u64,
+            _ => (self.cache / 2) as u64,
         }
     }
 

@@ -59,7 +59,8 @@ use super::{engine_corruption, engine_error, extra, open_adapter, Backend};
 use crate::{Durability, Engine, EngineKind, EngineStats, Error, Options, Result};
 
 const SUBDIR: &str = "rocksdb";
-/// One memtable (RocksDB's default `write_buffer_size`).
+/// One memtable (RocksDB's default `write_buffer_size`), unless `production.write_buffer_bytes`
+/// sets the memtables' total; `production.cache_bytes` sets the block cache.
 const MEMTABLE_BYTES: usize = 64 << 20;
 /// Memtables held at most, the active one and those waiting for their flush (RocksDB's
 /// default `max_write_buffer_number`).
@@ -77,8 +78,17 @@ pub fn open(dir: &Path, options: &Options) -> Result<Box<dyn Engine>> {
         opts.set_log_level(LogLevel::Warn);
         opts.set_keep_log_file_num(2);
         opts.set_max_background_jobs(2);
-        opts.set_write_buffer_size(MEMTABLE_BYTES);
+        let memtable = options
+            .production
+            .write_buffer_bytes
+            .map_or(MEMTABLE_BYTES, |b| b as usize / MEMTABLES);
+        opts.set_write_buffer_size(memtable);
         opts.set_max_write_buffer_number(MEMTABLES as i32);
+        if let Some(cache) = options.production.cache_bytes {
+            let mut table = rocksdb::BlockBasedOptions::default();
+            table.set_block_cache(&rocksdb::Cache::new_lru_cache(cache as usize));
+            opts.set_block_based_table_factory(&table);
+        }
         let db = DB::open(&opts, &path).map_err(|e| map(&path, e))?;
         let mut write = WriteOptions::default();
         write.set_sync(options.durability == Durability::Sync);
@@ -86,6 +96,7 @@ pub fn open(dir: &Path, options: &Options) -> Result<Box<dyn Engine>> {
             db,
             opts,
             write,
+            memtable,
             path,
         })
     })
@@ -96,6 +107,8 @@ pub(crate) struct Rocks {
     /// Holds the statistics object the open database reports into.
     opts: rocksdb::Options,
     write: WriteOptions,
+    /// Bytes of one memtable.
+    memtable: usize,
     path: PathBuf,
 }
 
@@ -196,7 +209,7 @@ impl Backend for Rocks {
     }
 
     fn write_buffer_bytes(&self) -> u64 {
-        (MEMTABLE_BYTES * MEMTABLES) as u64
+        (self.memtable * MEMTABLES) as u64
     }
 
     fn stats(&self, stats: &mut EngineStats) {

@@ -62,7 +62,13 @@ const MAX_POOLED_READERS: usize = 16;
 pub fn open(dir: &Path, options: &Options) -> Result<Box<dyn Engine>> {
     open_adapter(EngineKind::Sqlite, dir, options, |store| {
         let file = store.join(FILE);
-        let writer = connect(&file)?;
+        // SQLite's page cache is per connection: the writer and a reader (one per worker
+        // thread at a time) each get half of `production.cache_bytes`.
+        let cache_kib = options
+            .production
+            .cache_bytes
+            .map(|b| (b / 2 / 1024).max(1) as i64);
+        let writer = connect(&file, cache_kib)?;
         let synchronous = match options.durability {
             Durability::Sync => "FULL",
             Durability::None | Durability::Group => "OFF",
@@ -94,6 +100,7 @@ pub fn open(dir: &Path, options: &Options) -> Result<Box<dyn Engine>> {
         let checkpoint_bytes = pragma("wal_autocheckpoint")? * pragma("page_size")?;
         Ok(Sqlite {
             checkpoint_bytes,
+            cache_kib,
             writer: Mutex::new(Some(writer)),
             readers: Mutex::new(Vec::new()),
             dir: store.path().to_path_buf(),
@@ -102,7 +109,9 @@ pub fn open(dir: &Path, options: &Options) -> Result<Box<dyn Engine>> {
     })
 }
 
-fn connect(file: &Path) -> Result<Connection> {
+/// A connection to `file`, with a page cache of `cache_kib` KiB when given (else SQLite's
+/// default, about 2 MB).
+fn connect(file: &Path, cache_kib: Option<i64>) -> Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX
@@ -110,12 +119,19 @@ fn connect(file: &Path) -> Result<Connection> {
     let conn = Connection::open_with_flags(file, flags).map_err(|e| map(file, e))?;
     conn.busy_timeout(std::time::Duration::from_secs(10))
         .map_err(|e| map(file, e))?;
+    if let Some(kib) = cache_kib {
+        // A negative cache_size is a size in KiB.
+        conn.pragma_update(None, "cache_size", -kib)
+            .map_err(|e| map(file, e))?;
+    }
     Ok(conn)
 }
 
 pub(crate) struct Sqlite {
     /// WAL bytes after which SQLite checkpoints on its own.
     checkpoint_bytes: u64,
+    /// Page cache of each connection, KiB (`None`: SQLite's default).
+    cache_kib: Option<i64>,
     /// `None` after close.
     writer: Mutex<Option<Connection>>,
     readers: Mutex<Vec<Connection>>,
@@ -147,7 +163,7 @@ impl Sqlite {
         let pooled = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let conn = match pooled {
             Some(c) => c,
-            None => connect(&self.file)?,
+            None => connect(&self.file, self.cache_kib)?,
         };
         let r = f(&conn).map_err(|e| map(&self.file, e));
         let mut pool = self.readers.lock().unwrap_or_else(|p| p.into_inner());

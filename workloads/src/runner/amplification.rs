@@ -75,7 +75,7 @@ pub fn live_data(db: &dyn Engine) -> engines::Result<(u64, u64)> {
                 start.extend_from_slice(k);
                 start.push(0);
                 let per_pair = page_bytes / page.len() as u64 + PAIR_OVERHEAD;
-                page_len = usize::try_from(PAGE_BYTES / per_pair)
+                page_len = usize::try_from(super::harness_bytes(PAGE_BYTES) / per_pair)
                     .unwrap_or(MAX_PAGE)
                     .clamp(FIRST_PAGE, MAX_PAGE);
             }

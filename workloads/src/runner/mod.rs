@@ -81,6 +81,25 @@ pub const INTERRUPTED: &str = "interrupted";
 /// clock (a count-bounded stream that fits is generated whole before the phase starts).
 pub const GENERATE_AHEAD_BYTES: usize = 256 << 20;
 
+/// The memory this process may use, when a parent capped it (a cgroup limit): the harness
+/// then keeps its own buffers (operations generated ahead, the pages of the live-data scan)
+/// within `1 / HARNESS_SHARE` of it, so the cap is left to the engine and the page cache.
+static MEMORY_LIMIT: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+/// See [`MEMORY_LIMIT`].
+pub const HARNESS_SHARE: u64 = 16;
+
+/// Tells the runner the memory this process may use (once; later calls are ignored).
+pub fn set_memory_limit(bytes: u64) {
+    let _ = MEMORY_LIMIT.set(bytes);
+}
+
+/// Bytes the harness may hold for one of its buffers: `default`, or less under a cap.
+pub(crate) fn harness_bytes(default: u64) -> u64 {
+    MEMORY_LIMIT
+        .get()
+        .map_or(default, |l| default.min(l / HARNESS_SHARE))
+}
+
 /// Progress of a phase, reported about once a second.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Progress {
@@ -179,7 +198,7 @@ pub fn run(
     let mut notes = Vec::new();
     let mut stopped: Option<String> = None;
     let threads = spec.threads;
-    let budget = GENERATE_AHEAD_BYTES / threads as usize;
+    let budget = harness_bytes(GENERATE_AHEAD_BYTES as u64) as usize / threads as usize;
 
     if spec.loaded().1 > 0 {
         let loads: Vec<LoadStream> = (0..threads).map(|t| LoadStream::new(spec, t)).collect();
@@ -356,6 +375,7 @@ fn finish_result(
         phases,
         calibration: cfg.calibration.clone(),
         notes,
+        memory_cap: None,
         fidelity: crate::fidelity::differences(spec),
     }
 }

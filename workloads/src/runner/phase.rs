@@ -84,6 +84,8 @@ struct Reading {
     stats: EngineStats,
     io: Option<ProcIo>,
     ru: procfs::Rusage,
+    /// The run's own cgroup's device reads (memory-capped runs only).
+    dev: Option<crate::device_reads::DeviceReadCount>,
 }
 
 impl Reading {
@@ -99,6 +101,7 @@ impl Reading {
         Reading {
             ru: procfs::rusage(),
             io: procfs::read_proc_io(),
+            dev: crate::device_reads::read(),
             stats: ctx.db.stats(),
         }
     }
@@ -586,6 +589,7 @@ fn finish(
         proc_io: settled.proc,
         op_stream_digests: digests,
         settle_secs: Some(k.settle_secs),
+        device_reads: k.settled.dev.zip(k.before.dev).map(|(a, b)| a.since(&b)),
     };
     PhaseEnd {
         result,

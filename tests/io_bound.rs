@@ -1,0 +1,227 @@
+//! Memory-capped runs (`--memory-limit`): for every persistent engine, a store about three
+//! times the cap is read back from the device (device reads per get above zero), the group's
+//! peak memory stays within the limit, and the group is gone after the run; where no group
+//! can be made, the run fails at once with a one-line error.
+//!
+//! The runs need root and a cgroup memory controller. Without root they are skipped with a
+//! line on stderr; as root, a missing controller fails them.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use workloads::result::PhaseKind;
+use workloads::OpKind;
+
+const LIMIT: u64 = 32 << 20;
+/// fjall needs more for itself: at 32 MiB (6 MiB cache, 2 MiB memtable) the OOM killer ended
+/// its run after the load; at 48 MiB the store is still twice the limit.
+const FJALL_LIMIT: u64 = 48 << 20;
+
+fn kvbench(args: &[&str], env: &[(&str, &str)]) -> (Output, u32) {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_kvbench"));
+    c.args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let child = c
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run kvbench");
+    let pid = child.id();
+    (child.wait_with_output().expect("wait for kvbench"), pid)
+}
+
+fn root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn ycsb_c() -> String {
+    format!("{}/workloads/ycsb/workloadc", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every directory under the cgroup mounts named for a kvbench process `pid`.
+fn groups_of(pid: u32) -> Vec<PathBuf> {
+    let prefix = format!("kvbench-{pid}-");
+    let mut found = Vec::new();
+    let mut stack = vec![PathBuf::from("/sys/fs/cgroup")];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            if !e.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
+                found.push(e.path());
+            }
+            // Groups are made under kvbench's own group or at a hierarchy's root: a few
+            // levels deep at most.
+            if e.path().components().count() < 8 {
+                stack.push(e.path());
+            }
+        }
+    }
+    found
+}
+
+/// 100,000 records of 1000-byte values (about 100 MB, three times the 32 MiB cap) inserted
+/// in key order (so the load reads nothing back), then 3,000 uniform gets.
+fn capped_run(engine: &str) {
+    let limit = if engine == "fjall" {
+        FJALL_LIMIT
+    } else {
+        LIMIT
+    };
+    let limit_arg = limit.to_string();
+    let out = tempfile::tempdir().unwrap();
+    let out_s = out.path().to_str().unwrap();
+    let file = ycsb_c();
+    let args = [
+        "run",
+        "--engine",
+        engine,
+        "--workload-file",
+        &file,
+        "-p",
+        "recordcount=100000",
+        "-p",
+        "operationcount=3000",
+        "-p",
+        "insertorder=ordered",
+        "-p",
+        "requestdistribution=uniform",
+        "--memory-limit",
+        &limit_arg,
+        "--out",
+        out_s,
+    ];
+    let (o, pid) = kvbench(&args, &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    if !root() && err.contains("no usable memory cgroup") {
+        eprintln!("skipped: not root, and no memory cgroup could be made: {err}");
+        return;
+    }
+    assert!(o.status.success(), "{engine}: {err}");
+    assert!(
+        groups_of(pid).is_empty(),
+        "{engine}: the run's cgroup was left behind: {:?}",
+        groups_of(pid)
+    );
+    let (results, bad) = workloads::output::read_results(out.path()).unwrap();
+    assert!(bad.is_empty(), "{bad:?}");
+    assert_eq!(results.len(), 1);
+    let r = &results[0].1;
+    let cap = r.memory_cap.as_ref().expect("the result records the cap");
+    assert_eq!(cap.limit_bytes, limit);
+    assert!(matches!(cap.cgroup_version, 1 | 2));
+    let peak = cap.peak_bytes.expect("the group's peak memory");
+    assert!(
+        peak > 0 && peak <= limit,
+        "{engine}: peak {peak} of a {limit} limit"
+    );
+    assert_eq!(cap.oom_kills, Some(0), "{engine}");
+    let run = r.phase(PhaseKind::Run).unwrap();
+    let dev = run.device_reads.expect("the run phase's device reads");
+    assert!(dev.reads > 0 && dev.bytes > 0, "{engine}: {dev:?}");
+    let (per_get, bytes_per_get) = run.device_reads_per(Some(OpKind::Read)).unwrap();
+    assert!(per_get.unwrap() > 0.0 && bytes_per_get > 0.0, "{engine}");
+    // The engine's read cache was sized within the cap (bitcask and LMDB have none).
+    let options = &r.engine.options;
+    match engine {
+        "lsm" => assert!(options.lsm.block_cache_bytes <= limit / 4),
+        "btree" => assert!(options.btree.buffer_pool_bytes <= limit / 4),
+        _ => {}
+    }
+    for (name, bytes) in &cap.cache_bytes {
+        assert!(*bytes <= limit / 4, "{engine}: {name} = {bytes}");
+    }
+    eprintln!(
+        "{engine}: {:.2} device reads and {:.0} bytes per get, peak {} MiB",
+        per_get.unwrap(),
+        bytes_per_get,
+        peak >> 20
+    );
+}
+
+macro_rules! capped {
+    ($($(#[$m:meta])* $name:ident: $engine:literal),* $(,)?) => {
+        $(
+            $(#[$m])*
+            #[test]
+            fn $name() {
+                capped_run($engine);
+            }
+        )*
+    };
+}
+
+capped! {
+    bitcask_gets_read_the_device: "bitcask",
+    lsm_gets_read_the_device: "lsm",
+    btree_gets_read_the_device: "btree",
+    #[cfg(any(feature = "redb", feature = "production"))]
+    redb_gets_read_the_device: "redb",
+    #[cfg(any(feature = "fjall", feature = "production"))]
+    fjall_gets_read_the_device: "fjall",
+    #[cfg(any(feature = "lmdb", feature = "production"))]
+    lmdb_gets_read_the_device: "lmdb",
+    #[cfg(any(feature = "rocksdb", feature = "production"))]
+    rocksdb_gets_read_the_device: "rocksdb",
+    #[cfg(any(feature = "sqlite", feature = "production"))]
+    sqlite_gets_read_the_device: "sqlite",
+}
+
+#[test]
+fn no_cgroup_is_a_one_line_error_and_no_uncapped_run() {
+    let out = tempfile::tempdir().unwrap();
+    let nowhere = out.path().join("no-such-dir");
+    let args = [
+        "run",
+        "--engine",
+        "lsm",
+        "-w",
+        "read-heavy",
+        "--scale",
+        "small",
+        "--memory-limit",
+        "64M",
+        "--out",
+        out.path().to_str().unwrap(),
+    ];
+    let (o, _) = kvbench(&args, &[("KVBENCH_CGROUP_ROOT", nowhere.to_str().unwrap())]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("no usable memory cgroup") && err.contains("no-such-dir"),
+        "{err}"
+    );
+    assert!(
+        std::fs::read_dir(out.path())
+            .unwrap()
+            .flatten()
+            .all(|e| !e.file_name().to_string_lossy().ends_with(".json")),
+        "no result was written"
+    );
+    // A bad size is a one-line error too.
+    let (o, _) = kvbench(
+        &[
+            "run",
+            "--engine",
+            "lsm",
+            "-w",
+            "read-heavy",
+            "--memory-limit",
+            "lots",
+        ],
+        &[],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("--memory-limit 'lots'"),
+        "{err}"
+    );
+}
