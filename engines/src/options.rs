@@ -125,8 +125,8 @@ pub struct ProductionOptions {
     /// Bytes of the engine's read cache: redb's cache (which also holds its uncommitted
     /// writes), fjall's block cache, RocksDB's block cache, SQLite's page cache.
     pub cache_bytes: Option<u64>,
-    /// Bytes of writes an LSM engine holds in memtables, all of them together (fjall's
-    /// memtable, RocksDB's two memtables share it); the B-tree engines ignore it.
+    /// Bytes of writes an LSM engine holds in memtables, all of them together (fjall's five
+    /// memtables and RocksDB's two share it); the B-tree engines ignore it.
     pub write_buffer_bytes: Option<u64>,
 }
 

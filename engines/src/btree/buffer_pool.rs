@@ -253,6 +253,11 @@ impl BufferPool {
             .saturating_sub(self.dirty + self.frozen_ids.len())
     }
 
+    /// True when the clean frames fill the capacity (a page read now would exceed it).
+    pub fn at_capacity(&self) -> bool {
+        self.clean() >= self.capacity
+    }
+
     /// True when the clean frames exceed the capacity.
     pub fn over_capacity(&self) -> bool {
         self.clean() > self.capacity

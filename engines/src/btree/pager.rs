@@ -17,6 +17,24 @@ use super::page::{Page, PageId, PAGE_SIZE};
 use crate::io::File;
 use crate::{Error, Result};
 
+/// A page a scan reads: the pool's image, or one read past the pool (see
+/// [`Pager::page_passing`]).
+pub enum Passing<'p> {
+    Pooled(&'p Page),
+    Read(Box<Page>),
+}
+
+impl std::ops::Deref for Passing<'_> {
+    type Target = Page;
+
+    fn deref(&self) -> &Page {
+        match self {
+            Passing::Pooled(p) => p,
+            Passing::Read(p) => p,
+        }
+    }
+}
+
 /// Most page images kept for reuse.
 const MAX_SPARES: usize = 64;
 
@@ -109,6 +127,22 @@ impl Pager {
     #[inline]
     pub fn page_ref(&self, id: PageId) -> Result<&Page> {
         self.frame(id).map(|p| &**p)
+    }
+
+    /// The current image of page `id` for a scan walking the leaf chain. A page read from the
+    /// data file while the pool's clean frames are at capacity is not kept: a long scan reads
+    /// each leaf once, and caching it would push the pool past its bound until the next
+    /// eviction (readers evict only before a call) and push out the pages point reads use.
+    pub fn page_passing(&self, id: PageId) -> Result<Passing<'_>> {
+        if id != 0 && id < self.meta.page_count && self.pool.has_frame(id) {
+            if let Some(p) = self.pool.get(id) {
+                return Ok(Passing::Pooled(p));
+            }
+            if self.pool.at_capacity() {
+                return Ok(Passing::Read(Box::new(self.read_data_page(id)?)));
+            }
+        }
+        self.page_ref(id).map(Passing::Pooled)
     }
 
     /// The current image of page `id`, as a handle a writer may keep across its changes.

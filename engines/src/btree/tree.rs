@@ -7,7 +7,7 @@ use super::overflow;
 use std::sync::Arc;
 
 use super::page::{Page, PageId, ValueRef, BODY, INTERNAL, LEAF};
-use super::pager::Pager;
+use super::pager::{Pager, Passing};
 use crate::Result;
 
 /// More levels than any sound tree has: a guard against cycles in damaged files.
@@ -80,7 +80,7 @@ pub fn scan(
     limit: usize,
 ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
     let mut out = Vec::with_capacity(limit.min(128));
-    let mut leaf = descend(p, start, None)?;
+    let mut leaf = Passing::Pooled(descend(p, start, None)?);
     let mut i = match leaf.search(start).map_err(|d| p.corrupt(leaf.id(), d))? {
         Ok(i) | Err(i) => i,
     };
@@ -95,7 +95,7 @@ pub fn scan(
             if hops > p.meta.leaf_pages as u64 + 1 {
                 return Err(p.corrupt(next, "leaf chain longer than the tree (a cycle?)"));
             }
-            leaf = p.page_ref(next)?;
+            leaf = p.page_passing(next)?;
             if leaf.kind() != LEAF {
                 return Err(p.corrupt(next, "leaf chain points at a page that is not a leaf"));
             }
@@ -106,7 +106,7 @@ pub fn scan(
         if end.is_some_and(|e| key >= e) {
             break;
         }
-        out.push((key.to_vec(), value_of(p, leaf, i)?));
+        out.push((key.to_vec(), value_of(p, &leaf, i)?));
         i += 1;
     }
     Ok(out)

@@ -21,8 +21,9 @@
 //! compaction. `settle` rotates the memtable and waits for its flush, then waits until no
 //! compaction has been running or finished for 50 ms (fjall has no call that waits for its
 //! compactions; the ones a flush triggers are queued at once), then persists.
-//! `write_buffer_bytes` is the keyspace's memtable size (fjall's default 64 MiB, set
-//! explicitly).
+//! The keyspace's memtable is fjall's default 64 MiB, set explicitly; `write_buffer_bytes`
+//! sets the total of the five memtables fjall may hold (one active, four sealed: it halts
+//! writes at four), so each gets a fifth.
 //!
 //! `extra`: `fjall_journal_count`, `fjall_journal_bytes` (journal files on disk),
 //! `fjall_disk_bytes` (fjall's own sum of its files), `fjall_tables`, `fjall_l0_tables`,
@@ -39,9 +40,12 @@ use super::{engine_corruption, engine_error, extra, open_adapter, Backend};
 use crate::{Engine, EngineKind, EngineStats, Error, Options, Result};
 
 const SUBDIR: &str = "fjall";
-/// The keyspace's memtable (fjall's default) unless `production.write_buffer_bytes` sets it;
-/// `production.cache_bytes` sets its block cache.
+/// The keyspace's memtable (fjall's default) unless `production.write_buffer_bytes` sets the
+/// memtables' total; `production.cache_bytes` sets its block cache.
 const MEMTABLE_BYTES: u64 = 64 << 20;
+/// Memtables a keyspace holds at most: the active one and four sealed ones waiting for their
+/// flush (fjall halts writes while four are sealed).
+const MEMTABLES: u64 = 5;
 /// Settling waits until this many checks, 10 ms apart, saw no compaction at work.
 const QUIET_CHECKS: u32 = 5;
 /// Longest wait for background work to finish.
@@ -58,7 +62,7 @@ pub fn open(dir: &Path, options: &Options) -> Result<Box<dyn Engine>> {
         let memtable = options
             .production
             .write_buffer_bytes
-            .unwrap_or(MEMTABLE_BYTES);
+            .map_or(MEMTABLE_BYTES, |b| b / MEMTABLES);
         let kv = db
             .keyspace("kv", || {
                 KeyspaceCreateOptions::default().max_memtable_size(memtable)

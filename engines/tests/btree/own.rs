@@ -265,6 +265,15 @@ fn buffer_pool_smaller_than_the_tree() {
     assert!(stat(&s, "buffer_pool_evictions") > 1000.0);
     assert!(stat(&s, "buffer_pool_misses") > 1000.0);
     assert!(stat(&s, "buffer_pool_hits") > 1000.0);
+    // One scan over the whole tree reads past the pool once it is full: the pool stays
+    // within its bound while the call runs, not only after the next call evicts.
+    assert_eq!(db.scan(b"", None, usize::MAX).unwrap().len(), model.len());
+    let s = db.stats();
+    assert!(
+        stat(&s, "buffer_pool_used_pages") <= 16.0 + 8.0,
+        "{:?}",
+        s.extra
+    );
     db.close().unwrap();
 }
 
