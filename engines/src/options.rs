@@ -118,7 +118,8 @@ impl Options {
 /// Memory the production engines may use for themselves; `None` keeps each engine's own
 /// default (redb 1 GiB cache, fjall 64 MiB memtable and its default cache, RocksDB two
 /// 64 MiB memtables and its default block cache, SQLite about 2 MB of pages). LMDB has no cache of
-/// its own (it reads through mmap, so the page cache is its cache) and ignores both.
+/// its own (it reads through mmap, so the page cache is its cache) and ignores both; it takes
+/// `no_read_ahead` alone.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ProductionOptions {
@@ -128,6 +129,10 @@ pub struct ProductionOptions {
     /// Bytes of writes an LSM engine holds in memtables, all of them together (fjall's five
     /// memtables and RocksDB's two share it); the B-tree engines ignore it.
     pub write_buffer_bytes: Option<u64>,
+    /// LMDB's `MDB_NORDAHEAD`: a page fault reads only its page, not the pages around it as far
+    /// as the device's read-ahead reaches. LMDB advises it when the data is larger than the
+    /// memory; the others ignore it.
+    pub no_read_ahead: bool,
 }
 
 /// Smallest cache or write buffer a production engine is given.

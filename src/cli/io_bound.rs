@@ -12,7 +12,8 @@
 //!   buffer pool gets three quarters and its dirty pages at most the last quarter; redb's
 //!   cache (which holds its uncommitted writes too) and SQLite's page cache (shared by its
 //!   writer and reader connection) the whole quarter; LMDB has no cache of its own, so its
-//!   quarter stays with the page cache it reads through;
+//!   quarter stays with the page cache it reads through, and its read-ahead is turned off
+//!   (`MDB_NORDAHEAD`, LMDB's advice for data larger than memory);
 //! * hash (bitcask): no cache beyond the keydir, which must hold every key whatever the
 //!   limit: the quarter stays with the page cache.
 
@@ -56,7 +57,11 @@ pub fn size_caches(kind: EngineKind, limit: u64, options: &mut Options) -> BTree
             set.insert("production.write_buffer_bytes".into(), quarter);
             set.insert("production.cache_bytes".into(), three_quarters);
         }
-        (Family::BTree, "lmdb") => {}
+        (Family::BTree, "lmdb") => {
+            // A fault would read ahead as far as the device's read-ahead reaches (8 MB per
+            // get on a disk here), pushing out the pages the next gets need.
+            options.production.no_read_ahead = true;
+        }
         (Family::BTree, _) => {
             options.production.cache_bytes = Some(share);
             set.insert("production.cache_bytes".into(), share);
@@ -69,15 +74,21 @@ pub fn size_caches(kind: EngineKind, limit: u64, options: &mut Options) -> BTree
 /// The default limit of `compare --io-bound`.
 pub const LIMIT: u64 = 96 << 20;
 
+/// The preset's cap on each load: an engine whose load thrashes under the limit (redb's
+/// crawled at two inserts a second) ends there with a partial result instead of holding up
+/// the rest.
+const LOAD_CAP_SECS: f64 = 300.0;
+
 /// Applies the preset's sizes to a workload: 250,000 records of 16-byte keys and 2000-byte
 /// values (about 500 MB of data, five times the default limit), 50,000 operations with a
-/// time cap of 60 s per run phase. The record count is what bitcask's keydir (every key in
+/// time cap of 60 s per run phase and 300 s per load. The record count is what bitcask's keydir (every key in
 /// memory, about 170 bytes a key here) can hold inside the limit with room left for the page
 /// cache; the values are large so that the store is still several times the limit.
 pub fn apply(spec: &mut WorkloadSpec) {
     spec.record_count = 250_000;
     spec.operation_count = 50_000;
     spec.duration_secs = 60.0;
+    spec.load_duration_secs = LOAD_CAP_SECS;
     spec.key = KeySpec {
         size: Some(SizeSpec::Fixed { bytes: 16 }),
         ..spec.key.clone()
@@ -107,6 +118,11 @@ mod tests {
         assert_eq!(o.btree.buffer_pool_bytes, 12 << 20);
         assert_eq!(o.btree.max_dirty_pages * 2 * 4096, 4 << 20);
         o.btree.validate().unwrap();
+        #[cfg(any(feature = "lmdb", feature = "production"))]
+        {
+            let (o, set) = total(EngineKind::Lmdb);
+            assert!(set.is_empty() && o.production.no_read_ahead);
+        }
         let (o, set) = total(EngineKind::Bitcask);
         assert!(set.is_empty());
         assert_eq!(o, Options::default());

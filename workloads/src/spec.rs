@@ -22,6 +22,10 @@ pub struct WorkloadSpec {
     /// Upper bound on the run phase's measured time in seconds; 0 = no time limit.
     #[serde(default)]
     pub duration_secs: f64,
+    /// Upper bound on the load phase in seconds; 0 = none. A load that reaches it ends the
+    /// run there: the result is partial and has no run phase.
+    #[serde(default)]
+    pub load_duration_secs: f64,
     /// Run-phase operations issued (from the same stream) before measuring starts, over all
     /// threads. They are not part of any metric.
     #[serde(default)]
@@ -381,6 +385,7 @@ impl Default for WorkloadSpec {
             record_count: 1000,
             operation_count: 1000,
             duration_secs: 0.0,
+            load_duration_secs: 0.0,
             warmup_ops: 0,
             mix: OpMix {
                 read: 0.95,
@@ -430,6 +435,12 @@ impl WorkloadSpec {
             return Err(format!(
                 "duration {} s: must be 0 to {MAX_DURATION_SECS} seconds (a week)",
                 self.duration_secs
+            ));
+        }
+        if !(0.0..=MAX_DURATION_SECS).contains(&self.load_duration_secs) {
+            return Err(format!(
+                "load duration {} s: must be 0 to {MAX_DURATION_SECS} seconds (a week)",
+                self.load_duration_secs
             ));
         }
         if self.threads == 0 || self.threads > 1024 {

@@ -367,6 +367,36 @@ fn the_time_limit_bounds_the_warm_up() {
     assert_eq!(r.phase(PhaseKind::Run).unwrap().operations, 0);
 }
 
+/// A load that reaches its time cap ends the run there: partial, the reason names the cap
+/// and the records loaded, and there is no run phase. (The null engine spins 20 µs per
+/// insert, so 10^6 records would take 20 s; the cap is a quarter of a second.)
+#[test]
+fn the_load_time_cap_ends_the_run() {
+    let stop = AtomicBool::new(false);
+    let mut spec = preset("read-heavy").unwrap();
+    spec.record_count = 1_000_000;
+    spec.operation_count = 1000;
+    spec.load_duration_secs = 0.25;
+    let mut options = Options::default();
+    options.null.spin_ns = 20_000;
+    let r = run(
+        &spec,
+        &EngineUnderTest::builtin(EngineKind::Null, options),
+        &cfg(&stop),
+    )
+    .unwrap();
+    assert!(r.partial);
+    let why = r.partial_reason.as_deref().unwrap();
+    assert!(
+        why.starts_with("load time cap of 0.25 s reached after ")
+            && why.ends_with(" of 1000000 records: no run phase"),
+        "{why}"
+    );
+    let loaded = r.phase(PhaseKind::Load).unwrap().operations;
+    assert!(loaded > 0 && loaded < 1_000_000, "{loaded}");
+    assert!(r.phase(PhaseKind::Run).is_none());
+}
+
 /// Open loop with two threads at 4 operations per second: each thread's requests are due
 /// every half second, and the second thread's are offset by half an interval, so the four
 /// requests reach the engine a quarter of a second apart (YCSB staggers its threads' first

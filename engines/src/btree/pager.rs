@@ -109,10 +109,16 @@ impl Pager {
         Ok(page)
     }
 
+    /// True when `id` names a page of the tree (page 0 is the meta page).
+    #[inline]
+    fn in_tree(&self, id: PageId) -> bool {
+        id != 0 && id < self.meta.page_count && self.pool.has_frame(id)
+    }
+
     /// The frame image of page `id`, loading it from the data file on a miss.
     #[inline]
     fn frame(&self, id: PageId) -> Result<&Arc<Page>> {
-        if id == 0 || id >= self.meta.page_count || !self.pool.has_frame(id) {
+        if !self.in_tree(id) {
             return Err(self.corrupt(id, "reference to a page outside the tree"));
         }
         if let Some(p) = self.pool.get(id) {
@@ -134,7 +140,7 @@ impl Pager {
     /// each leaf once, and caching it would push the pool past its bound until the next
     /// eviction (readers evict only before a call) and push out the pages point reads use.
     pub fn page_passing(&self, id: PageId) -> Result<Passing<'_>> {
-        if id != 0 && id < self.meta.page_count && self.pool.has_frame(id) {
+        if self.in_tree(id) {
             if let Some(p) = self.pool.get(id) {
                 return Ok(Passing::Pooled(p));
             }

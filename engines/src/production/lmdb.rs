@@ -24,6 +24,8 @@
 //! holds them, not LMDB), so LMDB holds no writes of its own (`write_buffer_bytes` 0) and
 //! has no background work. It has no cache of its own either: `production.cache_bytes` does
 //! not apply, the page cache (under a memory cap, the cap) is its cache.
+//! `production.no_read_ahead` opens it with `MDB_NORDAHEAD` (a page fault then reads its own
+//! page only), which the I/O-bound regime sets.
 //!
 //! `extra`: `lmdb_depth`, `lmdb_branch_pages`, `lmdb_leaf_pages`, `lmdb_overflow_pages`
 //! (pages of values too big for a leaf), `lmdb_page_size`, `lmdb_last_page` (high-water
@@ -48,14 +50,17 @@ pub fn open(dir: &Path, options: &Options) -> Result<Box<dyn Engine>> {
         let path = store.join(SUBDIR);
         std::fs::create_dir_all(&path)?;
         crate::io::Io::new().sync_dir(store.path())?;
-        let flags = match options.durability {
+        let mut flags = match options.durability {
             Durability::Sync => EnvFlags::empty(),
             Durability::None | Durability::Group => EnvFlags::NO_SYNC | EnvFlags::NO_META_SYNC,
         };
+        if options.production.no_read_ahead {
+            flags |= EnvFlags::NO_READ_AHEAD;
+        }
         let mut opts = EnvOpenOptions::new().read_txn_without_tls();
         opts.map_size(MAP_SIZE).max_dbs(0);
         // SAFETY: NO_SYNC/NO_META_SYNC only weaken durability, which `persist` restores by
-        // forcing a sync; the store directory is ours alone (held by the kvbench lock), so no
+        // forcing a sync, and NO_READ_AHEAD changes only how pages are read; the store directory is ours alone (held by the kvbench lock), so no
         // other process maps the file.
         let env = unsafe {
             opts.flags(flags);

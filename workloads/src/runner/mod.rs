@@ -210,7 +210,8 @@ pub fn run(
                 sources: loads.into_iter().map(Source::Load).collect(),
                 warmup: vec![0; threads as usize],
                 limits,
-                deadline: None,
+                deadline: (spec.load_duration_secs > 0.0)
+                    .then(|| Duration::from_secs_f64(spec.load_duration_secs)),
                 target_rate: 0.0,
                 total: Some(spec.loaded().1),
                 kinds: [false, false, true, false, false, false],
@@ -218,9 +219,17 @@ pub fn run(
                 budget,
             },
         );
+        stopped = match end.stopped {
+            None if end.capped => Some(format!(
+                "load time cap of {} s reached after {} of {} records: no run phase",
+                spec.load_duration_secs,
+                end.result.operations,
+                spec.loaded().1
+            )),
+            other => other,
+        };
         phases.push(end.result);
         notes.extend(end.notes.into_iter().map(|n| format!("load: {n}")));
-        stopped = end.stopped;
     }
 
     let mut cold_cache_check: Option<ColdCache> = None;
