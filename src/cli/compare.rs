@@ -128,6 +128,9 @@ pub struct Batch<'a> {
     pub failed: Vec<&'static str>,
     /// Engines that did not open: skipped from then on.
     pub skip: Vec<EngineKind>,
+    /// Engines whose load reached its time cap under the memory limit: their later capped
+    /// runs load the same data the same way, so they are skipped (the in-memory ones run).
+    pub load_capped: Vec<EngineKind>,
     /// Where each run is made again right after its run in `place` (`compare --io-bound`:
     /// without the memory limit), so that the two sit side by side.
     pub in_memory_twin: Option<&'a PlaceArgs>,
@@ -148,6 +151,7 @@ impl<'a> Batch<'a> {
             results: Vec::new(),
             failed: Vec::new(),
             skip: Vec::new(),
+            load_capped: Vec::new(),
             in_memory_twin: None,
         }
     }
@@ -195,6 +199,14 @@ impl<'a> Batch<'a> {
             }
             // The capped run of a pair has a repetition group and data directory of its own.
             let capped = twin.is_some() && place.memory_limit.is_some();
+            if capped && self.load_capped.contains(&kind) {
+                eprintln!(
+                    "{} {}: capped run skipped, its load reached the time cap in an earlier workload",
+                    kind.name(),
+                    spec.name
+                );
+                continue;
+            }
             let mut rep = repetition(kind, spec, index, repeat, self.started_unix);
             if let Some(r) = rep.as_mut().filter(|_| capped) {
                 r.group.push_str("-capped");
@@ -218,6 +230,9 @@ impl<'a> Batch<'a> {
                 Ok((r, path)) => {
                     if let Some(p) = path {
                         eprintln!("{} {}: wrote {}", kind.name(), spec.name, p.display());
+                    }
+                    if capped && load_reached_its_cap(&r) {
+                        self.load_capped.push(kind);
                     }
                     self.results.push(r);
                 }
@@ -287,6 +302,12 @@ impl<'a> Batch<'a> {
         }
         Ok(ExitCode::SUCCESS)
     }
+}
+
+/// True when a run ended in its load, at the load's time cap (a run interrupted by the user
+/// also ends with no run phase, but then nothing runs after it).
+fn load_reached_its_cap(r: &RunResult) -> bool {
+    r.partial && r.spec.load_duration_secs > 0.0 && r.phase(PhaseKind::Run).is_none()
 }
 
 /// Sets the operation count of a spec bounded by time alone: each engine runs the workload
