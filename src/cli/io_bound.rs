@@ -85,9 +85,10 @@ const RUN_CAP_SECS: f64 = 30.0;
 
 /// Applies the preset's sizes to a workload: 250,000 records of 16-byte keys and 2000-byte
 /// values (about 500 MB of data, five times the default limit), 50,000 operations with a
-/// time cap of 30 s per run phase and 120 s per load. The record count is what bitcask's keydir (every key in
-/// memory, about 170 bytes a key here) can hold inside the limit with room left for the page
-/// cache; the values are large so that the store is still several times the limit.
+/// time cap of 30 s per run phase and 120 s per load. The record count is what bitcask's
+/// keydir (every key in memory, about 170 bytes a key here) can hold inside the limit with
+/// room left for the page cache; the values are large so that the store is still several
+/// times the limit.
 pub fn apply(spec: &mut WorkloadSpec) {
     spec.record_count = 250_000;
     spec.operation_count = 50_000;
