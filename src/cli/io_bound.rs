@@ -77,20 +77,20 @@ pub const LIMIT: u64 = 96 << 20;
 /// The preset's cap on each load: an engine whose load thrashes under the limit (redb's
 /// crawled at two inserts a second) ends there with a partial result instead of holding up
 /// the rest. The slowest load that does not thrash, SQLite's under the default limit, took
-/// 90 s.
-const LOAD_CAP_SECS: f64 = 120.0;
+/// 90 s for 250,000 records.
+const LOAD_CAP_SECS: f64 = 100.0;
 /// The preset's cap on each run phase: the range scans of bitcask, btree, LMDB and SQLite
 /// under the limit reach it (they are then partial), the others finish well within it.
-const RUN_CAP_SECS: f64 = 30.0;
+const RUN_CAP_SECS: f64 = 20.0;
 
-/// Applies the preset's sizes to a workload: 250,000 records of 16-byte keys and 2000-byte
-/// values (about 500 MB of data, five times the default limit), 50,000 operations with a
-/// time cap of 30 s per run phase and 120 s per load. The record count is what bitcask's
+/// Applies the preset's sizes to a workload: 200,000 records of 16-byte keys and 2000-byte
+/// values (about 400 MB of data, four times the default limit), 50,000 operations with a
+/// time cap of 20 s per run phase and 100 s per load. The record count is what bitcask's
 /// keydir (every key in memory, about 170 bytes a key here) can hold inside the limit with
 /// room left for the page cache; the values are large so that the store is still several
 /// times the limit.
 pub fn apply(spec: &mut WorkloadSpec) {
-    spec.record_count = 250_000;
+    spec.record_count = 200_000;
     spec.operation_count = 50_000;
     spec.duration_secs = RUN_CAP_SECS;
     spec.load_duration_secs = LOAD_CAP_SECS;
