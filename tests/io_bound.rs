@@ -57,16 +57,18 @@ fn kvbench(args: &[&str], env: &[(&str, &str)]) -> (Output, u32) {
         let done = Arc::clone(&done);
         std::thread::spawn(move || {
             let start = Instant::now();
+            // SIGINT first (kvbench stops its run's child and removes the run's group),
+            // SIGKILL if that did not end it within half a minute; each is sent once, so a
+            // pid reaped and reused meanwhile is not signalled again and again.
+            let mut due = [
+                (WATCHDOG, libc::SIGINT),
+                (WATCHDOG + Duration::from_secs(30), libc::SIGKILL),
+            ]
+            .into_iter()
+            .peekable();
             let mut fired = false;
             while !done.load(Ordering::Relaxed) {
-                // SIGINT first (kvbench stops its run's child and removes the run's group),
-                // SIGKILL if that did not end it within half a minute.
-                let signal = match start.elapsed() {
-                    t if t > WATCHDOG + Duration::from_secs(30) => libc::SIGKILL,
-                    t if t > WATCHDOG && !fired => libc::SIGINT,
-                    _ => 0,
-                };
-                if signal != 0 {
+                if let Some((_, signal)) = due.next_if(|(at, _)| start.elapsed() > *at) {
                     fired = true;
                     // SAFETY: kill has no memory-safety preconditions.
                     unsafe { libc::kill(pid as i32, signal) };
